@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * rnn.h - librnn: vanilla (Elman) recurrent neural networks on CBLAS.
+ *
+ * This is the whole public API of librnn. It reads top to bottom: version,
+ * status codes, the model configuration, create/destroy, training (forward,
+ * backward, head, loss, optimizer), streaming inference (one step at a time),
+ * parameter access, then diagnostics.
+ */
+#ifndef RNN_H
+#define RNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define RNN_API
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define RNN_API __attribute__((visibility("default")))
+#else
+#  define RNN_API
+#endif
+
+/* ========================================================================
+ * Version
+ * ====================================================================== */
+
+#define RNN_VERSION_MAJOR 0
+#define RNN_VERSION_MINOR 1
+#define RNN_VERSION_PATCH 0
+#define RNN_VERSION_NUMBER \
+    (RNN_VERSION_MAJOR * 10000 + RNN_VERSION_MINOR * 100 + RNN_VERSION_PATCH)
+
+/* The version of the library actually loaded, as "MAJOR.MINOR.PATCH" (static
+ * string) and as RNN_VERSION_NUMBER. Compare with the macros above to detect a
+ * header/library mismatch. */
+RNN_API const char *rnn_version(void);
+RNN_API int32_t rnn_version_number(void);
+
+/* ========================================================================
+ * Introduction
+ *
+ * The model is the one of PyTorch torch.nn.RNN (same parameters, names,
+ * shapes and results), with an optional linear readout head:
+ *
+ *   h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),  act = tanh | relu
+ *   logits = h W_y^T + b_y     (head, when output_size > 0)
+ *
+ * Tensors are row-major float32. With T = seq_len, B = batch, I = input_size,
+ * H = hidden_size, L = num_layers, D = 2 if bidirectional else 1:
+ *   x      [T, B, I]      ([B, T, I] when batch_first)
+ *   y      [T, B, D*H]    ([B, T, D*H] when batch_first); a bidirectional
+ *                         output row is [forward | reverse]
+ *   h0,h_n [L*D, B, H]    indexed layer*D + direction (never batch_first)
+ *
+ * Calling pattern for training:
+ *
+ *   rnn_config cfg = rnn_config_default(1, 32);
+ *   cfg.output_size = 1;
+ *   rnn_t *model;
+ *   if (rnn_create(&model, &cfg) != RNN_OK) puts(rnn_last_error());
+ *   for each batch:
+ *       rnn_zero_grad(model);
+ *       rnn_forward(model, T, B, x, NULL, NULL, NULL, NULL);
+ *       rnn_head_forward(model, logits);
+ *       rnn_loss_bce_with_logits(B, logits, labels, RNN_REDUCTION_MEAN,
+ *                                &loss, dlogits);
+ *       rnn_head_backward(model, dlogits);
+ *       rnn_backward(model, NULL, NULL, NULL, NULL);
+ *       rnn_sgd_step(model, 0.01f);
+ *   rnn_destroy(model);
+ *
+ * Threads: a model is used by one thread at a time, except rnn_step and the
+ * other calls taking a `const rnn_t *`, which any number of threads may make
+ * at once on one model, each with its own rnn_state_t. Errors are reported
+ * per thread (rnn_last_error).
+ *
+ * Memory: the library never keeps a pointer to a caller's array past the
+ * call. Every array argument documents its number of floats.
+ * ====================================================================== */
+
+/* ========================================================================
+ * Status codes and errors
+ * ====================================================================== */
+
+/* Every call that can fail returns one of these. Values never change. */
+typedef enum rnn_status {
+    RNN_OK = 0,
+    RNN_E_INVALID_ARG = 1, /* NULL pointer, size <= 0, unknown enum value  */
+    RNN_E_NOMEM = 2,       /* an allocation failed; nothing was changed     */
+    RNN_E_SHAPE = 3,       /* sizes disagree with the model or overflow     */
+    RNN_E_UNSUPPORTED = 4, /* valid request this model or build cannot do   */
+    RNN_E_IO = 5,          /* reading or writing a file failed              */
+    RNN_E_FORMAT = 6,      /* a file or buffer is not a valid model         */
+    RNN_E_NONFINITE = 7,   /* NaN or Inf where finite numbers are required  */
+    RNN_E_STATE = 8        /* call out of order (backward before forward)   */
+} rnn_status;
+
+/* Static English text for a status code; never NULL. */
+RNN_API const char *rnn_strerror(rnn_status status);
+
+/* The message of the last failed call made by this thread, naming the
+ * function and what was wrong (for example "rnn_forward: batch must be > 0
+ * (got 0)"). Successful calls do not clear it. The string is owned by the
+ * library and valid until the next librnn call on this thread. Returns ""
+ * when no call has failed. */
+RNN_API const char *rnn_last_error(void);
+
+/* Forgets this thread's last error message. */
+RNN_API void rnn_clear_error(void);
+
+/* ========================================================================
+ * Model configuration
+ * ====================================================================== */
+
+typedef enum rnn_nonlinearity {
+    RNN_TANH = 0,
+    RNN_RELU = 1
+} rnn_nonlinearity;
+
+/* Where the readout head reads the top layer's output. */
+typedef enum rnn_head_mode {
+    RNN_HEAD_LAST = 0, /* logits [B, O] from each sequence's last valid step */
+    RNN_HEAD_ALL = 1   /* logits [T, B, O] (or [B, T, O]) from every step    */
+} rnn_head_mode;
+
+/* Describes a model. Always start from rnn_config_default(), then change
+ * fields: struct_size lets later versions add fields at the end. All fields
+ * are 0/1 flags or sizes. */
+typedef struct rnn_config {
+    size_t struct_size;   /* sizeof(rnn_config), set by rnn_config_default  */
+    int32_t input_size;   /* I, > 0                                          */
+    int32_t hidden_size;  /* H, > 0                                          */
+    int32_t num_layers;   /* L, >= 1 (default 1)                             */
+    int32_t bidirectional;/* 0 or 1 (default 0)                              */
+    int32_t nonlinearity; /* rnn_nonlinearity (default RNN_TANH)             */
+    int32_t bias;         /* 1: b_ih and b_hh exist (default 1)              */
+    int32_t batch_first;  /* 1: x and y are [B, T, .] (default 0)            */
+    int32_t output_size;  /* O: readout head size, 0 = no head (default 0)   */
+    int32_t head_mode;    /* rnn_head_mode (default RNN_HEAD_LAST)           */
+    int32_t reserved;     /* must be 0                                       */
+    uint64_t seed;        /* seed of the initial weights (default 0)         */
+} rnn_config;
+
+/* A configuration with PyTorch's defaults for the given sizes. */
+RNN_API rnn_config rnn_config_default(int32_t input_size, int32_t hidden_size);
+
+/* ========================================================================
+ * Create and destroy
+ * ====================================================================== */
+
+typedef struct rnn rnn_t;
+
+/* Creates a model from `cfg` and initialises its parameters like PyTorch
+ * (every RNN parameter and the head ~ U(-1/sqrt(fan), 1/sqrt(fan)), fan = H
+ * for the RNN, D*H for the head) from cfg->seed; gradients start at zero.
+ * On success *out owns the model (free it with rnn_destroy); on failure *out
+ * is set to NULL.
+ * Errors: RNN_E_INVALID_ARG (NULL, unknown struct_size, a field out of
+ * range), RNN_E_SHAPE (sizes whose products overflow), RNN_E_NOMEM. */
+RNN_API rnn_status rnn_create(rnn_t **out, const rnn_config *cfg);
+
+/* Frees the model and everything it owns. NULL is a no-op. */
+RNN_API void rnn_destroy(rnn_t *model);
+
+/* Copies the model's configuration into *cfg. Set cfg->struct_size first
+ * (rnn_config_default does); fields past it are not written.
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg);
+
+/* ========================================================================
+ * Training: forward, backward, gradients
+ * ====================================================================== */
+
+/* Runs the RNN over a batch of sequences and keeps what rnn_backward needs
+ * (the hidden states and a copy of x) inside the model, so the caller may
+ * reuse x right after the call.
+ *   seq_len  T > 0, batch B > 0
+ *   x        T*B*I floats, [T, B, I] ([B, T, I] when batch_first)
+ *   lengths  NULL (every sequence has T steps) or B values in [1, T]:
+ *            steps t >= lengths[b] give y = 0 and leave h unchanged, and the
+ *            reverse direction of sequence b starts at lengths[b]-1, as with
+ *            PyTorch packed sequences
+ *   h0       NULL (zeros) or L*D*B*H floats, [L*D, B, H]
+ *   y        NULL or T*B*D*H floats (top layer output), written
+ *   h_n      NULL or L*D*B*H floats, each sequence's last state, written
+ * Workspace grows when T or B grow and is reused otherwise (the per-step
+ * loop never allocates). On failure no output is written and the state kept
+ * from the previous forward is unchanged.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (T, B, a length out of range, or
+ * sizes that overflow), RNN_E_NOMEM. */
+RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
+                               const float *x, const int32_t *lengths,
+                               const float *h0, float *y, float *h_n);
+
+/* Backpropagation through time over the last rnn_forward, plus the head
+ * gradient left by rnn_head_backward (if it was called after that forward).
+ * Weight gradients are ADDED to the model's gradient buffer (see
+ * rnn_zero_grad); input gradients are written.
+ *   dy    NULL (zero) or T*B*D*H floats, gradient of the loss w.r.t. y
+ *   dh_n  NULL (zero) or L*D*B*H floats, gradient w.r.t. h_n
+ *   dx    NULL or T*B*I floats, written with the gradient w.r.t. x
+ *   dh0   NULL or L*D*B*H floats, written with the gradient w.r.t. h0
+ * Parameters must not change between the forward and this call. It may be
+ * called again for the same forward (gradients add up again).
+ * Errors: RNN_E_INVALID_ARG, RNN_E_STATE (no forward yet), RNN_E_NOMEM. */
+RNN_API rnn_status rnn_backward(rnn_t *model, const float *dy,
+                                const float *dh_n, float *dx, float *dh0);
+
+/* Sets every gradient to zero. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_zero_grad(rnn_t *model);
+
+/* ========================================================================
+ * Readout head and loss
+ * ====================================================================== */
+
+/* Computes the head's logits from the last rnn_forward.
+ *   logits  B*O floats [B, O] (RNN_HEAD_LAST: each sequence's last valid
+ *           step; for a bidirectional model the row [forward | reverse] of
+ *           that step), or T*B*O floats (RNN_HEAD_ALL, laid out like y; 0 at
+ *           padded steps), written
+ * Errors: RNN_E_INVALID_ARG, RNN_E_UNSUPPORTED (no head), RNN_E_STATE. */
+RNN_API rnn_status rnn_head_forward(rnn_t *model, float *logits);
+
+/* Backward through the head: adds dW_y and db_y to the gradients and keeps
+ * dL/dh for the next rnn_backward, which consumes it.
+ *   dlogits  same shape as the logits of rnn_head_forward
+ * Errors: RNN_E_INVALID_ARG, RNN_E_UNSUPPORTED (no head), RNN_E_STATE. */
+RNN_API rnn_status rnn_head_backward(rnn_t *model, const float *dlogits);
+
+typedef enum rnn_reduction {
+    RNN_REDUCTION_MEAN = 0, /* loss averaged over the n elements */
+    RNN_REDUCTION_SUM = 1
+} rnn_reduction;
+
+/* Binary cross-entropy on logits, numerically stable for any logit:
+ *   loss_i = max(z,0) - z*y + log(1 + exp(-|z|)),  z = logits[i], y = targets[i]
+ * Writes the reduced loss to *loss and, when dlogits is not NULL, its
+ * gradient (sigmoid(z) - y, divided by n for the mean) to dlogits[n].
+ * Errors: RNN_E_INVALID_ARG (NULL, n <= 0, unknown reduction, a target
+ * outside [0, 1]). */
+RNN_API rnn_status rnn_loss_bce_with_logits(int32_t n, const float *logits,
+                                            const float *targets,
+                                            int32_t reduction, float *loss,
+                                            float *dlogits);
+
+/* ========================================================================
+ * Optimizer
+ * ====================================================================== */
+
+/* Plain SGD over the flat buffers: params -= lr * grads. Gradients are left
+ * as they are. Errors: RNN_E_INVALID_ARG (NULL, lr not finite). */
+RNN_API rnn_status rnn_sgd_step(rnn_t *model, float lr);
+
+/* ========================================================================
+ * Streaming inference: one time step at a time
+ * ====================================================================== */
+
+typedef struct rnn_state rnn_state_t;
+
+/* Creates the hidden state of `batch` independent streams for a
+ * unidirectional model, all zero. The state does not keep a pointer to the
+ * model: it may be used with any model of the same input_size, hidden_size
+ * and num_layers. *out owns it (rnn_state_destroy).
+ * Errors: RNN_E_INVALID_ARG, RNN_E_UNSUPPORTED (bidirectional model: the
+ * reverse direction needs the whole sequence), RNN_E_SHAPE, RNN_E_NOMEM. */
+RNN_API rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model,
+                                    int32_t batch);
+
+/* Frees a state. NULL is a no-op. */
+RNN_API void rnn_state_destroy(rnn_state_t *state);
+
+/* Sets the hidden state of the streams to zero: all of them when `mask` is
+ * NULL, else those b with mask[b] != 0 (mask has `batch` bytes).
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask);
+
+/* Copies the hidden state out: h has L*B*H floats, [L, B, H].
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_state_get(const rnn_state_t *state, float *h);
+
+/* Sets the hidden state: h has L*B*H floats, [L, B, H].
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_state_set(rnn_state_t *state, const float *h);
+
+/* The number of streams of a state. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_state_batch(const rnn_state_t *state, int32_t *batch);
+
+/* Advances every stream by one step: reads x_t (B*I floats, [B, I]), updates
+ * the state, and writes the top layer's new hidden state to y_t (B*H floats,
+ * [B, H]) when y_t is not NULL. The model is only read: threads may step
+ * their own states on one shared model at once. Never allocates. Equals
+ * rnn_forward over the same inputs to float rounding.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (state of another shape),
+ * RNN_E_UNSUPPORTED (bidirectional model). */
+RNN_API rnn_status rnn_step(const rnn_t *model, rnn_state_t *state,
+                            const float *x_t, float *y_t);
+
+/* Head logits of the state's current top hidden state: logits has B*O
+ * floats, [B, O]. Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE,
+ * RNN_E_UNSUPPORTED (no head). */
+RNN_API rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
+                                 float *logits);
+
+/* ========================================================================
+ * Parameters and gradients
+ *
+ * All parameters live in ONE contiguous float buffer and all gradients in
+ * another with the same layout, so an optimizer, a clip, a checksum or an
+ * allreduce is one call over one array. The layout is PyTorch's state_dict
+ * order: for each layer l, for each direction (suffix "" or "_reverse"):
+ *   weight_ih_l{l}[H, I_l], weight_hh_l{l}[H, H], bias_ih_l{l}[H],
+ *   bias_hh_l{l}[H]  (biases only when cfg.bias),
+ * with I_0 = I and I_l = D*H, then head.weight[O, D*H] and head.bias[O].
+ * ====================================================================== */
+
+/* The flat parameter buffer: *params points into the model (valid until
+ * rnn_destroy; the caller may read and write it), *count is its number of
+ * floats. Either out-pointer may be NULL. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_params(rnn_t *model, float **params, size_t *count);
+
+/* The flat gradient buffer, same layout and count as rnn_params. */
+RNN_API rnn_status rnn_grads(rnn_t *model, float **grads, size_t *count);
+
+/* Where one named tensor lives in the flat buffers. */
+typedef struct rnn_tensor_info {
+    size_t struct_size; /* sizeof(rnn_tensor_info), set by the caller      */
+    const char *name;   /* PyTorch name, owned by the model                */
+    size_t offset;      /* index of its first float in params and grads    */
+    size_t count;       /* number of floats                                */
+    int32_t ndim;       /* 1 or 2                                          */
+    int32_t shape[2];   /* shape[0] (rows), shape[1] (cols; 1 when ndim=1) */
+} rnn_tensor_info;
+
+/* The number of named tensors of the model, written to *count.
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_tensor_count(const rnn_t *model, int32_t *count);
+
+/* Describes tensor number `index` (0 <= index < count, state_dict order).
+ * Set info->struct_size first. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_tensor_at(const rnn_t *model, int32_t index,
+                                 rnn_tensor_info *info);
+
+/* Describes the tensor called `name` (for example "weight_hh_l0" or
+ * "head.bias"). Set info->struct_size first.
+ * Errors: RNN_E_INVALID_ARG (NULL, or no tensor of that name). */
+RNN_API rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
+                                   rnn_tensor_info *info);
+
+/* Re-initialises every parameter like rnn_create does, from `seed`. The
+ * generator is SplitMix64 (seeding) feeding xoshiro256**, each float drawn
+ * as (next() >> 40) * 2^-24 mapped onto [-bound, bound): the same seed gives
+ * the same bits on every machine. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed);
+
+/* ========================================================================
+ * Diagnostics
+ * ====================================================================== */
+
+/* Names the BLAS library that actually serves cblas_sgemm in this process:
+ * its resolved path, plus the library's own configuration string when it
+ * has one (OpenBLAS, BLIS). Static string, never NULL. */
+RNN_API const char *rnn_blas_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RNN_H */

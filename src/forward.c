@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * forward.c - the forward pass over whole sequences, keeping in the model
+ * what backward and the head need.
+ *
+ * Per layer and direction ("cell"):
+ *   1. the input projection of all T steps is ONE sgemm (M = T*B), written
+ *      straight into the cell's hidden-state slots;
+ *   2. each step adds h_prev W_hh^T in place (sgemm, or sgemv when B = 1)
+ *      and applies bias + activation in one pass.
+ * Each cell's states live in a [T+1, B, H] block: the T outputs are one
+ * contiguous matrix (the next layer's input, the batched weight gradients)
+ * and the initial state sits beside them (slot 0 forward, slot T reverse).
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <string.h>
+
+float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot)
+{
+    const rnn_cache *cache = &model->cache;
+    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
+    const size_t block = ((size_t)cache->seq_len + 1) * bh;
+    return cache->hidden + (size_t)cell * block + (size_t)slot * bh;
+}
+
+float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
+{
+    return rnn__hidden_slot(model, cell, dir == 0 ? 1 : 0);
+}
+
+/* Floats of the cache for (T, B), or 0 when the count overflows. */
+static size_t cache_floats(const rnn_t *model, int32_t seq_len, int32_t batch)
+{
+    const rnn_config *cfg = &model->cfg;
+    size_t x, hidden, per_cell, total;
+    if (!rnn__mul3((size_t)seq_len, (size_t)batch, (size_t)cfg->input_size, &x) ||
+        !rnn__mul3((size_t)seq_len + 1, (size_t)batch, (size_t)cfg->hidden_size,
+                   &per_cell) ||
+        !rnn__mul(per_cell, (size_t)model->num_cells, &hidden))
+        return 0;
+    /* + the lengths, stored as int32 after the floats */
+    total = x + hidden;
+    if (total < x || total + (size_t)batch < total)
+        return 0;
+    return total + (size_t)batch;
+}
+
+static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
+                                int32_t batch, const char *func)
+{
+    if (lengths == NULL)
+        return RNN_OK;
+    for (int32_t b = 0; b < batch; ++b)
+        if (lengths[b] < 1 || lengths[b] > seq_len)
+            return rnn__fail(RNN_E_SHAPE, func,
+                             "lengths[%d] = %d is outside [1, seq_len = %d]", b,
+                             lengths[b], seq_len);
+    return RNN_OK;
+}
+
+static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
+                           const float *x, const int32_t *lengths)
+{
+    static const char *func = "rnn_forward";
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    if (x == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "x is NULL");
+    if (seq_len <= 0)
+        return rnn__fail(RNN_E_SHAPE, func, "seq_len must be > 0 (got %d)",
+                         seq_len);
+    if (batch <= 0)
+        return rnn__fail(RNN_E_SHAPE, func, "batch must be > 0 (got %d)", batch);
+    /* BLAS takes int sizes: T*B rows must fit, as must T*B*(D*H) elements
+     * addressed with int strides by some backends. */
+    const int64_t rows = (int64_t)seq_len * batch;
+    const int64_t widest = model->cfg.input_size > model->dirs * model->cfg.hidden_size
+                               ? model->cfg.input_size
+                               : (int64_t)model->dirs * model->cfg.hidden_size;
+    if (rows > INT_MAX || rows * widest > INT_MAX)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "seq_len * batch * width = %d * %d * %lld exceeds "
+                         "INT_MAX",
+                         seq_len, batch, (long long)widest);
+    if (cache_floats(model, seq_len, batch) == 0)
+        return rnn__fail(RNN_E_SHAPE, func, "cache size for seq_len %d, batch %d "
+                         "overflows", seq_len, batch);
+    return check_lengths(lengths, seq_len, batch, func);
+}
+
+/* Points the cache at its arena for (T, B); the arena already fits. */
+static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch)
+{
+    rnn_cache *cache = &model->cache;
+    const rnn_config *cfg = &model->cfg;
+    const size_t bh = (size_t)batch * (size_t)cfg->hidden_size;
+    cache->seq_len = seq_len;
+    cache->batch = batch;
+    cache->x = cache->arena;
+    cache->hidden = cache->x + (size_t)seq_len * batch * (size_t)cfg->input_size;
+    cache->lengths = (int32_t *)(void *)(cache->hidden + (size_t)model->num_cells *
+                                                             ((size_t)seq_len + 1) * bh);
+}
+
+static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
+{
+    rnn_cache *cache = &model->cache;
+    const rnn_config *cfg = &model->cfg;
+    const size_t x_floats =
+        (size_t)cache->seq_len * cache->batch * (size_t)cfg->input_size;
+    if (cfg->batch_first)
+        rnn__swap_tb(cache->x, x, cache->seq_len, cache->batch, cfg->input_size,
+                     true);
+    else
+        memcpy(cache->x, x, x_floats * sizeof(float));
+    cache->has_lengths = lengths != NULL;
+    if (lengths != NULL)
+        memcpy(cache->lengths, lengths, (size_t)cache->batch * sizeof(int32_t));
+}
+
+/* Input projection of all steps: out[T*B, H] = input W_ih^T. The input of
+ * layer l > 0 is the previous layer's output, one [T*B, H] block per
+ * direction, so the product is one sgemm per source direction. */
+static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
+    const int32_t rows = cache->seq_len * cache->batch;
+    const int32_t cell = layer * dirs + dir;
+    rnn_cell_view w = rnn__cell(model, model->params, cell);
+    float *out = rnn__outputs(model, cell, dir);
+    if (layer == 0) {
+        const int32_t in = model->cfg.input_size;
+        rnn__gemm(false, true, rows, hidden, in, 1.0f, cache->x, in, w.w_ih, in,
+                  0.0f, out, hidden);
+        return;
+    }
+    for (int32_t src = 0; src < dirs; ++src) {
+        const int32_t src_cell = (layer - 1) * dirs + src;
+        const float *input = rnn__outputs(model, src_cell, src);
+        rnn__gemm(false, true, rows, hidden, hidden, 1.0f, input, hidden,
+                  w.w_ih + (size_t)src * hidden, dirs * hidden,
+                  src == 0 ? 0.0f : 1.0f, out, hidden);
+    }
+}
+
+static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
+                              const float *h0)
+{
+    const rnn_cache *cache = &model->cache;
+    const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    float *slot = rnn__hidden_slot(model, cell, dir == 0 ? 0 : cache->seq_len);
+    if (h0 != NULL)
+        memcpy(slot, h0 + (size_t)cell * bh, bh * sizeof(float));
+    else
+        memset(slot, 0, bh * sizeof(float));
+}
+
+/* Sequences that ended before step t keep their previous state. */
+static void hold_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
+                          float *out, const float *prev)
+{
+    for (int32_t b = 0; b < cache->batch; ++b)
+        if (t >= cache->lengths[b])
+            memcpy(out + (size_t)b * hidden, prev + (size_t)b * hidden,
+                   (size_t)hidden * sizeof(float));
+}
+
+static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
+    const int32_t seq_len = cache->seq_len;
+    const rnn_cell_view w = rnn__cell(model, model->params, cell);
+    for (int32_t k = 0; k < seq_len; ++k) {
+        const int32_t t = dir == 0 ? k : seq_len - 1 - k;
+        float *out = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
+        const float *prev = rnn__hidden_slot(model, cell, rnn__prev_slot(dir, t));
+        if (batch == 1)
+            rnn__gemv(false, hidden, hidden, 1.0f, w.w_hh, hidden, prev, 1.0f, out);
+        else
+            rnn__gemm(false, true, batch, hidden, hidden, 1.0f, prev, hidden,
+                      w.w_hh, hidden, 1.0f, out, hidden);
+        rnn__bias_act(out, (size_t)batch, hidden, w.b_ih, w.b_hh,
+                      model->cfg.nonlinearity);
+        if (cache->has_lengths)
+            hold_finished(cache, t, hidden, out, prev);
+    }
+}
+
+/* y(t, b) = [forward | reverse] top-layer output, 0 past each length. */
+static void write_output(const rnn_t *model, float *y)
+{
+    const rnn_cache *cache = &model->cache;
+    const rnn_config *cfg = &model->cfg;
+    const int32_t seq_len = cache->seq_len, batch = cache->batch;
+    const int32_t hidden = cfg->hidden_size, dirs = model->dirs;
+    const int32_t top = (cfg->num_layers - 1) * dirs;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    if (dirs == 1 && !cfg->batch_first && !cache->has_lengths) {
+        memcpy(y, rnn__outputs(model, top, 0),
+               (size_t)seq_len * batch * row_bytes);
+        return;
+    }
+    for (int32_t t = 0; t < seq_len; ++t) {
+        for (int32_t b = 0; b < batch; ++b) {
+            size_t row = cfg->batch_first ? (size_t)b * seq_len + t
+                                          : (size_t)t * batch + b;
+            float *dst = y + row * (size_t)dirs * hidden;
+            bool valid = t <= rnn__last_step(cache, b);
+            for (int32_t dir = 0; dir < dirs; ++dir) {
+                const float *src = rnn__hidden_slot(model, top + dir,
+                                                    rnn__out_slot(dir, t)) +
+                                   (size_t)b * hidden;
+                if (valid)
+                    memcpy(dst + (size_t)dir * hidden, src, row_bytes);
+                else
+                    memset(dst + (size_t)dir * hidden, 0, row_bytes);
+            }
+        }
+    }
+}
+
+static void write_final_state(const rnn_t *model, float *h_n)
+{
+    const size_t bh = (size_t)model->cache.batch * model->cfg.hidden_size;
+    for (int32_t cell = 0; cell < model->num_cells; ++cell) {
+        int32_t dir = cell % model->dirs;
+        const float *last =
+            rnn__hidden_slot(model, cell, dir == 0 ? model->cache.seq_len : 0);
+        memcpy(h_n + (size_t)cell * bh, last, bh * sizeof(float));
+    }
+}
+
+rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
+                       const float *x, const int32_t *lengths, const float *h0,
+                       float *y, float *h_n)
+{
+    rnn_status status = validate(model, seq_len, batch, x, lengths);
+    if (status != RNN_OK)
+        return status;
+    rnn_cache *cache = &model->cache;
+    status = rnn__reserve(&cache->arena, &cache->capacity,
+                          cache_floats(model, seq_len, batch), "rnn_forward");
+    if (status != RNN_OK)
+        return status;
+    layout_cache(model, seq_len, batch);
+    prepare_inputs(model, x, lengths);
+    model->head_grad_pending = false;
+    for (int32_t layer = 0; layer < model->cfg.num_layers; ++layer) {
+        for (int32_t dir = 0; dir < model->dirs; ++dir) {
+            const int32_t cell = layer * model->dirs + dir;
+            project_inputs(model, layer, dir);
+            set_initial_state(model, cell, dir, h0);
+            run_recurrence(model, cell, dir);
+        }
+    }
+    cache->valid = true;
+    if (y != NULL)
+        write_output(model, y);
+    if (h_n != NULL)
+        write_final_state(model, h_n);
+    return RNN_OK;
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * internal.h - private structures and helpers shared by src/ files. Never
+ * installed. Names that cross files start with rnn__ and have hidden
+ * visibility (the build hides everything not marked RNN_API).
+ */
+#ifndef RNN_INTERNAL_H
+#define RNN_INTERNAL_H
+
+#include "rnn.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors (error.c) --------------------------------------------------- */
+
+/* Records "func: message" as this thread's last error and returns status. */
+rnn_status rnn__fail(rnn_status status, const char *func, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Records the static out-of-memory message (never allocates). */
+rnn_status rnn__fail_nomem(const char *func);
+
+/* ---- allocation (alloc.c): every heap byte goes through these ----------- */
+
+void *rnn__malloc(size_t bytes);
+void *rnn__calloc(size_t count, size_t size);
+void rnn__free(void *ptr);
+
+/* ---- size arithmetic ---------------------------------------------------- */
+
+/* a*b into *out; false when it overflows size_t. */
+static inline bool rnn__mul(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return false;
+    *out = a * b;
+    return true;
+}
+
+/* a*b*c into *out; false on overflow. */
+static inline bool rnn__mul3(size_t a, size_t b, size_t c, size_t *out)
+{
+    size_t ab;
+    return rnn__mul(a, b, &ab) && rnn__mul(ab, c, out);
+}
+
+/* ---- BLAS (blas.c): the only place that calls CBLAS --------------------- */
+
+/* C[m,n] = alpha * op(A) op(B) + beta * C, row-major, op = transpose if the
+ * flag is set. Leading dimensions are row strides in floats. */
+void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta,
+               float *c, int ldc);
+/* y[m or n] = alpha * op(A) x + beta * y for a row-major A[m, n]. */
+void rnn__gemv(bool trans_a, int m, int n, float alpha, const float *a,
+               int lda, const float *x, float beta, float *y);
+
+/* ---- model (model.c) ---------------------------------------------------- */
+
+enum { RNN_MAX_NAME = 32 };
+
+/* One named tensor of the flat buffers, in state_dict order. */
+typedef struct rnn_tensor {
+    char name[RNN_MAX_NAME];
+    size_t offset;
+    int32_t rows, cols; /* cols = 1 for a vector */
+    int32_t ndim;
+} rnn_tensor;
+
+/* Views of one (layer, direction) cell's parameters inside a flat buffer. */
+typedef struct rnn_cell_view {
+    float *w_ih; /* [H, in_size] */
+    float *w_hh; /* [H, H] */
+    float *b_ih; /* [H] or NULL when the model has no bias */
+    float *b_hh; /* [H] or NULL */
+} rnn_cell_view;
+
+/* Per-(layer, direction) offsets into the flat buffers. */
+typedef struct rnn_cell_layout {
+    size_t w_ih, w_hh, b_ih, b_hh; /* b_* unused without bias */
+    int32_t in_size;
+} rnn_cell_layout;
+
+/* Memory kept by forward for backward and the head. Sized for (T, B) and
+ * reused while later calls fit. */
+typedef struct rnn_cache {
+    float *arena;          /* one allocation holding everything below */
+    size_t capacity;       /* floats in arena */
+    float *x;              /* [T, B, I] time-major copy of the input */
+    float *hidden;         /* per cell: [T+1, B, H] (see forward.c) */
+    int32_t *lengths;      /* [B] or unused */
+    int32_t seq_len, batch;
+    bool has_lengths;
+    bool valid;            /* a forward succeeded since the last reshape */
+} rnn_cache;
+
+/* Scratch used only inside backward and the head. */
+typedef struct rnn_grad_work {
+    float *arena;
+    size_t capacity;
+    float *grad_in;    /* per direction [T, B, H]: dL/dh, becomes dA */
+    float *grad_out;   /* per direction [T, B, H]: dL/d(input of layer) */
+    float *gather;     /* [B, max(D*H, I)] */
+    float *dx_tm;      /* [T, B, I] time-major dx when batch_first */
+} rnn_grad_work;
+
+struct rnn {
+    rnn_config cfg;
+    int32_t dirs;           /* D */
+    int32_t num_cells;      /* L * D */
+    size_t num_params;
+    float *params;
+    float *grads;
+    rnn_cell_layout *cells; /* [L * D] */
+    int32_t num_tensors;
+    rnn_tensor *tensors;
+    size_t head_w, head_b;  /* offsets, valid when output_size > 0 */
+    rnn_cache cache;
+    rnn_grad_work work;
+    float *head_arena;      /* head scratch, see head.c */
+    size_t head_capacity;
+    float *head_dh;         /* [rows, D*H] dL/dh left for rnn_backward */
+    bool head_grad_pending;
+};
+
+rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
+
+/* Grows a float arena to hold `floats`, keeping the old one on failure. */
+rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
+                        const char *func);
+
+/* ---- kernels (kernels.c): fused element-wise passes --------------------- */
+
+/* h[rows, H] = act(h + (b_ih + b_hh)) in place; biases NULL when absent. */
+void rnn__bias_act(float *h, size_t rows, int32_t hidden, const float *b_ih,
+                   const float *b_hh, int32_t nonlinearity);
+/* grad[n] *= act'(h[n]), the derivative taken from the activation itself. */
+void rnn__mul_act_grad(float *grad, const float *h, size_t n,
+                       int32_t nonlinearity);
+/* sums[cols] += column sums of m[rows, cols]. */
+void rnn__add_col_sums(float *sums, const float *m, size_t rows, int32_t cols);
+/* dst[i] += src[i]. */
+void rnn__add(float *dst, const float *src, size_t n);
+/* Reorders [T, B, C] <-> [B, T, C]: dst(t, b) = src(b, t) when
+ * to_time_major, else dst(b, t) = src(t, b). */
+void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
+                  int32_t batch, int32_t cols, bool to_time_major);
+
+/* ---- init (init.c) ------------------------------------------------------ */
+
+void rnn__init_uniform(rnn_t *model, uint64_t seed);
+
+/* ---- forward (forward.c) ------------------------------------------------ */
+
+/* Pointer to h_t of a cell in the cache: row t of its [T+1, B, H] block.
+ * Forward cells store h0 in slot 0 and h_t in slot t+1; reverse cells store
+ * h_t in slot t and h0 in slot T, so that for both the T "previous" states
+ * of the batched dW_hh product are contiguous. */
+float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
+/* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
+float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
+/* The slot of h_t (output of step t) and of the state step t reads. */
+static inline int32_t rnn__out_slot(int32_t dir, int32_t t)
+{
+    return dir == 0 ? t + 1 : t;
+}
+static inline int32_t rnn__prev_slot(int32_t dir, int32_t t)
+{
+    return dir == 0 ? t : t + 1;
+}
+/* Last valid step of sequence b in the cached forward. */
+static inline int32_t rnn__last_step(const rnn_cache *cache, int32_t b)
+{
+    return cache->has_lengths ? cache->lengths[b] - 1 : cache->seq_len - 1;
+}
+
+#endif /* RNN_INTERNAL_H */
