@@ -248,13 +248,124 @@ RNN_API rnn_status rnn_loss_bce_with_logits(int32_t n, const float *logits,
                                             int32_t reduction, float *loss,
                                             float *dlogits);
 
+/* Softmax cross-entropy on class indices, like torch.nn.CrossEntropyLoss:
+ *   logits   n*classes floats [n, classes]
+ *   targets  n class indices in [0, classes), or ignore_index (those rows
+ *            add nothing and get a zero gradient)
+ * The mean divides by the number of rows not ignored (0 when all are).
+ * Computed with the log-sum-exp shift: stable for any finite logits.
+ * Writes *loss and, when dlogits is not NULL, dlogits[n*classes]
+ * (softmax - one_hot, scaled like the loss).
+ * Errors: RNN_E_INVALID_ARG (NULL, n or classes <= 0, unknown reduction, a
+ * target out of range), RNN_E_SHAPE (n*classes overflows). */
+RNN_API rnn_status rnn_loss_cross_entropy(int32_t n, int32_t classes,
+                                          const float *logits,
+                                          const int32_t *targets,
+                                          int32_t ignore_index,
+                                          int32_t reduction, float *loss,
+                                          float *dlogits);
+
+/* Mean squared error: loss = reduce((pred - target)^2) over n values;
+ * dpred (optional, n floats) = 2 (pred - target), divided by n for the mean.
+ * Errors: RNN_E_INVALID_ARG (NULL, n <= 0, unknown reduction). */
+RNN_API rnn_status rnn_loss_mse(int32_t n, const float *pred,
+                                const float *target, int32_t reduction,
+                                float *loss, float *dpred);
+
 /* ========================================================================
- * Optimizer
+ * Optimizers and gradient clipping
  * ====================================================================== */
 
 /* Plain SGD over the flat buffers: params -= lr * grads. Gradients are left
  * as they are. Errors: RNN_E_INVALID_ARG (NULL, lr not finite). */
 RNN_API rnn_status rnn_sgd_step(rnn_t *model, float lr);
+
+typedef enum rnn_optim_kind {
+    RNN_OPTIM_SGD = 0,  /* momentum, dampening, nesterov, L2 weight decay   */
+    RNN_OPTIM_ADAM = 1, /* Adam, L2 weight decay added to the gradient      */
+    RNN_OPTIM_ADAMW = 2 /* Adam with decoupled weight decay                 */
+} rnn_optim_kind;
+
+/* Hyperparameters, PyTorch's names and update rules (torch.optim.SGD, Adam,
+ * AdamW). Start from rnn_optim_config_default(). */
+typedef struct rnn_optim_config {
+    size_t struct_size;   /* sizeof(rnn_optim_config)                       */
+    int32_t kind;         /* rnn_optim_kind                                 */
+    int32_t nesterov;     /* SGD: 0 or 1 (needs momentum > 0, dampening 0)  */
+    float lr;             /* > 0                                            */
+    float momentum;       /* SGD: >= 0 (default 0)                          */
+    float dampening;      /* SGD: in [0, 1] (default 0)                     */
+    float weight_decay;   /* >= 0 (default 0, AdamW 0.01)                   */
+    float beta1, beta2;   /* Adam: in [0, 1) (default 0.9, 0.999)           */
+    float eps;            /* Adam: > 0 (default 1e-8)                       */
+} rnn_optim_config;
+
+/* PyTorch's defaults for `kind` with learning rate `lr`. */
+RNN_API rnn_optim_config rnn_optim_config_default(int32_t kind, float lr);
+
+typedef struct rnn_optim rnn_optim_t;
+
+/* Creates an optimizer for `model` (its state, such as momentum buffers or
+ * Adam moments, has the size of the flat parameter buffer and starts at
+ * zero). The optimizer keeps no pointer to the model; it may step any model
+ * with the same number of parameters. *out owns it (rnn_optim_destroy).
+ * Errors: RNN_E_INVALID_ARG (NULL, bad struct_size, a hyperparameter out of
+ * range), RNN_E_NOMEM. */
+RNN_API rnn_status rnn_optim_create(rnn_optim_t **out, const rnn_t *model,
+                                    const rnn_optim_config *cfg);
+
+/* Frees an optimizer. NULL is a no-op. */
+RNN_API void rnn_optim_destroy(rnn_optim_t *optim);
+
+/* Applies one update from the model's gradients to its parameters. If any
+ * gradient is NaN or Inf nothing is changed and RNN_E_NONFINITE names the
+ * tensor. Gradients are left as they are (call rnn_zero_grad).
+ * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (a model of another size),
+ * RNN_E_NONFINITE. */
+RNN_API rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model);
+
+/* Changes the learning rate (for schedules). Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_optim_set_lr(rnn_optim_t *optim, float lr);
+
+/* The number of steps taken so far. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_optim_step_count(const rnn_optim_t *optim,
+                                        int64_t *steps);
+
+/* Scales all gradients so that their global L2 norm is at most max_norm
+ * (torch.nn.utils.clip_grad_norm_). *norm (optional) receives the norm
+ * BEFORE clipping. When the norm is NaN or Inf the gradients are left
+ * untouched and RNN_E_NONFINITE is returned, naming the first tensor with a
+ * non-finite value. Errors: RNN_E_INVALID_ARG (NULL model, max_norm not
+ * > 0), RNN_E_NONFINITE. */
+RNN_API rnn_status rnn_clip_grad_norm(rnn_t *model, float max_norm,
+                                      float *norm);
+
+/* Checks the gradients: RNN_OK when all are finite, else RNN_E_NONFINITE
+ * naming the tensor and index of the first NaN/Inf.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_NONFINITE. */
+RNN_API rnn_status rnn_check_grads(const rnn_t *model);
+
+/* Checks the parameters the same way (after loading weights, or to catch a
+ * diverged model). Errors: RNN_E_INVALID_ARG, RNN_E_NONFINITE. */
+RNN_API rnn_status rnn_check_params(const rnn_t *model);
+
+/* ========================================================================
+ * Truncated backpropagation through time
+ *
+ * To train on a stream longer than fits (or than gradients survive), cut it
+ * into chunks of k steps and carry the hidden state between chunks without
+ * carrying gradient across them:
+ *
+ *   float *h = zeros(L*D*B*H);
+ *   for each chunk c of k steps:
+ *       rnn_zero_grad(model);
+ *       rnn_forward(model, k, B, x_c, NULL, h, y_c, h);  // h0 in, h_n out
+ *       ... loss on y_c, rnn_backward(model, dy_c, NULL, NULL, NULL);
+ *       rnn_optim_step(optim, model);
+ *
+ * rnn_forward reads h0 before it writes h_n, so one array serves as both.
+ * With k >= T this is exactly full BPTT. See examples/tbptt.c.
+ * ====================================================================== */
 
 /* ========================================================================
  * Streaming inference: one time step at a time
@@ -357,9 +468,34 @@ RNN_API rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
  * the same bits on every machine. Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed);
 
+typedef enum rnn_init_scheme {
+    RNN_INIT_UNIFORM = 0,        /* PyTorch default, as rnn_init_uniform     */
+    RNN_INIT_XAVIER_UNIFORM = 1, /* W ~ U(+-sqrt(6 / (fan_in + fan_out))),
+                                    biases 0                                 */
+    RNN_INIT_ORTHOGONAL = 2      /* W_hh orthogonal (QR of a Gaussian matrix,
+                                    signs fixed by diag(R) so it is uniform
+                                    over orthogonal matrices), W_ih Xavier
+                                    uniform, biases 0                        */
+} rnn_init_scheme;
+
+/* Re-initialises the RNN parameters with `scheme` from `seed` (same seed,
+ * same bits; the orthogonal scheme goes through LAPACKE sgeqrf/sorgqr, whose
+ * rounding may differ between LAPACK builds). The head, if any, gets
+ * PyTorch's Linear default. Gradients are not touched.
+ * Errors: RNN_E_INVALID_ARG (NULL, unknown scheme), RNN_E_NOMEM,
+ * RNN_E_UNSUPPORTED (LAPACK failed). */
+RNN_API rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed);
+
 /* ========================================================================
  * Diagnostics
  * ====================================================================== */
+
+/* The spectral radius (largest |eigenvalue|) of each W_hh, through LAPACKE
+ * sgeev: radius has L*D floats, indexed layer*D + direction. A radius well
+ * above 1 warns of exploding states and gradients, well below 1 of
+ * vanishing ones. Errors: RNN_E_INVALID_ARG, RNN_E_NOMEM,
+ * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed). */
+RNN_API rnn_status rnn_spectral_radius(const rnn_t *model, float *radius);
 
 /* Names the BLAS library that actually serves cblas_sgemm in this process:
  * its resolved path, plus the library's own configuration string when it

@@ -9,7 +9,9 @@
  */
 #include "internal.h"
 
+#include <lapacke.h>
 #include <math.h>
+#include <string.h>
 
 typedef struct rng {
     uint64_t s[4];
@@ -61,6 +63,78 @@ static void fill(rng *r, float *dst, size_t count, double bound)
         dst[i] = rng_symmetric(r, bound);
 }
 
+/* Standard normal by Box-Muller; one draw per call keeps the stream simple. */
+static double rng_normal(rng *r)
+{
+    const double u1 = ((double)(rng_next(r) >> 11) + 1.0) * 0x1p-53; /* (0, 1] */
+    const double u2 = (double)(rng_next(r) >> 11) * 0x1p-53;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static void init_head(const rnn_t *model, rng *r, float *params)
+{
+    if (model->cfg.output_size == 0)
+        return;
+    const double bound = 1.0 / sqrt((double)model->dirs * model->cfg.hidden_size);
+    const size_t count = (size_t)model->cfg.output_size *
+                         ((size_t)model->dirs * model->cfg.hidden_size + 1);
+    fill(r, params + model->head_w, count, bound);
+}
+
+static void fill_xavier(rng *r, float *w, int32_t rows, int32_t cols)
+{
+    fill(r, w, (size_t)rows * cols, sqrt(6.0 / ((double)rows + cols)));
+}
+
+/* W = Q of the QR of a Gaussian matrix, column j times sign(R_jj): without
+ * the sign fix Q would not be uniformly (Haar) distributed. `work` holds
+ * H*H + 2H floats. */
+static rnn_status fill_orthogonal(rng *r, float *w, int32_t hidden, float *work)
+{
+    const size_t hh = (size_t)hidden * hidden;
+    float *tau = work + hh, *signs = tau + hidden;
+    for (size_t i = 0; i < hh; ++i)
+        work[i] = (float)rng_normal(r);
+    lapack_int info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, hidden, hidden, work,
+                                     hidden, tau);
+    if (info == 0) {
+        for (int32_t j = 0; j < hidden; ++j)
+            signs[j] = work[(size_t)j * hidden + j] < 0.0f ? -1.0f : 1.0f;
+        info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, hidden, hidden, hidden, work,
+                              hidden, tau);
+    }
+    if (info != 0)
+        return rnn__fail(RNN_E_UNSUPPORTED, "rnn_init",
+                         "LAPACK QR failed (info %d)", (int)info);
+    for (size_t i = 0; i < hh; ++i)
+        w[i] = work[i] * signs[i % (size_t)hidden];
+    return RNN_OK;
+}
+
+/* Xavier or orthogonal scheme into `params` (a scratch copy). */
+static rnn_status init_scheme(const rnn_t *model, int32_t scheme, rng *r,
+                              float *params, float *work)
+{
+    const int32_t hidden = model->cfg.hidden_size;
+    for (int32_t cell = 0; cell < model->num_cells; ++cell) {
+        rnn_cell_view w = rnn__cell(model, params, cell);
+        fill_xavier(r, w.w_ih, hidden, model->cells[cell].in_size);
+        if (scheme == RNN_INIT_ORTHOGONAL) {
+            rnn_status status = fill_orthogonal(r, w.w_hh, hidden, work);
+            if (status != RNN_OK)
+                return status;
+        } else {
+            fill_xavier(r, w.w_hh, hidden, hidden);
+        }
+        if (w.b_ih != NULL) {
+            memset(w.b_ih, 0, (size_t)hidden * sizeof(float));
+            memset(w.b_hh, 0, (size_t)hidden * sizeof(float));
+        }
+    }
+    init_head(model, r, params);
+    return RNN_OK;
+}
+
 void rnn__init_uniform(rnn_t *model, uint64_t seed)
 {
     rng r;
@@ -85,4 +159,35 @@ rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed)
         return rnn__fail(RNN_E_INVALID_ARG, "rnn_init_uniform", "model is NULL");
     rnn__init_uniform(model, seed);
     return RNN_OK;
+}
+
+rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed)
+{
+    static const char *func = "rnn_init";
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    if (scheme == RNN_INIT_UNIFORM) {
+        rnn__init_uniform(model, seed);
+        return RNN_OK;
+    }
+    if (scheme != RNN_INIT_XAVIER_UNIFORM && scheme != RNN_INIT_ORTHOGONAL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "unknown init scheme %d",
+                         scheme);
+    /* Built in a scratch copy so that a failure leaves the model as it was. */
+    const size_t hidden = (size_t)model->cfg.hidden_size;
+    size_t work_floats, total;
+    if (!rnn__mul(hidden, hidden + 2, &work_floats) ||
+        (total = model->num_params + work_floats) < work_floats)
+        return rnn__fail(RNN_E_SHAPE, func, "hidden_size %zu is too large", hidden);
+    float *scratch = rnn__calloc(total, sizeof(float));
+    if (scratch == NULL)
+        return rnn__fail_nomem(func);
+    rng r;
+    rng_seed(&r, seed);
+    rnn_status status =
+        init_scheme(model, scheme, &r, scratch, scratch + model->num_params);
+    if (status == RNN_OK)
+        memcpy(model->params, scratch, model->num_params * sizeof(float));
+    rnn__free(scratch);
+    return status;
 }

@@ -154,6 +154,13 @@ void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
 
 void rnn__init_uniform(rnn_t *model, uint64_t seed);
 
+/* ---- diagnostics (diag.c) ----------------------------------------------- */
+
+/* RNN_OK, or RNN_E_NONFINITE naming the tensor of the first NaN/Inf in a
+ * flat buffer of the model's layout (`what` is "gradient" or "parameter"). */
+rnn_status rnn__check_finite(const rnn_t *model, const float *buffer,
+                             const char *what, const char *func);
+
 /* ---- forward (forward.c) ------------------------------------------------ */
 
 /* Pointer to h_t of a cell in the cache: row t of its [T+1, B, H] block.

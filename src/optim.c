@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: MIT
  *
- * optim.c - parameter updates over the flat buffers.
+ * optim.c - parameter updates over the flat buffers: plain SGD, optimizer
+ * objects (SGD with momentum, Adam, AdamW, PyTorch's update rules) and
+ * global-norm gradient clipping.
  */
 #include "internal.h"
 
 #include <math.h>
+#include <string.h>
+
+struct rnn_optim {
+    rnn_optim_config cfg;
+    size_t count;  /* parameters it was made for */
+    int64_t steps;
+    float *first;  /* SGD momentum buffer, or Adam's first moment */
+    float *second; /* Adam's second moment (NULL for SGD) */
+};
 
 rnn_status rnn_sgd_step(rnn_t *model, float lr)
 {
@@ -18,5 +29,218 @@ rnn_status rnn_sgd_step(rnn_t *model, float lr)
     const float *grads = model->grads;
     for (size_t i = 0; i < model->num_params; ++i)
         params[i] -= lr * grads[i];
+    return RNN_OK;
+}
+
+rnn_optim_config rnn_optim_config_default(int32_t kind, float lr)
+{
+    rnn_optim_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.struct_size = sizeof cfg;
+    cfg.kind = kind;
+    cfg.lr = lr;
+    cfg.beta1 = 0.9f;
+    cfg.beta2 = 0.999f;
+    cfg.eps = 1e-8f;
+    cfg.weight_decay = kind == RNN_OPTIM_ADAMW ? 0.01f : 0.0f;
+    return cfg;
+}
+
+static bool in_range(float value, float lo, float hi)
+{
+    return value >= lo && value <= hi; /* false for NaN */
+}
+
+static rnn_status check_lr(float lr, const char *func)
+{
+    if (lr > 0.0f && isfinite(lr))
+        return RNN_OK;
+    return rnn__fail(RNN_E_INVALID_ARG, func, "lr must be finite and > 0 (got %g)",
+                     (double)lr);
+}
+
+static rnn_status validate_optim(const rnn_optim_config *cfg, const char *func)
+{
+    if (cfg->struct_size != sizeof(rnn_optim_config))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "cfg->struct_size is %zu, this library knows %zu: start "
+                         "from rnn_optim_config_default()",
+                         cfg->struct_size, sizeof(rnn_optim_config));
+    if (cfg->kind < RNN_OPTIM_SGD || cfg->kind > RNN_OPTIM_ADAMW)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "unknown optimizer kind %d",
+                         cfg->kind);
+    rnn_status status = check_lr(cfg->lr, func);
+    if (status != RNN_OK)
+        return status;
+    if (!in_range(cfg->weight_decay, 0.0f, INFINITY) || isinf(cfg->weight_decay))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "weight_decay must be finite and >= 0 (got %g)",
+                         (double)cfg->weight_decay);
+    if (cfg->kind == RNN_OPTIM_SGD) {
+        if (!in_range(cfg->momentum, 0.0f, 1e30f) ||
+            !in_range(cfg->dampening, 0.0f, 1.0f) ||
+            (cfg->nesterov != 0 && cfg->nesterov != 1))
+            return rnn__fail(RNN_E_INVALID_ARG, func,
+                             "SGD needs momentum >= 0, dampening in [0, 1] and "
+                             "nesterov 0 or 1 (got %g, %g, %d)",
+                             (double)cfg->momentum, (double)cfg->dampening,
+                             cfg->nesterov);
+        if (cfg->nesterov && (cfg->momentum <= 0.0f || cfg->dampening != 0.0f))
+            return rnn__fail(RNN_E_INVALID_ARG, func,
+                             "nesterov needs momentum > 0 and dampening 0");
+        return RNN_OK;
+    }
+    if (!in_range(cfg->beta1, 0.0f, 1.0f) || cfg->beta1 >= 1.0f ||
+        !in_range(cfg->beta2, 0.0f, 1.0f) || cfg->beta2 >= 1.0f ||
+        !(cfg->eps > 0.0f) || isinf(cfg->eps))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "Adam needs beta1 and beta2 in [0, 1) and eps > 0 "
+                         "(got %g, %g, %g)",
+                         (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps);
+    return RNN_OK;
+}
+
+rnn_status rnn_optim_create(rnn_optim_t **out, const rnn_t *model,
+                            const rnn_optim_config *cfg)
+{
+    static const char *func = "rnn_optim_create";
+    if (out == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "out is NULL");
+    *out = NULL;
+    if (model == NULL || cfg == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         model == NULL ? "model" : "cfg");
+    rnn_status status = validate_optim(cfg, func);
+    if (status != RNN_OK)
+        return status;
+    const size_t buffers = cfg->kind == RNN_OPTIM_SGD ? 1 : 2;
+    rnn_optim_t *optim = rnn__calloc(1, sizeof *optim);
+    float *state = rnn__calloc(buffers * model->num_params, sizeof(float));
+    if (optim == NULL || state == NULL) {
+        rnn__free(optim);
+        rnn__free(state);
+        return rnn__fail_nomem(func);
+    }
+    optim->cfg = *cfg;
+    optim->count = model->num_params;
+    optim->first = state;
+    optim->second = buffers == 2 ? state + model->num_params : NULL;
+    *out = optim;
+    return RNN_OK;
+}
+
+void rnn_optim_destroy(rnn_optim_t *optim)
+{
+    if (optim == NULL)
+        return;
+    rnn__free(optim->first);
+    rnn__free(optim);
+}
+
+rnn_status rnn_optim_set_lr(rnn_optim_t *optim, float lr)
+{
+    static const char *func = "rnn_optim_set_lr";
+    if (optim == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "optim is NULL");
+    rnn_status status = check_lr(lr, func);
+    if (status == RNN_OK)
+        optim->cfg.lr = lr;
+    return status;
+}
+
+rnn_status rnn_optim_step_count(const rnn_optim_t *optim, int64_t *steps)
+{
+    if (optim == NULL || steps == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, "rnn_optim_step_count", "%s is NULL",
+                         optim == NULL ? "optim" : "steps");
+    *steps = optim->steps;
+    return RNN_OK;
+}
+
+/* torch.optim.SGD: buf = momentum buf + (1 - dampening) g (buf = g on the
+ * first step); the step is buf, or g + momentum buf with nesterov. */
+static void sgd_update(rnn_optim_t *optim, float *params, const float *grads)
+{
+    const rnn_optim_config *c = &optim->cfg;
+    const bool first_step = optim->steps == 0;
+    for (size_t i = 0; i < optim->count; ++i) {
+        float g = grads[i] + c->weight_decay * params[i];
+        if (c->momentum != 0.0f) {
+            float *buf = &optim->first[i];
+            *buf = first_step ? g : c->momentum * *buf + (1.0f - c->dampening) * g;
+            g = c->nesterov ? g + c->momentum * *buf : *buf;
+        }
+        params[i] -= c->lr * g;
+    }
+}
+
+/* torch.optim.Adam / AdamW (non-amsgrad), in PyTorch's order of operations:
+ * p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). */
+static void adam_update(rnn_optim_t *optim, float *params, const float *grads)
+{
+    const rnn_optim_config *c = &optim->cfg;
+    const bool decoupled = c->kind == RNN_OPTIM_ADAMW;
+    const double t = (double)optim->steps + 1.0;
+    const float step_size = (float)(c->lr / (1.0 - pow(c->beta1, t)));
+    const float sqrt_bc2 = (float)sqrt(1.0 - pow(c->beta2, t));
+    for (size_t i = 0; i < optim->count; ++i) {
+        float g = grads[i];
+        if (decoupled)
+            params[i] *= 1.0f - c->lr * c->weight_decay;
+        else
+            g += c->weight_decay * params[i];
+        float *m = &optim->first[i], *v = &optim->second[i];
+        *m = c->beta1 * *m + (1.0f - c->beta1) * g;
+        *v = c->beta2 * *v + (1.0f - c->beta2) * g * g;
+        params[i] -= step_size * *m / (sqrtf(*v) / sqrt_bc2 + c->eps);
+    }
+}
+
+rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model)
+{
+    static const char *func = "rnn_optim_step";
+    if (optim == NULL || model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         optim == NULL ? "optim" : "model");
+    if (model->num_params != optim->count)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "the optimizer was made for %zu parameters, the model "
+                         "has %zu",
+                         optim->count, model->num_params);
+    rnn_status status = rnn__check_finite(model, model->grads, "gradient", func);
+    if (status != RNN_OK)
+        return status;
+    if (optim->cfg.kind == RNN_OPTIM_SGD)
+        sgd_update(optim, model->params, model->grads);
+    else
+        adam_update(optim, model->params, model->grads);
+    ++optim->steps;
+    return RNN_OK;
+}
+
+rnn_status rnn_clip_grad_norm(rnn_t *model, float max_norm, float *norm)
+{
+    static const char *func = "rnn_clip_grad_norm";
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    if (!(max_norm > 0.0f) || isinf(max_norm))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "max_norm must be finite and > 0 (got %g)",
+                         (double)max_norm);
+    double squares = 0.0;
+    for (size_t i = 0; i < model->num_params; ++i)
+        squares += (double)model->grads[i] * model->grads[i];
+    const double total = sqrt(squares);
+    if (!isfinite(total))
+        return rnn__check_finite(model, model->grads, "gradient", func);
+    if (norm != NULL)
+        *norm = (float)total;
+    /* Scale by max_norm / norm exactly (no epsilon): the clipped norm then
+     * equals max_norm to float rounding. */
+    if (total > max_norm) {
+        const float scale = (float)(max_norm / total);
+        for (size_t i = 0; i < model->num_params; ++i)
+            model->grads[i] *= scale;
+    }
     return RNN_OK;
 }
