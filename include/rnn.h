@@ -487,6 +487,73 @@ typedef enum rnn_init_scheme {
 RNN_API rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed);
 
 /* ========================================================================
+ * Saving and loading (safetensors)
+ *
+ * Models are stored in the safetensors format: an 8-byte little-endian
+ * header length N, N bytes of JSON mapping each tensor name to its dtype
+ * ("F32"), shape and [begin, end) byte offsets in the data that follows,
+ * then the raw little-endian data. Tensor names are PyTorch's nn.RNN
+ * state_dict names plus "head.weight"/"head.bias", so a file moves between
+ * librnn and torch.nn.RNN.load_state_dict (see docs/format.md). The
+ * configuration is stored as strings in "__metadata__" ("format":
+ * "librnn", "format_version": "1", "input_size", "hidden_size", ...).
+ *
+ * Loading trusts nothing: sizes, offsets (inside the data, in order, not
+ * overlapping, covering it exactly), dtypes, shapes and names are all
+ * checked, and any problem gives RNN_E_FORMAT with a message naming it.
+ * ====================================================================== */
+
+/* Writes the model to `path` atomically: a temporary file in the same
+ * directory is written, flushed (fsync) and renamed over `path`, so a crash
+ * leaves either the old file or the new one, never a partial one.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_IO (with the system's reason),
+ * RNN_E_NOMEM. */
+RNN_API rnn_status rnn_save(const rnn_t *model, const char *path);
+
+/* The size in bytes of the file rnn_save would write, for
+ * rnn_save_buffer. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_save_size(const rnn_t *model, size_t *size);
+
+/* Writes the same bytes as rnn_save into `buffer` of `capacity` bytes;
+ * *written (optional) receives the size used.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (capacity too small),
+ * RNN_E_NOMEM. */
+RNN_API rnn_status rnn_save_buffer(const rnn_t *model, void *buffer,
+                                   size_t capacity, size_t *written);
+
+/* Creates a model from a file written by rnn_save, or by any safetensors
+ * writer: when "__metadata__" has no librnn configuration, the
+ * configuration is inferred from the tensor names and shapes (tanh, not
+ * batch_first: set them with a config through rnn_load_params when they
+ * differ). *out owns the new model; it is NULL on failure.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_IO, RNN_E_FORMAT, RNN_E_NOMEM. */
+RNN_API rnn_status rnn_load(rnn_t **out, const char *path);
+
+/* Same as rnn_load from `size` bytes in memory (not kept after the call). */
+RNN_API rnn_status rnn_load_buffer(rnn_t **out, const void *data, size_t size);
+
+/* Loads parameters into an existing model: the file must hold exactly the
+ * model's tensors with its shapes (a torch.nn.RNN state_dict saved with
+ * safetensors, for example); its metadata, if any, must agree with the
+ * model's configuration. On failure the model is unchanged.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_IO, RNN_E_FORMAT, RNN_E_NOMEM. */
+RNN_API rnn_status rnn_load_params(rnn_t *model, const char *path);
+
+/* Same as rnn_load_params from memory. */
+RNN_API rnn_status rnn_load_params_buffer(rnn_t *model, const void *data,
+                                          size_t size);
+
+/* Saves an optimizer's state (kind, hyperparameters, step count and its
+ * buffers, as safetensors) atomically, so training resumes exactly.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_IO, RNN_E_NOMEM. */
+RNN_API rnn_status rnn_optim_save(const rnn_optim_t *optim, const char *path);
+
+/* Creates an optimizer from a file written by rnn_optim_save. *out owns
+ * it; NULL on failure.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_IO, RNN_E_FORMAT, RNN_E_NOMEM. */
+RNN_API rnn_status rnn_optim_load(rnn_optim_t **out, const char *path);
+
+/* ========================================================================
  * Diagnostics
  * ====================================================================== */
 

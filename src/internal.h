@@ -133,6 +133,17 @@ rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
                         const char *func);
 
+/* ---- optimizers (optim.c) ---------------------------------------------- */
+
+struct rnn_optim {
+    rnn_optim_config cfg;
+    size_t count;  /* parameters it was made for */
+    int64_t steps;
+    float *first;  /* SGD momentum buffer, or Adam's first moment; owns the
+                      allocation of both buffers */
+    float *second; /* Adam's second moment (NULL for SGD) */
+};
+
 /* ---- kernels (kernels.c): fused element-wise passes --------------------- */
 
 /* h[rows, H] = act(h + (b_ih + b_hh)) in place; biases NULL when absent. */

@@ -9,14 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-struct rnn_optim {
-    rnn_optim_config cfg;
-    size_t count;  /* parameters it was made for */
-    int64_t steps;
-    float *first;  /* SGD momentum buffer, or Adam's first moment */
-    float *second; /* Adam's second moment (NULL for SGD) */
-};
-
 rnn_status rnn_sgd_step(rnn_t *model, float lr)
 {
     static const char *func = "rnn_sgd_step";
