@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: MIT
+"""rnn: Python (ctypes) binding of librnn, vanilla (Elman) RNNs on CBLAS with
+exactly PyTorch ``torch.nn.RNN`` semantics.
+
+Quick start::
+
+    import numpy as np, rnn
+    model = rnn.RNN(input_size=1, hidden_size=32, output_size=1, seed=42)
+    opt = rnn.Optimizer(model, "adam", lr=1e-2)
+    x = np.random.randn(10, 64, 1).astype(np.float32)          # [T, B, I]
+    labels = (x.sum(axis=(0, 2)) > 0).astype(np.float32)[:, None]
+    for _ in range(100):
+        model.zero_grad()
+        model.forward(x)
+        loss, dlogits = rnn.bce_with_logits(model.head_forward(), labels)
+        model.head_backward(dlogits)
+        model.backward()
+        opt.step()
+
+The library is found through, in order: the environment variable
+``RNN_LIBRARY`` (a path, used alone when set), ``build*/librnn.so`` in the
+source tree around this package, then the system loader
+(``ctypes.util.find_library("rnn")``, ``librnn.so.0``). The library's major
+version must match the binding's.
+
+Every failing librnn call raises :class:`RNNError` with ``.status``,
+``.status_name`` and the library's message; arguments that are plainly wrong
+(shapes, dtypes) raise ``ValueError`` before reaching the library.
+"""
+
+from . import _capi
+from ._capi import BINDING_VERSION, LIBRARY_PATH, RNNError, Status
+from .losses import bce_with_logits, cross_entropy, mse
+from .model import RNN, LoadResult, State, TensorInfo
+from .optim import Optimizer, clip_grad_norm
+
+__version__ = "%d.%d.%d" % BINDING_VERSION
+
+__all__ = [
+    "RNN", "State", "Optimizer", "RNNError", "Status", "TensorInfo", "LoadResult",
+    "bce_with_logits", "cross_entropy", "mse", "clip_grad_norm",
+    "version", "version_number", "blas_info", "library_path", "last_error", "clear_error",
+]
+
+
+def version():
+    """The loaded library's version, "MAJOR.MINOR.PATCH"."""
+    return _capi.C.rnn_version().decode()
+
+
+def version_number():
+    """The loaded library's RNN_VERSION_NUMBER (major*10000 + minor*100 + patch)."""
+    return _capi.C.rnn_version_number()
+
+
+def blas_info():
+    """Which BLAS library serves cblas_sgemm in this process (path and configuration)."""
+    return _capi.C.rnn_blas_info().decode("utf-8", "replace")
+
+
+def library_path():
+    """The path of the librnn.so this binding loaded."""
+    return LIBRARY_PATH
+
+
+def clear_error():
+    """Forgets this thread's last librnn error message."""
+    _capi.C.rnn_clear_error()
+
+
+def last_error():
+    """This thread's last librnn error message ("" when none)."""
+    return _capi._last_error()

@@ -1,0 +1,377 @@
+# SPDX-License-Identifier: MIT
+"""Low-level ctypes mirror of ``include/rnn.h``.
+
+This module finds and loads ``librnn.so``, mirrors the public structs exactly,
+declares ``argtypes``/``restype`` for every function the binding uses, and turns
+every non-zero ``rnn_status`` into :class:`RNNError` carrying the C message.
+
+It is the only module that touches ctypes directly. The functions are reachable
+as attributes of :data:`C` (``C.rnn_forward(...)``) for callers who need the raw
+API; they take NumPy arrays (float32 / int32 / uint8, C-contiguous) or ``None``
+for pointer arguments, and raise :class:`RNNError` instead of returning a status.
+"""
+
+import ctypes
+import ctypes.util
+import enum
+import glob
+import os
+
+import numpy as np
+
+#: The version of ``include/rnn.h`` this binding mirrors (RNN_VERSION_NUMBER).
+BINDING_VERSION = (0, 1, 0)
+BINDING_VERSION_NUMBER = BINDING_VERSION[0] * 10000 + BINDING_VERSION[1] * 100 + BINDING_VERSION[2]
+
+
+# --------------------------------------------------------------------------
+# Status codes and the exception
+# --------------------------------------------------------------------------
+
+class Status(enum.IntEnum):
+    """``rnn_status``: the numeric values are pinned by the C ABI."""
+    RNN_OK = 0
+    RNN_E_INVALID_ARG = 1
+    RNN_E_NOMEM = 2
+    RNN_E_SHAPE = 3
+    RNN_E_UNSUPPORTED = 4
+    RNN_E_IO = 5
+    RNN_E_FORMAT = 6
+    RNN_E_NONFINITE = 7
+    RNN_E_STATE = 8
+
+
+class RNNError(Exception):
+    """A librnn call failed.
+
+    Attributes:
+        status: the ``rnn_status`` value (int).
+        status_name: its C name, e.g. ``"RNN_E_SHAPE"``.
+        message: the library's detail, e.g.
+            ``"rnn_forward: batch must be > 0 (got 0)"`` (from ``rnn_last_error``).
+    """
+
+    def __init__(self, status, message):
+        self.status = int(status)
+        try:
+            self.status_name = Status(self.status).name
+        except ValueError:
+            self.status_name = "RNN_E_UNKNOWN(%d)" % self.status
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self):
+        return "%s [%s]" % (self.message, self.status_name)
+
+
+# --------------------------------------------------------------------------
+# Structs: field for field the layout of include/rnn.h
+# --------------------------------------------------------------------------
+
+class RNNConfig(ctypes.Structure):
+    """``rnn_config``. Obtain one from ``C.rnn_config_default`` only."""
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("input_size", ctypes.c_int32),
+        ("hidden_size", ctypes.c_int32),
+        ("num_layers", ctypes.c_int32),
+        ("bidirectional", ctypes.c_int32),
+        ("nonlinearity", ctypes.c_int32),
+        ("bias", ctypes.c_int32),
+        ("batch_first", ctypes.c_int32),
+        ("output_size", ctypes.c_int32),
+        ("head_mode", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+        ("seed", ctypes.c_uint64),
+    ]
+
+
+class RNNOptimConfig(ctypes.Structure):
+    """``rnn_optim_config``. Obtain one from ``C.rnn_optim_config_default`` only."""
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("kind", ctypes.c_int32),
+        ("nesterov", ctypes.c_int32),
+        ("lr", ctypes.c_float),
+        ("momentum", ctypes.c_float),
+        ("dampening", ctypes.c_float),
+        ("weight_decay", ctypes.c_float),
+        ("beta1", ctypes.c_float),
+        ("beta2", ctypes.c_float),
+        ("eps", ctypes.c_float),
+    ]
+
+
+class RNNTensorInfo(ctypes.Structure):
+    """``rnn_tensor_info``: where one named tensor lives in the flat buffers."""
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("name", ctypes.c_char_p),
+        ("offset", ctypes.c_size_t),
+        ("count", ctypes.c_size_t),
+        ("ndim", ctypes.c_int32),
+        ("shape", ctypes.c_int32 * 2),
+    ]
+
+
+# Enumerations of the header.
+RNN_TANH, RNN_RELU = 0, 1
+RNN_HEAD_LAST, RNN_HEAD_ALL = 0, 1
+RNN_REDUCTION_MEAN, RNN_REDUCTION_SUM = 0, 1
+RNN_OPTIM_SGD, RNN_OPTIM_ADAM, RNN_OPTIM_ADAMW = 0, 1, 2
+RNN_INIT_UNIFORM, RNN_INIT_XAVIER_UNIFORM, RNN_INIT_ORTHOGONAL = 0, 1, 2
+
+
+# --------------------------------------------------------------------------
+# Pointer argument types: NumPy arrays (checked) or None (NULL)
+# --------------------------------------------------------------------------
+
+def _array_param(dtype, writable, what):
+    dtype = np.dtype(dtype)
+
+    class _Param:
+        @classmethod
+        def from_param(cls, obj):
+            if obj is None:
+                return None
+            if not isinstance(obj, np.ndarray):
+                raise TypeError("expected a numpy %s array or None for %s, got %s"
+                                % (dtype.name, what, type(obj).__name__))
+            if obj.dtype != dtype:
+                raise TypeError("expected dtype %s for %s, got %s" % (dtype.name, what, obj.dtype))
+            if not obj.flags.c_contiguous:
+                raise TypeError("%s array must be C-contiguous" % what)
+            if writable and not obj.flags.writeable:
+                raise TypeError("%s array must be writable" % what)
+            return ctypes.c_void_p(obj.ctypes.data)
+
+    _Param.__name__ = "%s_%s" % ("out" if writable else "in", dtype.name)
+    return _Param
+
+
+_f32_in = _array_param(np.float32, False, "a const float *")
+_f32_out = _array_param(np.float32, True, "a float *")
+_i32_in = _array_param(np.int32, False, "a const int32_t *")
+_u8_in = _array_param(np.uint8, False, "a const uint8_t *")
+
+_status = "rnn_status"           # marker in _PROTOTYPES: a C int, error-checked
+_handle = ctypes.c_void_p     # rnn_t *, rnn_state_t *, rnn_optim_t *
+_handle_out = ctypes.POINTER(ctypes.c_void_p)
+_path = ctypes.c_char_p       # bytes from os.fsencode
+_i32, _u64, _f32, _sz = ctypes.c_int32, ctypes.c_uint64, ctypes.c_float, ctypes.c_size_t
+_float_pp = ctypes.POINTER(ctypes.POINTER(ctypes.c_float))
+_size_p = ctypes.POINTER(ctypes.c_size_t)
+
+# name: (restype, argtypes). A restype of _status gets the error check.
+_PROTOTYPES = {
+    # version and errors
+    "rnn_version": (ctypes.c_char_p, []),
+    "rnn_version_number": (_i32, []),
+    "rnn_strerror": (ctypes.c_char_p, [_status]),
+    "rnn_last_error": (ctypes.c_char_p, []),
+    "rnn_clear_error": (None, []),
+    # configuration, create, destroy
+    "rnn_config_default": (RNNConfig, [_i32, _i32]),
+    "rnn_create": (_status, [_handle_out, ctypes.POINTER(RNNConfig)]),
+    "rnn_destroy": (None, [_handle]),
+    "rnn_get_config": (_status, [_handle, ctypes.POINTER(RNNConfig)]),
+    # training
+    "rnn_forward": (_status, [_handle, _i32, _i32, _f32_in, _i32_in, _f32_in, _f32_out, _f32_out]),
+    "rnn_backward": (_status, [_handle, _f32_in, _f32_in, _f32_out, _f32_out]),
+    "rnn_zero_grad": (_status, [_handle]),
+    "rnn_head_forward": (_status, [_handle, _f32_out]),
+    "rnn_head_backward": (_status, [_handle, _f32_in]),
+    # losses
+    "rnn_loss_bce_with_logits": (_status, [_i32, _f32_in, _f32_in, _i32,
+                                           ctypes.POINTER(ctypes.c_float), _f32_out]),
+    "rnn_loss_cross_entropy": (_status, [_i32, _i32, _f32_in, _i32_in, _i32, _i32,
+                                         ctypes.POINTER(ctypes.c_float), _f32_out]),
+    "rnn_loss_mse": (_status, [_i32, _f32_in, _f32_in, _i32,
+                               ctypes.POINTER(ctypes.c_float), _f32_out]),
+    # optimizers and clipping
+    "rnn_sgd_step": (_status, [_handle, _f32]),
+    "rnn_optim_config_default": (RNNOptimConfig, [_i32, _f32]),
+    "rnn_optim_create": (_status, [_handle_out, _handle, ctypes.POINTER(RNNOptimConfig)]),
+    "rnn_optim_destroy": (None, [_handle]),
+    "rnn_optim_step": (_status, [_handle, _handle]),
+    "rnn_optim_set_lr": (_status, [_handle, _f32]),
+    "rnn_optim_step_count": (_status, [_handle, ctypes.POINTER(ctypes.c_int64)]),
+    "rnn_clip_grad_norm": (_status, [_handle, _f32, ctypes.POINTER(ctypes.c_float)]),
+    "rnn_check_grads": (_status, [_handle]),
+    "rnn_check_params": (_status, [_handle]),
+    # streaming
+    "rnn_state_create": (_status, [_handle_out, _handle, _i32]),
+    "rnn_state_destroy": (None, [_handle]),
+    "rnn_state_reset": (_status, [_handle, _u8_in]),
+    "rnn_state_get": (_status, [_handle, _f32_out]),
+    "rnn_state_set": (_status, [_handle, _f32_in]),
+    "rnn_state_batch": (_status, [_handle, ctypes.POINTER(ctypes.c_int32)]),
+    "rnn_step": (_status, [_handle, _handle, _f32_in, _f32_out]),
+    "rnn_step_head": (_status, [_handle, _handle, _f32_out]),
+    # parameters
+    "rnn_params": (_status, [_handle, _float_pp, _size_p]),
+    "rnn_grads": (_status, [_handle, _float_pp, _size_p]),
+    "rnn_tensor_count": (_status, [_handle, ctypes.POINTER(ctypes.c_int32)]),
+    "rnn_tensor_at": (_status, [_handle, _i32, ctypes.POINTER(RNNTensorInfo)]),
+    "rnn_tensor_find": (_status, [_handle, ctypes.c_char_p, ctypes.POINTER(RNNTensorInfo)]),
+    "rnn_init_uniform": (_status, [_handle, _u64]),
+    "rnn_init": (_status, [_handle, _i32, _u64]),
+    # saving and loading
+    "rnn_save": (_status, [_handle, _path]),
+    "rnn_save_size": (_status, [_handle, _size_p]),
+    "rnn_save_buffer": (_status, [_handle, ctypes.c_void_p, _sz, _size_p]),
+    "rnn_load": (_status, [_handle_out, _path]),
+    "rnn_load_buffer": (_status, [_handle_out, ctypes.c_char_p, _sz]),
+    "rnn_load_params": (_status, [_handle, _path]),
+    "rnn_load_params_buffer": (_status, [_handle, ctypes.c_char_p, _sz]),
+    "rnn_optim_save": (_status, [_handle, _path]),
+    "rnn_optim_load": (_status, [_handle_out, _path]),
+    # diagnostics
+    "rnn_spectral_radius": (_status, [_handle, _f32_out]),
+    "rnn_blas_info": (ctypes.c_char_p, []),
+}
+
+
+# --------------------------------------------------------------------------
+# Finding the library
+# --------------------------------------------------------------------------
+
+def _candidate_paths():
+    """Where to look for librnn.so, in order (see the package docstring)."""
+    explicit = os.environ.get("RNN_LIBRARY")
+    if explicit:
+        return [explicit], True
+    here = os.path.dirname(os.path.abspath(__file__))          # python/rnn
+    roots = [os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
+    found = []
+    for root in roots:
+        trees = glob.glob(os.path.join(root, "build*", "librnn.so"))
+        # build/ and build-test/ first; sanitized trees last (an ASan library
+        # cannot be loaded into an uninstrumented interpreter).
+        def rank(path):
+            tree = os.path.basename(os.path.dirname(path))
+            order = {"build": 0, "build-test": 1}.get(tree, 2)
+            return (order + (10 if "san" in tree else 0), tree)
+        found.extend(sorted(trees, key=rank))
+    system = ctypes.util.find_library("rnn")
+    if system:
+        found.append(system)
+    found.append("librnn.so.0")
+    return found, False
+
+
+def _load_library():
+    paths, explicit = _candidate_paths()
+    errors = []
+    for path in paths:
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as exc:
+            errors.append("  %s: %s" % (path, exc))
+            if explicit:
+                break
+    hint = ("RNN_LIBRARY=%s could not be loaded" % paths[0] if explicit else
+            "librnn.so not found: build it (cmake -B build && cmake --build build) "
+            "or set RNN_LIBRARY to its path")
+    raise ImportError("rnn: %s. Tried:\n%s" % (hint, "\n".join(errors)))
+
+
+def _last_error():
+    text = _raw_last_error()
+    return text.decode("utf-8", "replace") if text else ""
+
+
+def _errcheck(result, func, args):
+    if result != 0:
+        # Read the thread-local message now, before any other librnn call.
+        message = _last_error() or "%s: %s" % (func.__name__, _strerror(result))
+        raise RNNError(result, message)
+    return result
+
+
+class _Missing:
+    """Stands for a function the loaded library does not export."""
+
+    def __init__(self, name, path):
+        self.__name__ = name
+        self._path = path
+
+    def __call__(self, *args):
+        raise RNNError(Status.RNN_E_UNSUPPORTED,
+                       "%s: not exported by %s (a library older than this binding?)"
+                       % (self.__name__, self._path))
+
+
+class _Functions:
+    """The declared C functions, as attributes (``C.rnn_forward``)."""
+
+    def __init__(self, lib, path):
+        self.missing = []
+        for name, (restype, argtypes) in _PROTOTYPES.items():
+            try:
+                fn = getattr(lib, name)
+            except AttributeError:
+                setattr(self, name, _Missing(name, path))
+                self.missing.append(name)
+                continue
+            fn.argtypes = [ctypes.c_int if a is _status else a for a in argtypes]
+            if restype is _status:
+                fn.restype = ctypes.c_int
+                fn.errcheck = _errcheck
+            else:
+                fn.restype = restype
+            setattr(self, name, fn)
+
+    def has(self, name):
+        """True when the loaded library exports ``name``."""
+        return name not in self.missing
+
+
+LIB, LIBRARY_PATH = _load_library()
+C = _Functions(LIB, LIBRARY_PATH)
+_raw_last_error = C.rnn_last_error
+
+
+def _strerror(status):
+    return C.rnn_strerror(status).decode("utf-8", "replace")
+
+
+def _check_abi():
+    number = C.rnn_version_number()
+    if number // 10000 != BINDING_VERSION[0]:
+        raise ImportError("rnn: %s is librnn %s, this binding is for major version %d"
+                          % (LIBRARY_PATH, C.rnn_version().decode(), BINDING_VERSION[0]))
+    for name, struct, size in (("rnn_config", C.rnn_config_default(1, 1), ctypes.sizeof(RNNConfig)),
+                               ("rnn_optim_config", C.rnn_optim_config_default(RNN_OPTIM_SGD, 0.1),
+                                ctypes.sizeof(RNNOptimConfig))):
+        if struct.struct_size != size:
+            raise ImportError("rnn: %s has sizeof(%s) = %d, this binding mirrors %d bytes"
+                              % (LIBRARY_PATH, name, struct.struct_size, size))
+
+
+_check_abi()
+
+
+class Handle:
+    """Owns one C object and frees it when the last reference goes.
+
+    Objects that must outlive the Python wrapper hold this handle, not the
+    wrapper: the NumPy views of the parameters keep the model's handle, so
+    ``close()`` on the model frees it only once no view is left.
+    """
+
+    __slots__ = ("ptr", "_destroy", "__weakref__")
+
+    def __init__(self, ptr, destroy):
+        self.ptr = ptr
+        self._destroy = destroy
+
+    def __del__(self):
+        ptr, self.ptr = self.ptr, None
+        if ptr:
+            self._destroy(ptr)
+
+
+def new_handle():
+    """A ``void *`` to pass as an ``rnn_*_t **out`` argument."""
+    return ctypes.c_void_p()

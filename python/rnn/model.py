@@ -1,0 +1,520 @@
+# SPDX-License-Identifier: MIT
+"""The model (:class:`RNN`) and its streaming state (:class:`State`)."""
+
+import collections
+import ctypes
+import os
+
+import numpy as np
+
+from . import _capi
+from ._arrays import as_f32, as_i32, check_int32, check_shape, to_numpy
+from ._capi import C, Handle, RNNTensorInfo
+
+_NONLINEARITIES = {"tanh": _capi.RNN_TANH, "relu": _capi.RNN_RELU}
+_HEAD_MODES = {"last": _capi.RNN_HEAD_LAST, "all": _capi.RNN_HEAD_ALL}
+_INIT_SCHEMES = {"uniform": _capi.RNN_INIT_UNIFORM,
+                 "xavier_uniform": _capi.RNN_INIT_XAVIER_UNIFORM,
+                 "orthogonal": _capi.RNN_INIT_ORTHOGONAL}
+
+#: Where one named tensor lives in the flat buffers (``rnn_tensor_info``).
+TensorInfo = collections.namedtuple("TensorInfo", "name offset count shape")
+
+#: What :meth:`RNN.load_state_dict` did not match (like torch's result).
+LoadResult = collections.namedtuple("LoadResult", "missing_keys unexpected_keys")
+
+
+def _path_arg(path):
+    return os.fsencode(os.fspath(path))
+
+
+def _flag(value, name):
+    if not isinstance(value, (bool, int, np.bool_, np.integer)):
+        raise ValueError("%s must be a bool, got %r" % (name, value))
+    return 1 if value else 0
+
+
+def _choice(value, choices, name):
+    key = value.lower() if isinstance(value, str) else value
+    if key not in choices:
+        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, choices)), value))
+    return choices[key]
+
+
+def _flat_view(handle, getter):
+    ptr = ctypes.POINTER(ctypes.c_float)()
+    count = ctypes.c_size_t()
+    getter(handle.ptr, ctypes.byref(ptr), ctypes.byref(count))
+    buf = (ctypes.c_float * count.value).from_address(ctypes.addressof(ptr.contents))
+    buf._owner = handle          # the view -> memoryview -> buf -> handle chain
+    return np.ctypeslib.as_array(buf)
+
+
+class RNN:
+    """A librnn model: PyTorch's ``torch.nn.RNN`` plus an optional linear head.
+
+    Arguments are those of ``torch.nn.RNN`` (``dropout`` and ``proj_size`` do
+    not exist in librnn), plus:
+
+    * ``output_size``: size O of a linear readout head ``logits = h W^T + b``
+      (``head.weight`` [O, D*H], ``head.bias`` [O]); 0 for none.
+    * ``head_mode``: ``"last"`` (logits [B, O] from each sequence's last valid
+      step) or ``"all"`` (logits at every step, laid out like y).
+    * ``seed``: seed of the initial weights (PyTorch's uniform init).
+
+    Arrays are NumPy float32, C-contiguous; inputs may be anything array-like
+    (lists, NumPy arrays of another dtype, CPU torch tensors) and are
+    converted. With T steps, B sequences, D = 2 if bidirectional else 1:
+    ``x`` [T, B, I] ([B, T, I] when batch_first), ``y`` [T, B, D*H]
+    ([B, T, D*H]), ``h0``/``h_n`` [L*D, B, H] (never batch-first).
+
+    A model is used by one thread at a time, except :meth:`State.step`.
+    Free it with :meth:`close` (or a ``with`` block); it is also freed when
+    garbage-collected.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+                 bias=True, batch_first=False, bidirectional=False, output_size=0,
+                 head_mode="last", seed=0):
+        cfg = C.rnn_config_default(check_int32(input_size, "input_size"),
+                                   check_int32(hidden_size, "hidden_size"))
+        cfg.num_layers = check_int32(num_layers, "num_layers")
+        cfg.nonlinearity = _choice(nonlinearity, _NONLINEARITIES, "nonlinearity")
+        cfg.bias = _flag(bias, "bias")
+        cfg.batch_first = _flag(batch_first, "batch_first")
+        cfg.bidirectional = _flag(bidirectional, "bidirectional")
+        cfg.output_size = check_int32(output_size, "output_size")
+        cfg.head_mode = _choice(head_mode, _HEAD_MODES, "head_mode")
+        seed = int(seed)
+        if not 0 <= seed < 2**64:
+            raise ValueError("seed must be in [0, 2**64), got %d" % seed)
+        cfg.seed = seed
+        out = _capi.new_handle()
+        C.rnn_create(ctypes.byref(out), ctypes.byref(cfg))   # rnn_create validates the rest
+        self._attach(out.value)
+
+    # -- construction helpers ------------------------------------------------
+
+    def _attach(self, ptr):
+        self._handle = Handle(ptr, C.rnn_destroy)
+        cfg = C.rnn_config_default(1, 1)
+        C.rnn_get_config(ptr, ctypes.byref(cfg))
+        self._cfg = cfg
+        self._last = None            # (T, B) of the last forward
+        self._params = self._grads = None
+        self._infos = None
+
+    @classmethod
+    def _from_ptr(cls, ptr):
+        self = cls.__new__(cls)
+        self._attach(ptr)
+        return self
+
+    @property
+    def _ptr(self):
+        handle = self.__dict__.get("_handle")
+        if handle is None:
+            raise ValueError("this RNN is closed")
+        return handle.ptr
+
+    def close(self):
+        """Frees the model (after the last parameter view is gone). Idempotent."""
+        self._handle = None
+        self._params = self._grads = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- configuration -------------------------------------------------------
+
+    @property
+    def input_size(self):
+        return self._cfg.input_size
+
+    @property
+    def hidden_size(self):
+        return self._cfg.hidden_size
+
+    @property
+    def num_layers(self):
+        return self._cfg.num_layers
+
+    @property
+    def bidirectional(self):
+        return bool(self._cfg.bidirectional)
+
+    @property
+    def num_directions(self):
+        """D: 2 for a bidirectional model, else 1."""
+        return 2 if self._cfg.bidirectional else 1
+
+    @property
+    def nonlinearity(self):
+        return "relu" if self._cfg.nonlinearity == _capi.RNN_RELU else "tanh"
+
+    @property
+    def bias(self):
+        return bool(self._cfg.bias)
+
+    @property
+    def batch_first(self):
+        return bool(self._cfg.batch_first)
+
+    @property
+    def output_size(self):
+        return self._cfg.output_size
+
+    @property
+    def head_mode(self):
+        return "all" if self._cfg.head_mode == _capi.RNN_HEAD_ALL else "last"
+
+    @property
+    def seed(self):
+        return self._cfg.seed
+
+    def config(self):
+        """The configuration as a dict of the constructor's keyword arguments."""
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers, "nonlinearity": self.nonlinearity,
+                "bias": self.bias, "batch_first": self.batch_first,
+                "bidirectional": self.bidirectional, "output_size": self.output_size,
+                "head_mode": self.head_mode, "seed": self.seed}
+
+    def __repr__(self):
+        args = ", ".join("%s=%r" % kv for kv in self.config().items())
+        return "rnn.RNN(%s)" % args
+
+    def _h_shape(self, batch):
+        return (self.num_layers * self.num_directions, batch, self.hidden_size)
+
+    def _seq_shape(self, seq_len, batch, width):
+        return (batch, seq_len, width) if self.batch_first else (seq_len, batch, width)
+
+    # -- training ------------------------------------------------------------
+
+    def forward(self, x, h0=None, lengths=None):
+        """Runs the RNN over a batch; returns ``(y, h_n)``.
+
+        x: [T, B, I] ([B, T, I] when batch_first). h0: None (zeros) or
+        [L*D, B, H]. lengths: None or B integers in [1, T]; steps t >=
+        lengths[b] give y = 0 and leave h unchanged (packed-sequence
+        semantics). Returns y [T, B, D*H] ([B, T, D*H]) and h_n [L*D, B, H].
+        What backward needs is kept inside the model.
+        """
+        ptr = self._ptr
+        x = as_f32(x, "x")
+        layout = "[B, T, I] (batch_first)" if self.batch_first else "[T, B, I]"
+        if x.ndim != 3:
+            raise ValueError("x must have 3 dimensions %s, got shape %s" % (layout, x.shape))
+        if self.batch_first:
+            batch, seq_len, width = x.shape
+        else:
+            seq_len, batch, width = x.shape
+        if seq_len == 0 or batch == 0:
+            raise ValueError("x must have T > 0 and B > 0, got shape %s %s" % (x.shape, layout))
+        if width != self.input_size:
+            raise ValueError("x has %d features in its last dimension, the model's "
+                             "input_size is %d" % (width, self.input_size))
+        if seq_len >= 2**31 or batch >= 2**31:
+            raise ValueError("x has more than 2**31-1 steps or sequences")
+        if h0 is not None:
+            h0 = check_shape(as_f32(h0, "h0"), self._h_shape(batch), "h0", "[L*D, B, H]")
+        if lengths is not None:
+            lengths = check_shape(as_i32(lengths, "lengths"), (batch,), "lengths", "[B]")
+            if lengths.min() < 1 or lengths.max() > seq_len:
+                raise ValueError("lengths must be in [1, T=%d], got %s" % (seq_len, lengths.tolist()))
+        y = np.empty(self._seq_shape(seq_len, batch, self.num_directions * self.hidden_size),
+                     dtype=np.float32)
+        h_n = np.empty(self._h_shape(batch), dtype=np.float32)
+        C.rnn_forward(ptr, seq_len, batch, x, lengths, h0, y, h_n)
+        self._last = (seq_len, batch)
+        return y, h_n
+
+    __call__ = forward
+
+    def backward(self, dy=None, dh_n=None, need_dx=True, need_dh0=True):
+        """Backpropagation through time over the last :meth:`forward`.
+
+        dy: None (zero) or the gradient w.r.t. y (shape of y; values at padded
+        steps are ignored). dh_n: None or the gradient w.r.t. h_n. Weight
+        gradients are ADDED to :attr:`grads` (see :meth:`zero_grad`), and a
+        pending :meth:`head_backward` gradient is consumed. Returns
+        ``(dx, dh0)``, each None when not asked for.
+        """
+        ptr = self._ptr
+        if self._last is None:
+            C.rnn_backward(ptr, None, None, None, None)   # raises RNN_E_STATE
+            raise RuntimeError("rnn_backward succeeded before any forward")
+        seq_len, batch = self._last
+        if dy is not None:
+            dy = check_shape(as_f32(dy, "dy"), self._seq_shape(
+                seq_len, batch, self.num_directions * self.hidden_size), "dy", "shape of y")
+        if dh_n is not None:
+            dh_n = check_shape(as_f32(dh_n, "dh_n"), self._h_shape(batch), "dh_n", "[L*D, B, H]")
+        dx = np.empty(self._seq_shape(seq_len, batch, self.input_size), np.float32) if need_dx else None
+        dh0 = np.empty(self._h_shape(batch), np.float32) if need_dh0 else None
+        C.rnn_backward(ptr, dy, dh_n, dx, dh0)
+        return dx, dh0
+
+    def zero_grad(self):
+        """Sets every gradient to zero (gradients accumulate until then)."""
+        C.rnn_zero_grad(self._ptr)
+
+    def _logits_shape(self):
+        if self._last is None or self.output_size == 0:
+            return None
+        seq_len, batch = self._last
+        if self.head_mode == "all":
+            return self._seq_shape(seq_len, batch, self.output_size)
+        return (batch, self.output_size)
+
+    def head_forward(self):
+        """Logits of the head on the last forward: [B, O] (head_mode "last")
+        or like y with O features (head_mode "all"; 0 at padded steps)."""
+        shape = self._logits_shape()
+        logits = np.empty(shape if shape else (1,), dtype=np.float32)
+        C.rnn_head_forward(self._ptr, logits)   # raises when there is no head or forward
+        return logits
+
+    def head_backward(self, dlogits):
+        """Backward through the head: adds to head.weight/head.bias gradients
+        and keeps dL/dh for the next :meth:`backward`."""
+        shape = self._logits_shape()
+        dlogits = as_f32(dlogits, "dlogits")
+        if shape is None:
+            C.rnn_head_backward(self._ptr, dlogits)   # raises RNN_E_UNSUPPORTED / STATE
+            return
+        check_shape(dlogits, shape, "dlogits", "shape of the logits")
+        C.rnn_head_backward(self._ptr, dlogits)
+
+    def sgd_step(self, lr):
+        """Plain SGD: params -= lr * grads."""
+        C.rnn_sgd_step(self._ptr, float(lr))
+
+    def clip_grad_norm(self, max_norm):
+        """Scales the gradients to a global L2 norm <= max_norm; returns the
+        norm before clipping (torch.nn.utils.clip_grad_norm_)."""
+        norm = ctypes.c_float()
+        C.rnn_clip_grad_norm(self._ptr, float(max_norm), ctypes.byref(norm))
+        return norm.value
+
+    def check_grads(self):
+        """Raises RNNError (RNN_E_NONFINITE, naming the tensor) on a NaN/Inf gradient."""
+        C.rnn_check_grads(self._ptr)
+
+    def check_params(self):
+        """Raises RNNError (RNN_E_NONFINITE, naming the tensor) on a NaN/Inf parameter."""
+        C.rnn_check_params(self._ptr)
+
+    # -- parameters ----------------------------------------------------------
+
+    @property
+    def params(self):
+        """All parameters as one float32 NumPy VIEW of shape (count,) on the
+        library's flat buffer (PyTorch state_dict order). Writes are seen by
+        the library; the view keeps the model's memory alive."""
+        if self._params is None:
+            self._params = _flat_view(self._handle_checked(), C.rnn_params)
+        return self._params
+
+    @property
+    def grads(self):
+        """All gradients as one float32 NumPy VIEW, same layout as params."""
+        if self._grads is None:
+            self._grads = _flat_view(self._handle_checked(), C.rnn_grads)
+        return self._grads
+
+    def _handle_checked(self):
+        self._ptr  # raises when closed
+        return self._handle
+
+    def tensors(self):
+        """The named tensors, in state_dict order, as TensorInfo tuples."""
+        if self._infos is None:
+            ptr = self._ptr
+            count = ctypes.c_int32()
+            C.rnn_tensor_count(ptr, ctypes.byref(count))
+            infos = []
+            for index in range(count.value):
+                info = RNNTensorInfo()
+                info.struct_size = ctypes.sizeof(RNNTensorInfo)
+                C.rnn_tensor_at(ptr, index, ctypes.byref(info))
+                shape = tuple(info.shape[:info.ndim])
+                infos.append(TensorInfo(info.name.decode(), info.offset, info.count, shape))
+            self._infos = infos
+        return list(self._infos)
+
+    def tensor(self, name):
+        """TensorInfo of one tensor by name (through rnn_tensor_find)."""
+        info = RNNTensorInfo()
+        info.struct_size = ctypes.sizeof(RNNTensorInfo)
+        C.rnn_tensor_find(self._ptr, name.encode(), ctypes.byref(info))
+        return TensorInfo(info.name.decode(), info.offset, info.count, tuple(info.shape[:info.ndim]))
+
+    def _named(self, flat):
+        return {t.name: flat[t.offset:t.offset + t.count].reshape(t.shape) for t in self.tensors()}
+
+    def state_dict(self):
+        """dict name -> NumPy view (reshaped) of each parameter, PyTorch's
+        names ("weight_ih_l0", ..., "head.weight"). Writes go to the model."""
+        return self._named(self.params)
+
+    def grad_dict(self):
+        """dict name -> NumPy view of each gradient (like state_dict)."""
+        return self._named(self.grads)
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copies tensors (NumPy arrays, torch tensors, ...) into the model.
+
+        Every shape is checked before anything is written. With strict=True
+        the keys must be exactly the model's; otherwise missing ones are kept
+        and unexpected ones are reported. Returns LoadResult(missing_keys,
+        unexpected_keys).
+        """
+        own = self.state_dict()
+        unexpected = [k for k in state_dict if k not in own]
+        missing = [k for k in own if k not in state_dict]
+        if strict and (unexpected or missing):
+            raise ValueError("load_state_dict: missing keys %s, unexpected keys %s"
+                             % (missing, unexpected))
+        staged = []
+        for name, value in state_dict.items():
+            if name in own:
+                arr = as_f32(value, name)
+                if arr.shape != own[name].shape:
+                    raise ValueError("load_state_dict: %s has shape %s, the model's is %s"
+                                     % (name, tuple(arr.shape), own[name].shape))
+                staged.append((own[name], arr))
+        for dst, src in staged:
+            dst[...] = src
+        return LoadResult(missing, unexpected)
+
+    def init(self, scheme="uniform", seed=0):
+        """Re-initialises the parameters: "uniform" (PyTorch's default),
+        "xavier_uniform" or "orthogonal" (W_hh orthogonal), from seed."""
+        C.rnn_init(self._ptr, _choice(scheme, _INIT_SCHEMES, "scheme"), int(seed))
+
+    def spectral_radius(self):
+        """Largest |eigenvalue| of each W_hh: float32 array [L*D]."""
+        radius = np.empty(self.num_layers * self.num_directions, dtype=np.float32)
+        C.rnn_spectral_radius(self._ptr, radius)
+        return radius
+
+    # -- saving and loading (safetensors) ------------------------------------
+
+    def save(self, path):
+        """Writes the model to a safetensors file (atomically)."""
+        C.rnn_save(self._ptr, _path_arg(path))
+
+    def to_bytes(self):
+        """The bytes :meth:`save` would write."""
+        ptr = self._ptr
+        size = ctypes.c_size_t()
+        C.rnn_save_size(ptr, ctypes.byref(size))
+        buf = ctypes.create_string_buffer(size.value)
+        written = ctypes.c_size_t()
+        C.rnn_save_buffer(ptr, buf, size.value, ctypes.byref(written))
+        return buf.raw[:written.value]
+
+    @classmethod
+    def load(cls, path):
+        """A new model from a safetensors file (librnn's or any writer's:
+        without librnn metadata the configuration is inferred, tanh and not
+        batch_first)."""
+        out = _capi.new_handle()
+        C.rnn_load(ctypes.byref(out), _path_arg(path))
+        return cls._from_ptr(out.value)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """A new model from safetensors bytes."""
+        data = bytes(data)
+        out = _capi.new_handle()
+        C.rnn_load_buffer(ctypes.byref(out), data, len(data))
+        return cls._from_ptr(out.value)
+
+    def load_params(self, path):
+        """Loads parameters from a safetensors file holding exactly this
+        model's tensors (e.g. a torch.nn.RNN state_dict); unchanged on error."""
+        C.rnn_load_params(self._ptr, _path_arg(path))
+
+    def load_params_bytes(self, data):
+        """Same as :meth:`load_params` from bytes."""
+        data = bytes(data)
+        C.rnn_load_params_buffer(self._ptr, data, len(data))
+
+    # -- streaming -------------------------------------------------------
+
+    def state(self, batch=1):
+        """A :class:`State` of ``batch`` streams for :meth:`State.step`."""
+        return State(self, batch)
+
+
+class State:
+    """The hidden state of B independent streams of a unidirectional model,
+    advanced one step at a time (rnn_step). Starts at zero.
+
+    Each thread may step its own State on one shared model at once.
+    """
+
+    def __init__(self, model, batch=1):
+        batch = check_int32(batch, "batch")
+        out = _capi.new_handle()
+        C.rnn_state_create(ctypes.byref(out), model._ptr, batch)
+        self._handle = Handle(out.value, C.rnn_state_destroy)
+        self.model = model
+        self.batch = batch
+
+    @property
+    def _ptr(self):
+        if self._handle is None:
+            raise ValueError("this State is closed")
+        return self._handle.ptr
+
+    def close(self):
+        """Frees the state. Idempotent."""
+        self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _h_shape(self):
+        return (self.model.num_layers, self.batch, self.model.hidden_size)
+
+    def step(self, x_t):
+        """Advances every stream by one step: x_t [B, I] -> y_t [B, H]."""
+        x_t = check_shape(as_f32(x_t, "x_t"), (self.batch, self.model.input_size), "x_t", "[B, I]")
+        y_t = np.empty((self.batch, self.model.hidden_size), dtype=np.float32)
+        C.rnn_step(self.model._ptr, self._ptr, x_t, y_t)
+        return y_t
+
+    def head(self):
+        """Head logits [B, O] of the current top hidden state."""
+        logits = np.empty((self.batch, max(self.model.output_size, 1)), dtype=np.float32)
+        C.rnn_step_head(self.model._ptr, self._ptr, logits)
+        return logits
+
+    def reset(self, mask=None):
+        """Zeroes all streams (mask None) or those b with mask[b] true."""
+        if mask is not None:
+            mask = to_numpy(mask)
+            check_shape(mask, (self.batch,), "mask", "[B]")
+            mask = np.ascontiguousarray(mask != 0, dtype=np.uint8)
+        C.rnn_state_reset(self._ptr, mask)
+
+    def get(self):
+        """A copy of the hidden state, [L, B, H]."""
+        h = np.empty(self._h_shape(), dtype=np.float32)
+        C.rnn_state_get(self._ptr, h)
+        return h
+
+    def set(self, h):
+        """Sets the hidden state from [L, B, H]."""
+        h = check_shape(as_f32(h, "h"), self._h_shape(), "h", "[L, B, H]")
+        C.rnn_state_set(self._ptr, h)
