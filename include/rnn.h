@@ -90,9 +90,12 @@ RNN_API int32_t rnn_version_number(void);
 /* Every call that can fail returns one of these. Values never change. */
 typedef enum rnn_status {
     RNN_OK = 0,
-    RNN_E_INVALID_ARG = 1, /* NULL pointer, size <= 0, unknown enum value  */
+    RNN_E_INVALID_ARG = 1, /* NULL pointer, config field out of range,
+                              unknown enum value                            */
     RNN_E_NOMEM = 2,       /* an allocation failed; nothing was changed     */
-    RNN_E_SHAPE = 3,       /* sizes disagree with the model or overflow     */
+    RNN_E_SHAPE = 3,       /* a call's seq_len/batch <= 0 or out of range,
+                              sizes that disagree with the model, products
+                              that overflow                                 */
     RNN_E_UNSUPPORTED = 4, /* valid request this model or build cannot do   */
     RNN_E_IO = 5,          /* reading or writing a file failed              */
     RNN_E_FORMAT = 6,      /* a file or buffer is not a valid model         */

@@ -68,6 +68,11 @@ static rnn_status validate_config(const rnn_config *cfg)
     if (cfg->reserved != 0)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "reserved must be 0 (got %d)", cfg->reserved);
+    /* The tensor table is indexed by int32: 4 tensors per cell + the head. */
+    if ((int64_t)cfg->num_layers * (cfg->bidirectional ? 2 : 1) * 4 + 2 >
+        INT32_MAX)
+        return rnn__fail(RNN_E_SHAPE, func, "num_layers %d is too large",
+                         cfg->num_layers);
     if (cfg->bidirectional && cfg->hidden_size > INT32_MAX / 2)
         return rnn__fail(RNN_E_SHAPE, func,
                          "2 * hidden_size overflows (hidden_size %d)",
@@ -109,7 +114,8 @@ static size_t plan_layout(const rnn_config *cfg, rnn_cell_layout *cells,
     size_t offset = 0;
     int32_t index = 0;
     char name[RNN_MAX_NAME];
-    for (int32_t layer = 0; layer < cfg->num_layers; ++layer) {
+    for (int32_t layer = 0; layer < cfg->num_layers && offset != SIZE_MAX;
+         ++layer) {
         for (int32_t dir = 0; dir < dirs; ++dir) {
             const char *suffix = dir ? "_reverse" : "";
             int32_t in_size = layer == 0 ? cfg->input_size : dirs * hidden;
