@@ -144,6 +144,10 @@ struct rnn_optim {
     float *second; /* Adam's second moment (NULL for SGD) */
 };
 
+/* RNN_OK, or RNN_E_INVALID_ARG naming (as `func`) the first hyperparameter
+ * out of range; shared by rnn_optim_create and rnn_optim_load. */
+rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func);
+
 /* ---- kernels (kernels.c): fused element-wise passes --------------------- */
 
 /* h[rows, H] = act(h + (b_ih + b_hh)) in place; biases NULL when absent. */
@@ -195,5 +199,75 @@ static inline int32_t rnn__last_step(const rnn_cache *cache, int32_t b)
 {
     return cache->has_lengths ? cache->lengths[b] - 1 : cache->seq_len - 1;
 }
+
+/* ---- safetensors (safetensors.c): the container, knowing no model ------ */
+
+struct cJSON;
+
+enum { RNN_ST_MAX_DIMS = 8 };
+
+/* One tensor of a parsed header. Strings point into the parsed header. */
+typedef struct rnn_st_entry {
+    const char *name;
+    const char *dtype;
+    int32_t ndim;
+    uint64_t shape[RNN_ST_MAX_DIMS];
+    size_t begin, end; /* byte range [begin, end) of the data section */
+} rnn_st_entry;
+
+/* A safetensors image that passed every check the format itself defines:
+ * header length, UTF-8 JSON object, known dtypes, shapes whose byte size
+ * matches their offsets, offsets covering the data exactly without
+ * overlap, unique names, string-to-string metadata. */
+typedef struct rnn_st_file {
+    struct cJSON *root;
+    const struct cJSON *metadata; /* NULL when there is no __metadata__ */
+    rnn_st_entry *entries;        /* sorted by name */
+    size_t count;
+    const unsigned char *data;    /* the data section, in the caller's bytes */
+    size_t data_size;
+} rnn_st_file;
+
+/* Parses and validates `size` bytes (kept by the caller while *file is
+ * used). RNN_E_FORMAT names the problem; *file needs rnn__st_close after
+ * success only. */
+rnn_status rnn__st_parse(rnn_st_file *file, const void *bytes, size_t size,
+                         const char *func);
+void rnn__st_close(rnn_st_file *file);
+/* The tensor called `name`, or NULL. */
+const rnn_st_entry *rnn__st_find(const rnn_st_file *file, const char *name);
+/* The metadata value of `key`, or NULL. */
+const char *rnn__st_meta(const rnn_st_file *file, const char *key);
+/* An entry's shape as text for messages: "[2, 3]". */
+void rnn__st_shape_text(char *buf, size_t size, const rnn_st_entry *e);
+
+typedef struct rnn_st_pair {
+    const char *key, *value;
+} rnn_st_pair;
+
+/* Writes a header for F32 tensors stored back to back in the order they are
+ * added: begin, add each tensor, finish. With out == NULL it only measures;
+ * otherwise out must have room for the measured size (bytes past cap are
+ * never written). */
+typedef struct rnn_st_writer {
+    unsigned char *out;
+    size_t cap;
+    size_t len;      /* bytes of the header so far, 8-byte prefix included */
+    size_t data_end; /* data bytes of the tensors added so far */
+    bool empty;      /* no member written in the JSON object yet */
+} rnn_st_writer;
+
+void rnn__st_begin(rnn_st_writer *w, unsigned char *out, size_t cap,
+                   const rnn_st_pair *meta, size_t n_meta);
+void rnn__st_add(rnn_st_writer *w, const char *name, int32_t ndim,
+                 const size_t *shape);
+/* Closes the JSON, pads it with spaces to a multiple of 8 bytes, writes the
+ * length prefix; returns the header size (where the data starts). */
+size_t rnn__st_finish(rnn_st_writer *w);
+
+/* float32 <-> little-endian bytes, on any host. */
+void rnn__st_encode(unsigned char *dst, const float *src, size_t count);
+void rnn__st_decode(float *dst, const unsigned char *src, size_t count);
+bool rnn__st_host_is_little_endian(void);
 
 #endif /* RNN_INTERNAL_H */

@@ -51,7 +51,7 @@ static rnn_status check_lr(float lr, const char *func)
                      (double)lr);
 }
 
-static rnn_status validate_optim(const rnn_optim_config *cfg, const char *func)
+rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func)
 {
     if (cfg->struct_size != sizeof(rnn_optim_config))
         return rnn__fail(RNN_E_INVALID_ARG, func,
@@ -102,7 +102,7 @@ rnn_status rnn_optim_create(rnn_optim_t **out, const rnn_t *model,
     if (model == NULL || cfg == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "cfg");
-    rnn_status status = validate_optim(cfg, func);
+    rnn_status status = rnn__optim_validate(cfg, func);
     if (status != RNN_OK)
         return status;
     const size_t buffers = cfg->kind == RNN_OPTIM_SGD ? 1 : 2;
