@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# build.sh - one entry point for building and testing librnn on Debian 12.
+#
+#   ./build.sh deps            install the missing Debian packages (root or sudo)
+#   ./build.sh build           Release build in build/
+#   ./build.sh demo [ARGS...]  deps + Release build + run build/seed_sum_sign ARGS
+#   ./build.sh test            deps + the CI test suite: a -Werror build with
+#                              the static library (build-test/), then an
+#                              ASan+UBSan build (build-asan/), ctest in each
+#   ./build.sh clean           remove the build directories
+#
+# Environment: JOBS (default: nproc), RNN_SKIP_DEPS=1 (skip the package check),
+# RNN_VALGRIND=0 (test: skip the valgrind re-runs of the unit tests);
+# CMAKE_GENERATOR and the usual CC/CFLAGS are honoured by cmake.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+# Everything the build, the tests, the Python binding and the benchmarks
+# need on a fresh Debian 12. libblis4-openmp is a second BLAS backend the
+# tests switch to at run time.
+DEPS=(
+    build-essential g++ cmake pkg-config binutils
+    libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libblis4-openmp
+    python3 python3-numpy python3-torch python3-pytest
+    valgrind
+)
+
+log() { printf '\n==> %s\n' "$*"; }
+
+cmd_deps() {
+    if [ "${RNN_SKIP_DEPS:-0}" = 1 ]; then
+        return 0
+    fi
+    local missing=() pkg
+    for pkg in "${DEPS[@]}"; do
+        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "deps: all ${#DEPS[@]} packages installed"
+        return 0
+    fi
+    log "installing missing packages: ${missing[*]}"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo=(sudo)
+        else
+            echo "build.sh: need root (or sudo) to install: ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# configure DIR [cmake args...]
+configure() {
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" "$@"
+}
+
+build_dir() {
+    cmake --build "$1" --parallel "$JOBS"
+}
+
+cmd_build() {
+    configure build -DCMAKE_BUILD_TYPE=Release
+    build_dir build
+}
+
+cmd_demo() {
+    cmd_deps
+    log "Release build in build/"
+    cmd_build
+    log "build/seed_sum_sign $*"
+    ./build/seed_sum_sign "$@"
+}
+
+# run_ctest DIR [ctest args...]: runs ctest (its summary "100% tests passed,
+# 0 tests failed out of N" is printed as usual) and adds its counts to
+# TOTAL_PASSED / TOTAL_FAILED for the closing line of `test`.
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+run_ctest() {
+    local dir=$1 rc=0 summary total failed
+    shift
+    ctest --test-dir "$dir" --output-on-failure --parallel "$JOBS" "$@" 2>&1 |
+        tee "$dir/ctest.log" || rc=$?
+    summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$dir/ctest.log" | tail -n 1 || true)
+    if [ -n "$summary" ]; then
+        failed=$(printf '%s\n' "$summary" | sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/')
+        total=$(printf '%s\n' "$summary" | sed -E 's/.*out of ([0-9]+).*/\1/')
+        TOTAL_PASSED=$((TOTAL_PASSED + total - failed))
+        TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    elif [ $rc -eq 0 ]; then
+        echo "build.sh: ctest in $dir ran no test" >&2
+        rc=1
+    fi
+    if [ $rc -ne 0 ] && [ -z "$summary" ]; then
+        TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    fi
+    return $rc
+}
+
+cmd_test() {
+    cmd_deps
+    local status=0
+
+    local valgrind=ON
+    if [ "${RNN_VALGRIND:-1}" = 0 ]; then
+        valgrind=OFF
+    fi
+
+    log "build-test/: RelWithDebInfo, -Werror, shared + static, valgrind=$valgrind"
+    configure build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DRNN_WERROR=ON -DRNN_BUILD_STATIC=ON -DBUILD_TESTING=ON -DRNN_VALGRIND=$valgrind
+    build_dir build-test
+    log "ctest in build-test/"
+    run_ctest build-test || status=1
+
+    # The install/consumer, backend-switch and Python tests are not
+    # registered in a sanitized build (an instrumented librnn.so cannot be
+    # loaded by uninstrumented programs); the label filter is a second guard.
+    log "build-asan/: ASan + UBSan"
+    configure build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DRNN_WERROR=ON -DRNN_SANITIZE=ON -DBUILD_TESTING=ON -DRNN_VALGRIND=OFF
+    build_dir build-asan
+    log "ctest in build-asan/"
+    run_ctest build-asan --label-exclude 'install|python|valgrind' || status=1
+
+    if [ $status -ne 0 ]; then
+        log "build.sh test: FAILED (see the ctest output above)"
+    else
+        log "build.sh test: both configurations passed"
+    fi
+    # Closing line over both configurations.
+    echo "tests: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+    return $status
+}
+
+cmd_clean() {
+    rm -rf build build-test build-asan build-cov
+}
+
+usage() {
+    cat <<'USAGE'
+usage: ./build.sh COMMAND
+  deps            install the missing Debian packages (as root, or with sudo)
+  build           Release build in build/
+  demo [ARGS...]  deps + Release build + run build/seed_sum_sign ARGS
+  test            deps + the CI suite: -Werror build (shared + static, valgrind)
+                  in build-test/, then ASan + UBSan in build-asan/, ctest in each
+  clean           remove the build directories
+USAGE
+}
+
+case "${1:-}" in
+    deps)  cmd_deps ;;
+    build) cmd_build ;;
+    demo)  shift; cmd_demo "$@" ;;
+    test)  cmd_test ;;
+    clean) cmd_clean ;;
+    ''|-h|--help|help) usage ;;
+    *)     echo "build.sh: unknown command '$1'" >&2; usage >&2; exit 2 ;;
+esac
