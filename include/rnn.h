@@ -557,6 +557,27 @@ RNN_API rnn_status rnn_optim_save(const rnn_optim_t *optim, const char *path);
 RNN_API rnn_status rnn_optim_load(rnn_optim_t **out, const char *path);
 
 /* ========================================================================
+ * Memory
+ * ====================================================================== */
+
+/* A caller-supplied allocator. malloc_fn returns NULL on failure (librnn
+ * then returns RNN_E_NOMEM and changes nothing); free_fn accepts NULL. */
+typedef struct rnn_allocator {
+    size_t struct_size;                          /* sizeof(rnn_allocator) */
+    void *(*malloc_fn)(void *user, size_t size); /* size > 0              */
+    void (*free_fn)(void *user, void *ptr);
+    void *user;                                  /* passed back unchanged */
+} rnn_allocator;
+
+/* Routes every heap allocation librnn makes itself through `allocator`, or
+ * back to malloc/free when it is NULL. Process-wide and not synchronised:
+ * call it before creating any librnn object, from one thread, and free each
+ * object under the allocator that made it. (The JSON parser used by the
+ * loaders keeps using malloc.)
+ * Errors: RNN_E_INVALID_ARG (bad struct_size or a NULL function). */
+RNN_API rnn_status rnn_set_allocator(const rnn_allocator *allocator);
+
+/* ========================================================================
  * Diagnostics
  * ====================================================================== */
 

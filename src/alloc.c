@@ -1,27 +1,74 @@
 /* SPDX-License-Identifier: MIT
  *
  * alloc.c - the one allocator pair every heap byte of the library goes
- * through, so that failures can be injected and a custom allocator plugged in.
+ * through, so that a caller can plug in its own allocator and tests can
+ * make the N-th allocation fail.
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+static void *default_malloc(void *user, size_t size)
+{
+    (void)user;
+    return malloc(size);
+}
+
+static void default_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+static rnn_allocator current = {sizeof(rnn_allocator), default_malloc,
+                                default_free, NULL};
+
+rnn_status rnn_set_allocator(const rnn_allocator *allocator)
+{
+    static const char *func = "rnn_set_allocator";
+    if (allocator == NULL) {
+        current.malloc_fn = default_malloc;
+        current.free_fn = default_free;
+        current.user = NULL;
+        return RNN_OK;
+    }
+    if (allocator->struct_size != sizeof(rnn_allocator))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "allocator->struct_size is %zu, this library knows %zu",
+                         allocator->struct_size, sizeof(rnn_allocator));
+    if (allocator->malloc_fn == NULL || allocator->free_fn == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "malloc_fn and free_fn must both be set");
+    current = *allocator;
+    return RNN_OK;
+}
 
 void *rnn__malloc(size_t bytes)
 {
-    return malloc(bytes == 0 ? 1 : bytes);
+    /* No object may exceed PTRDIFF_MAX bytes (pointer differences would
+     * overflow); malloc refuses such sizes too, but tools flag the call. */
+    if (bytes > PTRDIFF_MAX)
+        return NULL;
+    return current.malloc_fn(current.user, bytes == 0 ? 1 : bytes);
 }
 
 void *rnn__calloc(size_t count, size_t size)
 {
-    if (count == 0 || size == 0)
-        count = size = 1;
-    return calloc(count, size);
+    size_t bytes;
+    if (!rnn__mul(count, size, &bytes))
+        return NULL;
+    void *ptr = rnn__malloc(bytes);
+    if (ptr != NULL)
+        memset(ptr, 0, bytes == 0 ? 1 : bytes);
+    return ptr;
 }
 
 void rnn__free(void *ptr)
 {
-    free(ptr);
+    if (ptr != NULL)
+        current.free_fn(current.user, ptr);
 }
 
 rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
