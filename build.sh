@@ -91,11 +91,14 @@ cmd_demo() {
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 run_ctest() {
-    local dir=$1 rc=0 summary total failed
+    local dir=$1 rc=0 summary total failed log
     shift
+    # A private copy of the output: several people may test one tree at once.
+    log=$(mktemp)
     ctest --test-dir "$dir" --output-on-failure --parallel "$JOBS" "$@" 2>&1 |
-        tee "$dir/ctest.log" || rc=$?
-    summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$dir/ctest.log" | tail -n 1 || true)
+        tee "$log" || rc=$?
+    summary=$(grep -aE 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+    rm -f "$log"
     if [ -n "$summary" ]; then
         failed=$(printf '%s\n' "$summary" | sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/')
         total=$(printf '%s\n' "$summary" | sed -E 's/.*out of ([0-9]+).*/\1/')

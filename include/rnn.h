@@ -352,6 +352,20 @@ RNN_API rnn_status rnn_check_grads(const rnn_t *model);
  * diverged model). Errors: RNN_E_INVALID_ARG, RNN_E_NONFINITE. */
 RNN_API rnn_status rnn_check_params(const rnn_t *model);
 
+/* Turns the NaN/Inf check mode on (enabled = 1) or off (0, the default).
+ * When on:
+ *  - rnn_forward checks x, h0 and the parameters before computing, and the
+ *    hidden states after (a relu model whose activations overflowed): a
+ *    failure writes no output and leaves no pass to differentiate;
+ *  - rnn_backward checks dy and dh_n before touching anything;
+ *  - rnn_step checks x_t, and the new state before keeping it: on failure
+ *    the state is left as it was.
+ * Failures return RNN_E_NONFINITE with a message naming the tensor and the
+ * index (or layer and step). Each check is one extra pass over the array.
+ * Gradients are checked by rnn_optim_step and rnn_check_grads.
+ * Errors: RNN_E_INVALID_ARG (NULL, enabled not 0 or 1). */
+RNN_API rnn_status rnn_set_check_finite(rnn_t *model, int32_t enabled);
+
 /* ========================================================================
  * Truncated backpropagation through time
  *

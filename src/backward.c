@@ -249,8 +249,19 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
         return rnn__fail(RNN_E_STATE, func,
                          "no forward pass to differentiate: call rnn_forward "
                          "first");
-    rnn_status status = rnn__reserve(&model->work.arena, &model->work.capacity,
-                                     work_floats(model), func);
+    rnn_status status = RNN_OK;
+    if (model->check_finite) {
+        const size_t rows = (size_t)model->cache.seq_len * model->cache.batch;
+        const size_t width = (size_t)model->dirs * model->cfg.hidden_size;
+        status = rnn__check_array(dy, rows * width, "dy", func);
+        if (status == RNN_OK)
+            status = rnn__check_array(
+                dh_n, (size_t)model->num_cells * model->cache.batch *
+                          model->cfg.hidden_size, "dh_n", func);
+    }
+    if (status == RNN_OK)
+        status = rnn__reserve(&model->work.arena, &model->work.capacity,
+                              work_floats(model), func);
     if (status != RNN_OK)
         return status;
     layout_work(model);

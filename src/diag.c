@@ -33,6 +33,28 @@ rnn_status rnn__check_finite(const rnn_t *model, const float *buffer,
     return RNN_OK;
 }
 
+rnn_status rnn__check_array(const float *array, size_t n, const char *name,
+                            const char *func)
+{
+    for (size_t i = 0; array != NULL && i < n; ++i)
+        if (!isfinite(array[i]))
+            return rnn__fail(RNN_E_NONFINITE, func, "%s[%zu] is %s", name, i,
+                             isnan(array[i]) ? "NaN" : "Inf");
+    return RNN_OK;
+}
+
+rnn_status rnn_set_check_finite(rnn_t *model, int32_t enabled)
+{
+    static const char *func = "rnn_set_check_finite";
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    if (enabled != 0 && enabled != 1)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "enabled must be 0 or 1 (got %d)", enabled);
+    model->check_finite = enabled == 1;
+    return RNN_OK;
+}
+
 rnn_status rnn_check_grads(const rnn_t *model)
 {
     if (model == NULL)

@@ -234,11 +234,48 @@ static void write_final_state(const rnn_t *model, float *h_n)
     }
 }
 
+static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
+                               int32_t batch, const float *x, const float *h0)
+{
+    static const char *func = "rnn_forward";
+    const size_t rows = (size_t)seq_len * batch;
+    const size_t states = (size_t)model->num_cells * batch * model->cfg.hidden_size;
+    rnn_status status =
+        rnn__check_array(x, rows * model->cfg.input_size, "x", func);
+    if (status == RNN_OK)
+        status = rnn__check_array(h0, states, "h0", func);
+    if (status == RNN_OK)
+        status = rnn__check_finite(model, model->params, "parameter", func);
+    return status;
+}
+
+/* Finds states that overflowed (relu models can grow without bound). */
+static rnn_status check_states(rnn_t *model)
+{
+    const rnn_cache *cache = &model->cache;
+    const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    for (int32_t cell = 0; cell < model->num_cells; ++cell) {
+        const int32_t dir = cell % model->dirs;
+        for (int32_t t = 0; t < cache->seq_len; ++t) {
+            const float *h = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
+            if (rnn__check_array(h, bh, "h", "rnn_forward") != RNN_OK)
+                return rnn__fail(RNN_E_NONFINITE, "rnn_forward",
+                                 "the hidden state of layer %d%s became NaN or "
+                                 "Inf at step %d (activations overflowed: lower "
+                                 "the learning rate, clip gradients or use tanh)",
+                                 cell / model->dirs, dir ? " (reverse)" : "", t);
+        }
+    }
+    return RNN_OK;
+}
+
 rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                        const float *x, const int32_t *lengths, const float *h0,
                        float *y, float *h_n)
 {
     rnn_status status = validate(model, seq_len, batch, x, lengths);
+    if (status == RNN_OK && model->check_finite)
+        status = check_inputs(model, seq_len, batch, x, h0);
     if (status != RNN_OK)
         return status;
     rnn_cache *cache = &model->cache;
@@ -256,6 +293,10 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
             set_initial_state(model, cell, dir, h0);
             run_recurrence(model, cell, dir);
         }
+    }
+    if (model->check_finite && (status = check_states(model)) != RNN_OK) {
+        cache->valid = false;
+        return status;
     }
     cache->valid = true;
     if (y != NULL)

@@ -125,6 +125,7 @@ struct rnn {
     size_t head_capacity;
     float *head_dh;         /* [rows, D*H] dL/dh left for rnn_backward */
     bool head_grad_pending;
+    bool check_finite;      /* rnn_set_check_finite */
 };
 
 rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
@@ -175,6 +176,10 @@ void rnn__init_uniform(rnn_t *model, uint64_t seed);
  * flat buffer of the model's layout (`what` is "gradient" or "parameter"). */
 rnn_status rnn__check_finite(const rnn_t *model, const float *buffer,
                              const char *what, const char *func);
+/* RNN_OK, or RNN_E_NONFINITE naming array[index] when array[n] holds a NaN
+ * or Inf. A NULL array passes. */
+rnn_status rnn__check_array(const float *array, size_t n, const char *name,
+                            const char *func);
 
 /* ---- forward (forward.c) ------------------------------------------------ */
 

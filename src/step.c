@@ -11,6 +11,7 @@ struct rnn_state {
     int32_t batch, input_size, hidden_size, num_layers;
     float *h;       /* [L, B, H] */
     float *scratch; /* [B, H]: a layer's pre-activation */
+    float *saved;   /* [L, B, H]: h before a checked step, to undo it */
 };
 
 static rnn_status check_streamable(const rnn_t *model, const char *func)
@@ -38,7 +39,8 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
         return rnn__fail(RNN_E_SHAPE, func, "batch must be > 0 (got %d)", batch);
     const rnn_config *cfg = &model->cfg;
     size_t floats;
-    if (!rnn__mul3((size_t)cfg->num_layers + 1, (size_t)batch,
+    /* h, saved: L*B*H each; scratch: B*H */
+    if (!rnn__mul3(2 * (size_t)cfg->num_layers + 1, (size_t)batch,
                    (size_t)cfg->hidden_size, &floats) ||
         floats > (size_t)INT32_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
@@ -56,7 +58,8 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     state->hidden_size = cfg->hidden_size;
     state->num_layers = cfg->num_layers;
     state->h = h;
-    state->scratch = h + (size_t)cfg->num_layers * batch * cfg->hidden_size;
+    state->saved = h + (size_t)cfg->num_layers * batch * cfg->hidden_size;
+    state->scratch = state->saved + (size_t)cfg->num_layers * batch * cfg->hidden_size;
     *out = state;
     return RNN_OK;
 }
@@ -151,15 +154,8 @@ static void project(int32_t batch, int32_t n, int32_t k, const float *in,
         rnn__gemm(false, true, batch, n, k, 1.0f, in, k, w, k, beta, out, n);
 }
 
-rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
-                    float *y_t)
+static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
 {
-    static const char *func = "rnn_step";
-    rnn_status status = check_pair(model, state, func);
-    if (status != RNN_OK)
-        return status;
-    if (x_t == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const size_t bh = (size_t)batch * hidden;
     const float *input = x_t;
@@ -177,8 +173,37 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
         input = h;
         in_size = hidden;
     }
+}
+
+rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
+                    float *y_t)
+{
+    static const char *func = "rnn_step";
+    rnn_status status = check_pair(model, state, func);
+    if (status != RNN_OK)
+        return status;
+    if (x_t == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
+    const size_t bh = (size_t)state->batch * state->hidden_size;
+    if (!model->check_finite) {
+        advance(model, state, x_t);
+    } else {
+        status = rnn__check_array(x_t, (size_t)state->batch * state->input_size,
+                                  "x_t", func);
+        if (status != RNN_OK)
+            return status;
+        memcpy(state->saved, state->h, state_floats(state) * sizeof(float));
+        advance(model, state, x_t);
+        if (rnn__check_array(state->h, state_floats(state), "h", func) != RNN_OK) {
+            memcpy(state->h, state->saved, state_floats(state) * sizeof(float));
+            return rnn__fail(RNN_E_NONFINITE, func,
+                             "the new hidden state holds NaN or Inf "
+                             "(activations overflowed); the state is unchanged");
+        }
+    }
     if (y_t != NULL)
-        memcpy(y_t, input, bh * sizeof(float));
+        memcpy(y_t, state->h + (size_t)(state->num_layers - 1) * bh,
+               bh * sizeof(float));
     return RNN_OK;
 }
 
