@@ -151,16 +151,24 @@ rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func);
 
 /* ---- kernels (kernels.c): fused element-wise passes --------------------- */
 
+/* The kernels are cloned per instruction set (ifunc); GCC gives such
+ * symbols default visibility unless the declaration says otherwise. */
+#if defined(__GNUC__)
+#define RNN_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define RNN_HIDDEN
+#endif
+
 /* h[rows, H] = act(h + (b_ih + b_hh)) in place; biases NULL when absent. */
-void rnn__bias_act(float *h, size_t rows, int32_t hidden, const float *b_ih,
+RNN_HIDDEN void rnn__bias_act(float *h, size_t rows, int32_t hidden, const float *b_ih,
                    const float *b_hh, int32_t nonlinearity);
 /* grad[n] *= act'(h[n]), the derivative taken from the activation itself. */
-void rnn__mul_act_grad(float *grad, const float *h, size_t n,
+RNN_HIDDEN void rnn__mul_act_grad(float *grad, const float *h, size_t n,
                        int32_t nonlinearity);
 /* sums[cols] += column sums of m[rows, cols]. */
-void rnn__add_col_sums(float *sums, const float *m, size_t rows, int32_t cols);
+RNN_HIDDEN void rnn__add_col_sums(float *sums, const float *m, size_t rows, int32_t cols);
 /* dst[i] += src[i]. */
-void rnn__add(float *dst, const float *src, size_t n);
+RNN_HIDDEN void rnn__add(float *dst, const float *src, size_t n);
 /* Reorders [T, B, C] <-> [B, T, C]: dst(t, b) = src(b, t) when
  * to_time_major, else dst(b, t) = src(t, b). */
 void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
