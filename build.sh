@@ -9,6 +9,9 @@
 #   ./build.sh test            deps + the CI test suite: a -Werror build with
 #                              the static library (build-test/), then an
 #                              ASan+UBSan build (build-asan/), ctest in each
+#   ./build.sh coverage        deps + gcovr + a --coverage build (build-cov/),
+#                              ctest, line/branch figures of src/ written to
+#                              docs/coverage.md (fails below 90% of lines)
 #   ./build.sh clean           remove the build directories
 #
 # Environment: JOBS (default: nproc), RNN_SKIP_DEPS=1 (skip the package check),
@@ -28,7 +31,12 @@ DEPS=(
     libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libblis4-openmp
     python3 python3-numpy python3-torch python3-pytest
     valgrind
+    libopenmpi-dev openmpi-bin
+    abigail-tools
 )
+
+# Only `coverage` needs these.
+COVERAGE_DEPS=(gcovr)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -150,6 +158,26 @@ cmd_test() {
     return $status
 }
 
+# Everything but the valgrind re-runs (same code, 30x slower) and the TSan
+# program (its runtime and gcov's do not mix: it crashes at start in a
+# --coverage build) feeds the figures; the report is
+# cmake/RnnCoverage.cmake's rnn_coverage target.
+cmd_coverage() {
+    DEPS+=("${COVERAGE_DEPS[@]}")
+    cmd_deps
+    log "build-cov/: Debug, --coverage"
+    configure build-cov -DCMAKE_BUILD_TYPE=Debug -DRNN_COVERAGE=ON \
+        -DRNN_WERROR=ON -DBUILD_TESTING=ON -DRNN_VALGRIND=OFF
+    build_dir build-cov
+    find build-cov -name '*.gcda' -delete
+    log "ctest in build-cov/"
+    local status=0
+    run_ctest build-cov --label-exclude 'valgrind|tsan' || status=1
+    log "coverage report"
+    cmake --build build-cov --target rnn_coverage || status=1
+    return $status
+}
+
 cmd_clean() {
     rm -rf build build-test build-asan build-cov
 }
@@ -162,6 +190,8 @@ usage: ./build.sh COMMAND
   demo [ARGS...]  deps + Release build + run build/seed_sum_sign ARGS
   test            deps + the CI suite: -Werror build (shared + static, valgrind)
                   in build-test/, then ASan + UBSan in build-asan/, ctest in each
+  coverage        deps + gcovr + coverage build in build-cov/, ctest, figures
+                  of src/ to docs/coverage.md
   clean           remove the build directories
 USAGE
 }
@@ -171,6 +201,7 @@ case "${1:-}" in
     build) cmd_build ;;
     demo)  shift; cmd_demo "$@" ;;
     test)  cmd_test ;;
+    coverage) cmd_coverage ;;
     clean) cmd_clean ;;
     ''|-h|--help|help) usage ;;
     *)     echo "build.sh: unknown command '$1'" >&2; usage >&2; exit 2 ;;

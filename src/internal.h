@@ -130,6 +130,9 @@ struct rnn {
 
 rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 
+/* Index in model->tensors of the tensor called `name`, or -1. */
+int32_t rnn__tensor_index(const rnn_t *model, const char *name);
+
 /* Grows a float arena to hold `floats`, keeping the old one on failure. */
 rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
                         const char *func);

@@ -160,13 +160,13 @@ static int create_temp(char *name)
 /* Makes the rename durable. A file system that cannot sync directories
  * (EINVAL) or a directory we may write but not read (EACCES) leaves that to
  * the system: the new file is in place either way. */
-static rnn_status sync_directory(const char *path, const char *func)
+/* `dir` is scratch of at least strlen(path) + 2 bytes: nothing is allocated
+ * here, because the new file is already in place and a failure now would
+ * misreport the save. */
+static rnn_status sync_directory(const char *path, char *dir, const char *func)
 {
     const char *slash = strrchr(path, '/');
     size_t len = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = rnn__malloc(len + 1);
-    if (dir == NULL)
-        return rnn__fail_nomem(func);
     memcpy(dir, slash == NULL ? "." : path, len);
     dir[len] = '\0';
     int err = 0;
@@ -182,7 +182,6 @@ static rnn_status sync_directory(const char *path, const char *func)
     if (err != 0 && err != EINVAL && err != EACCES)
         status = fail_errno(func, err, "saved, but cannot sync the directory of",
                             path);
-    rnn__free(dir);
     return status;
 }
 
@@ -225,12 +224,14 @@ static rnn_status save_atomic(const char *path, const unsigned char *header,
         err = errno;
         what = "cannot rename the temporary file over";
     }
-    if (err != 0)
+    if (err != 0) {
         unlink(temp);
-    rnn__free(temp);
-    if (err != 0)
+        rnn__free(temp);
         return fail_errno(func, err, what, path);
-    return sync_directory(path, func);
+    }
+    rnn_status status = sync_directory(path, temp, func);
+    rnn__free(temp);
+    return status;
 }
 
 /* Builds the header with `build` (which measures when out is NULL) and
@@ -732,10 +733,8 @@ static rnn_status check_fits(const rnn_st_file *file, const rnn_config *cfg,
 
 static const rnn_tensor *model_tensor(const rnn_t *model, const char *name)
 {
-    for (int32_t i = 0; i < model->num_tensors; ++i)
-        if (strcmp(model->tensors[i].name, name) == 0)
-            return &model->tensors[i];
-    return NULL;
+    const int32_t index = rnn__tensor_index(model, name);
+    return index < 0 ? NULL : &model->tensors[index];
 }
 
 static bool same_shape(const rnn_st_entry *e, const rnn_tensor *t)

@@ -323,6 +323,52 @@ rnn_status rnn_tensor_at(const rnn_t *model, int32_t index,
     return RNN_OK;
 }
 
+/* Decimal layer number without sign or leading zeros, then an optional
+ * "_reverse" and the end of the name; -1 when it is not that. */
+static int32_t parse_cell(const rnn_t *model, const char *text)
+{
+    if (text[0] < '0' || text[0] > '9' || (text[0] == '0' && text[1] >= '0' &&
+                                            text[1] <= '9'))
+        return -1;
+    int64_t layer = 0;
+    for (; *text >= '0' && *text <= '9'; ++text) {
+        layer = layer * 10 + (*text - '0');
+        if (layer >= model->cfg.num_layers)
+            return -1;
+    }
+    int32_t dir = 0;
+    if (strcmp(text, "_reverse") == 0 && model->dirs == 2)
+        dir = 1;
+    else if (*text != '\0')
+        return -1;
+    return (int32_t)layer * model->dirs + dir;
+}
+
+int32_t rnn__tensor_index(const rnn_t *model, const char *name)
+{
+    /* Parsed rather than searched, so that matching a file's tensors is
+     * linear in their number (a hostile file may hold millions). */
+    static const char *const kinds[] = {"weight_ih_l", "weight_hh_l",
+                                        "bias_ih_l", "bias_hh_l"};
+    const int32_t per_cell = model->cfg.bias ? 4 : 2;
+    int32_t index = -1;
+    if (model->cfg.output_size > 0 && strcmp(name, "head.weight") == 0)
+        index = model->num_cells * per_cell;
+    else if (model->cfg.output_size > 0 && strcmp(name, "head.bias") == 0)
+        index = model->num_cells * per_cell + 1;
+    for (int32_t kind = 0; kind < per_cell && index < 0; ++kind) {
+        const size_t len = strlen(kinds[kind]);
+        if (strncmp(name, kinds[kind], len) != 0)
+            continue;
+        const int32_t cell = parse_cell(model, name + len);
+        if (cell >= 0)
+            index = cell * per_cell + kind;
+        break;
+    }
+    return index >= 0 && strcmp(model->tensors[index].name, name) == 0 ? index
+                                                                       : -1;
+}
+
 rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
                            rnn_tensor_info *info)
 {
@@ -332,11 +378,10 @@ rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
         return status;
     if (name == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "name is NULL");
-    for (int32_t i = 0; i < model->num_tensors; ++i) {
-        if (strcmp(model->tensors[i].name, name) == 0) {
-            describe(&model->tensors[i], info);
-            return RNN_OK;
-        }
+    const int32_t index = rnn__tensor_index(model, name);
+    if (index >= 0) {
+        describe(&model->tensors[index], info);
+        return RNN_OK;
     }
     return rnn__fail(RNN_E_INVALID_ARG, func, "the model has no tensor \"%.64s\"",
                      name);

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+#
+# ctest bench_quick: runs `rnn_bench --quick --csv -` and checks that it
+# exits 0, prints the CSV header and rows for every standard config, and did
+# not find its re-enactment of the library's calls out of date. It never
+# judges speed.
+#   cmake -DRNN_BENCH=<path to rnn_bench> -P smoke.cmake
+if(NOT RNN_BENCH)
+  message(FATAL_ERROR "pass -DRNN_BENCH=<path to rnn_bench>")
+endif()
+execute_process(COMMAND "${RNN_BENCH}" --quick --csv -
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${err}")
+message("${out}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "rnn_bench --quick exited with ${rc}")
+endif()
+if(NOT out MATCHES "\nimpl,label,backend,library,threads,config,")
+  message(FATAL_ERROR "rnn_bench --quick printed no CSV header")
+endif()
+foreach(config a b c d e)
+  if(NOT out MATCHES "\nlibrnn,[^\n]*,${config},[0-9]")
+    message(FATAL_ERROR "rnn_bench --quick printed no librnn row for config ${config}")
+  endif()
+endforeach()
+if(err MATCHES "re-enactment")
+  message(FATAL_ERROR "bench/bench_floor.c no longer mirrors src/ (see above)")
+endif()
