@@ -70,18 +70,22 @@ RNN_VECTOR_CLONES
 void rnn__bias_act(float *h, size_t rows, int32_t hidden, const float *b_ih,
                    const float *b_hh, int32_t nonlinearity)
 {
-    for (size_t r = 0; r < rows; ++r) {
-        float *row = h + r * (size_t)hidden;
-        if (b_ih != NULL)
+    if (b_ih != NULL) {
+        for (size_t r = 0; r < rows; ++r) {
+            float *row = h + r * (size_t)hidden;
             for (int32_t j = 0; j < hidden; ++j)
                 row[j] += b_ih[j] + b_hh[j];
-        if (nonlinearity == RNN_TANH)
-            for (int32_t j = 0; j < hidden; ++j)
-                row[j] = tanh_approx(row[j]);
-        else
-            for (int32_t j = 0; j < hidden; ++j)
-                row[j] = row[j] < 0.0f ? 0.0f : row[j]; /* keeps NaN */
+        }
     }
+    /* One flat loop over all rows: at small H a loop per row spends more on
+     * its prologue and remainder than on the rows themselves. */
+    const size_t n = rows * (size_t)hidden;
+    if (nonlinearity == RNN_TANH)
+        for (size_t i = 0; i < n; ++i)
+            h[i] = tanh_approx(h[i]);
+    else
+        for (size_t i = 0; i < n; ++i)
+            h[i] = h[i] < 0.0f ? 0.0f : h[i]; /* keeps NaN */
 }
 
 RNN_VECTOR_CLONES
