@@ -93,6 +93,7 @@ for run in "${runs[@]}"; do
         esac
     fi
     start=$(date +%s.%N)
+    # shellcheck disable=SC2046 # the variable assignments are meant to split
     if ! env LD_LIBRARY_PATH="$LIBDIR/$dir" $(bench_thread_env "$n") \
             "$RNN_BENCH" "${args[@]}" >"$out/sweep-$name-t$n.txt" 2>&1; then
         echo "FAILED (see $out/sweep-$name-t$n.txt)" >&2

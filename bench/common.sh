@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # sourced: its variables are used by the callers
 # SPDX-License-Identifier: MIT
 #
 # bench/common.sh - sourced by backends.sh and run_all.sh: the packages the

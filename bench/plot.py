@@ -51,6 +51,7 @@ def plot_backends(rows, path):
                              squeeze=False, sharey=True)
     cmap = plt.get_cmap("tab10")
     width = 0.8 / len(backends)
+    everything = []
     for col, n in enumerate(threads):
         for row, op in enumerate(("forward", "train")):
             ax = axes[row][col]
@@ -61,16 +62,21 @@ def plot_backends(rows, path):
                     if vals:
                         xs.append(c + (b - (len(backends) - 1) / 2) * width)
                         ys.append(statistics.median(vals))
+                        everything.append(ys[-1])
                 if xs:
                     ax.bar(xs, ys, width, label=report.BACKEND_NAMES.get(backend, backend),
                            color=cmap(b % 10))
             ax.set_xticks(range(len(configs)))
             ax.set_xticklabels([c + " (step)" if c == "e" else c for c in configs])
             ax.set_yscale("log")
-            ax.set_title("%s, %d thread%s" % (op, n, "s" if n > 1 else ""))
+            ax.set_title("%s, %d thread%s" % (op, n, "s (serial backends: 1 thread only)"
+                                               if n > 1 else ""))
             ax.grid(axis="y", which="both", alpha=0.3)
             if col == 0:
                 ax.set_ylabel("GFLOP/s (log)")
+    if everything:
+        # log-scale bars start at the axis' bottom: keep every value above it
+        axes[0][0].set_ylim(min(everything) * 0.6, max(everything) * 1.8)
     axes[0][0].legend(fontsize=8, ncol=2)
     fig.suptitle("librnn by BLAS backend (same binary, LD_LIBRARY_PATH)")
     save(fig, path)
@@ -83,6 +89,7 @@ def plot_peers(rows, path):
         return
     fig, axes = plt.subplots(1, len(threads), figsize=(6.5 * len(threads), 4.5),
                              squeeze=False, sharey=True)
+    everything = []
     for col, n in enumerate(threads):
         ax = axes[0][col]
         labels, ratios = [], defaultdict(list)
@@ -101,6 +108,10 @@ def plot_peers(rows, path):
             xs = [i + (k - 0.5) * 0.38 for i in range(len(labels))]
             ax.bar(xs, ratios[peer], 0.38, color=COLORS[peer],
                    label="%s / librnn" % report.IMPL_NAMES[peer])
+            for x, v in zip(xs, ratios[peer]):
+                if v == v:
+                    everything.append(v)
+                    ax.text(x, v * 1.04, "%.2g" % v, ha="center", va="bottom", fontsize=6)
         ax.axhline(1.0, color="black", linewidth=1)
         ax.set_yscale("log")
         ax.set_xticks(range(len(labels)))
@@ -108,6 +119,9 @@ def plot_peers(rows, path):
         ax.set_title("%d thread%s: time ratio (> 1: librnn faster)" % (n, "s" if n > 1 else ""))
         ax.grid(axis="y", which="both", alpha=0.3)
         ax.legend(fontsize=8)
+    if everything:
+        # log-scale bars start at the axis' bottom: keep every ratio above it
+        axes[0][0].set_ylim(min(everything) * 0.6, max(everything) * 1.8)
     save(fig, path)
 
 
@@ -154,7 +168,7 @@ def plot_hotloops(rows, path):
                if s.get("blas", n, c, "train.parts") or s.get("blas", n, c, "step.parts")]
     if not configs:
         return
-    parts = [p for p in report.PART_ORDER]
+    parts = list(report.PART_ORDER)
     cmap = plt.get_cmap("tab20")
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(configs) + 2))
     for y, config in enumerate(configs):

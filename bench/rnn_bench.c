@@ -16,9 +16,13 @@
  *            with zero overhead on this BLAS. librnn - floor = overhead;
  *   parts    each hot loop alone (input projection, recurrence, weight
  *            gradients, dX, element-wise passes, copies), and their sum;
- *   call     one recurrence product alone: the BLAS's speed at that shape;
- *   peak     a square sgemm (1024^3) in the same run, the 100% of "% peak".
- * Timings are medians of samples (min and max too); see bench_common.c.
+ *   call     one recurrence product alone: the BLAS's speed at that shape,
+ *            and what-ifs (W_hh stored transposed, padded leading dims);
+ *   peak     a square sgemm (1000^3) in the same run, the 100% of "% peak".
+ * Everything of one configuration is sampled interleaved, round by round,
+ * and reported as medians (min and max too); see bench_common.c. Before
+ * timing, the re-enacted forward's y and backward's dx are compared with the
+ * library's (a WARNING on stderr when they differ: bench_floor.c is stale).
  * FLOPs: forward 2*T*B*H*(I_l + H) per layer and direction (element-wise
  * work not counted), training step 3x forward, one step = forward at T = 1.
  */

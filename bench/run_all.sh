@@ -30,6 +30,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
+command_line="bench/run_all.sh${*:+ $*}"
 quick=0
 publish=0
 out=
@@ -51,7 +52,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-command_line="bench/run_all.sh${*:+ $*}"
 if [ $quick = 1 ]; then
     rounds=${rounds:-1}
     threads=${threads:-1}
@@ -87,7 +87,8 @@ run_one() {
     local log=$out/$1.txt kind=
     shift
     [[ $log == *-torch.txt ]] && kind=torch
-    if ! env $(bench_thread_env "$n" $kind) "$@" >"$log" 2>&1; then
+    # shellcheck disable=SC2046 # the variable assignments are meant to split
+    if ! env $(bench_thread_env "$n" "$kind") "$@" >"$log" 2>&1; then
         echo "FAILED: $* (see $log)" >&2
         tail -n 20 "$log" >&2
         exit 1
@@ -117,7 +118,7 @@ for n in $threads; do
             common=(--threads "$n" --config "$c" --label "peers-r$r" "${mode[@]}")
             # Odd rounds run librnn first, even rounds last.
             order=$peers
-            [ $((r % 2)) = 0 ] && order=$(echo $peers | tr ' ' '\n' | tac | tr '\n' ' ')
+            [ $((r % 2)) = 0 ] && order=$(echo "$peers" | tr ' ' '\n' | tac | tr '\n' ' ')
             for p in $order; do
                 printf ' %s' "$p" >&2
                 case $p in
@@ -150,22 +151,27 @@ fi
 if [ $scan = 1 ]; then
     bench_log "scaling with T, B, H ($(elapsed))"
     n=1
+    declare -A scan_values
     if [ $quick = 1 ]; then
-        scan_T="10 50"; scan_B="1 16"; scan_H="32 128"
+        scan_values=([T]="10 50" [B]="1 16" [H]="32 128")
         scan_plan=(--quick)
     else
-        scan_T="10 25 50 100 200 400"; scan_B="1 4 16 64 256"; scan_H="32 64 128 256 512 1024"
+        scan_values=([T]="10 25 50 100 200 400" [B]="1 4 16 64 256"
+                     [H]="32 64 128 256 512 1024")
         scan_plan=(--min-reps 5 --budget 0.1)
     fi
     for axis in T B H; do
         shapes=()
-        eval "values=\$scan_$axis"
-        for v in $values; do
-            I=64 H=256 T=100 B=32
-            eval "$axis=$v"
-            shapes+=(--shape "$I,$H,$T,$B")
+        for v in ${scan_values[$axis]}; do
+            # config c with one size changed: --shape I,H,T,B
+            case $axis in
+                T) shapes+=(--shape "64,256,$v,32") ;;
+                B) shapes+=(--shape "64,256,100,$v") ;;
+                H) shapes+=(--shape "64,$v,100,32") ;;
+            esac
         done
-        printf 'scan %s = %s:' "$axis" "$(echo $values)" >&2
+        printf 'scan %s = %s:' "$axis" "${scan_values[$axis]}" >&2
+        # shellcheck disable=SC2054 # forward,train is one argument
         common=(--threads 1 --ops forward,train --label "scan-$axis" "${shapes[@]}" "${scan_plan[@]}")
         for p in $peers; do
             printf ' %s' "$p" >&2
