@@ -137,6 +137,20 @@ int32_t rnn__tensor_index(const rnn_t *model, const char *name);
 rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
                         const char *func);
 
+/* ---- whole files (file.c) ---------------------------------------------- */
+
+/* Reads the regular file `path` into a new buffer (*out, freed with
+ * rnn__free) of *size bytes. Errors: RNN_E_IO, RNN_E_FORMAT (empty or too
+ * large), RNN_E_NOMEM; messages start with `func`. */
+rnn_status rnn__read_file(const char *path, unsigned char **out, size_t *size,
+                          const char *func);
+/* Writes the header that `build` makes (it measures when out is NULL),
+ * then `count` floats little-endian, atomically to `path`. */
+rnn_status rnn__save_file(const char *path, const void *object,
+                          size_t (*build)(const void *object,
+                                          unsigned char *out, size_t cap),
+                          const float *data, size_t count, const char *func);
+
 /* ---- optimizers (optim.c) ---------------------------------------------- */
 
 struct rnn_optim {
