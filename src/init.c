@@ -139,18 +139,13 @@ void rnn__init_uniform(rnn_t *model, uint64_t seed)
 {
     rng r;
     rng_seed(&r, seed);
-    const double rnn_bound = 1.0 / sqrt((double)model->cfg.hidden_size);
-    const double head_bound =
-        1.0 / sqrt((double)model->dirs * model->cfg.hidden_size);
-    /* One stream over the tensors in state_dict order, like PyTorch's
-     * reset_parameters: every RNN tensor uses 1/sqrt(H), the head (a Linear
-     * layer) 1/sqrt(fan_in). */
-    for (int32_t i = 0; i < model->num_tensors; ++i) {
-        const rnn_tensor *t = &model->tensors[i];
-        bool is_head = model->cfg.output_size > 0 && t->offset >= model->head_w;
-        fill(&r, model->params + t->offset, (size_t)t->rows * (size_t)t->cols,
-             is_head ? head_bound : rnn_bound);
-    }
+    /* One stream in state_dict order, like PyTorch's reset_parameters: the
+     * RNN tensors (contiguous from the start) use 1/sqrt(H), then the head
+     * (a Linear layer) its own bound. */
+    const size_t rnn_count =
+        model->cfg.output_size > 0 ? model->head_w : model->num_params;
+    fill(&r, model->params, rnn_count, 1.0 / sqrt((double)model->cfg.hidden_size));
+    init_head(model, &r, model->params);
 }
 
 rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed)
