@@ -128,19 +128,18 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad)
     const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
     const int32_t seq_len = cache->seq_len;
     const size_t bh = (size_t)batch * hidden;
-    int32_t ld;
-    const float *w_hh = rnn__step_weights(model, cell, &ld);
+    const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
     for (int32_t k = 0; k < seq_len; ++k) {
         const int32_t t = dir == 0 ? seq_len - 1 - k : k;
         float *da = grad + (size_t)t * bh;
         if (k > 0) {
             const float *da_later = grad + (size_t)(dir == 0 ? t + 1 : t - 1) * bh;
             if (batch == 1)
-                rnn__gemv(true, hidden, hidden, 1.0f, w_hh, ld, da_later, 1.0f,
-                          da);
+                rnn__gemv(true, hidden, hidden, 1.0f, w_hh, hidden, da_later,
+                          1.0f, da);
             else
                 rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_later,
-                          hidden, w_hh, ld, 1.0f, da, hidden);
+                          hidden, w_hh, hidden, 1.0f, da, hidden);
         }
         rnn__mul_act_grad(da, rnn__hidden_slot(model, cell, rnn__out_slot(dir, t)),
                           bh, model->cfg.nonlinearity);

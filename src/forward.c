@@ -30,31 +30,31 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
     return rnn__hidden_slot(model, cell, dir == 0 ? 1 : 0);
 }
 
-/* Row stride of the W_hh copy the per-step products read. When a row is a
- * multiple of 4 KiB (H % 1024 == 0) the rows of W_hh alias in the cache
- * sets and OpenBLAS's sgemm runs 25-50% slower (measured: 64x1024x1024
- * 62 -> 82 GFLOP/s, 8x1024x1024 21 -> 46 with 16 floats of padding), so
- * forward copies W_hh once per call into rows of H + 16 floats. */
-static int32_t step_weights_ld(int32_t hidden)
+/* The per-step products run faster on W_hh^T (sgemm NN, or a transposed
+ * sgemv) than on W_hh (NT, plain sgemv): measured with OpenBLAS on one
+ * core, B x H = 32 x 256: 76 -> 92 GFLOP/s, 16 x 128: 66 -> 114, 1 x 32:
+ * 20 -> 52, 1 x 256: 43 -> 48, never slower. So forward transposes each
+ * W_hh once per call into the cache when the T*B rows repay it: the
+ * transpose costs 0.3-0.9 ns per weight, about one step's gain at B = 1,
+ * H = 32 but 20-50 steps' at B = 1, H >= 256, where the product is bound
+ * by reading W_hh either way. Rows of 4 KiB (H % 1024 == 0) alias in the
+ * cache sets (64 x 1024 x 1024 NT: 62 -> 82 GFLOP/s with 16 floats of
+ * padding), so those copies get 16 floats of padding. */
+static int32_t transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
 {
+    const int64_t rows = (int64_t)seq_len * batch;
+    const bool pays = batch > 1 ? rows >= 64 : (int64_t)seq_len * 4 >= hidden;
+    if (!pays)
+        return 0;
     return hidden % 1024 == 0 ? hidden + 16 : hidden;
 }
 
-const float *rnn__step_weights(const rnn_t *model, int32_t cell, int32_t *ld)
+static size_t transposed_floats(const rnn_t *model, int32_t seq_len,
+                                int32_t batch)
 {
-    const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size;
-    *ld = cache->w_hh_ld;
-    if (cache->w_hh_ld == hidden)
-        return rnn__cell(model, model->params, cell).w_hh;
-    return cache->w_hh_copy + (size_t)cell * hidden * (size_t)cache->w_hh_ld;
-}
-
-static size_t padded_weight_floats(const rnn_t *model)
-{
-    const int32_t hidden = model->cfg.hidden_size, ld = step_weights_ld(hidden);
-    return ld == hidden ? 0
-                        : (size_t)model->num_cells * (size_t)hidden * (size_t)ld;
+    return (size_t)model->num_cells * (size_t)hidden *
+           (size_t)transposed_ld(hidden, seq_len, batch);
 }
 
 /* Floats of the cache for (T, B), or 0 when the count overflows. */
@@ -67,8 +67,8 @@ static size_t cache_floats(const rnn_t *model, int32_t seq_len, int32_t batch)
                    &per_cell) ||
         !rnn__mul(per_cell, (size_t)model->num_cells, &hidden))
         return 0;
-    /* + the padded W_hh copies, + the lengths, stored as int32 at the end */
-    const size_t extra = padded_weight_floats(model) + (size_t)batch;
+    /* + the W_hh^T copies, + the lengths, stored as int32 at the end */
+    const size_t extra = transposed_floats(model, seq_len, batch) + (size_t)batch;
     total = x + hidden;
     if (total < x || total + extra < total)
         return 0;
@@ -128,11 +128,11 @@ static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch)
     cache->batch = batch;
     cache->x = cache->arena;
     cache->hidden = cache->x + (size_t)seq_len * batch * (size_t)cfg->input_size;
-    cache->w_hh_copy =
+    cache->w_hh_t =
         cache->hidden + (size_t)model->num_cells * ((size_t)seq_len + 1) * bh;
-    cache->w_hh_ld = step_weights_ld(cfg->hidden_size);
-    cache->lengths =
-        (int32_t *)(void *)(cache->w_hh_copy + padded_weight_floats(model));
+    cache->w_hh_t_ld = transposed_ld(cfg->hidden_size, seq_len, batch);
+    cache->lengths = (int32_t *)(void *)(cache->w_hh_t +
+                                         transposed_floats(model, seq_len, batch));
 }
 
 static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
@@ -146,15 +146,10 @@ static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
                      true);
     else
         memcpy(cache->x, x, x_floats * sizeof(float));
-    const int32_t hidden = cfg->hidden_size;
-    for (int32_t cell = 0; cell < model->num_cells && cache->w_hh_ld != hidden;
-         ++cell) {
-        const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
-        float *copy = cache->w_hh_copy + (size_t)cell * hidden * cache->w_hh_ld;
-        for (int32_t row = 0; row < hidden; ++row)
-            memcpy(copy + (size_t)row * cache->w_hh_ld, w_hh + (size_t)row * hidden,
-                   (size_t)hidden * sizeof(float));
-    }
+    const int32_t hidden = cfg->hidden_size, ld = cache->w_hh_t_ld;
+    for (int32_t cell = 0; cell < model->num_cells && ld != 0; ++cell)
+        rnn__transpose(cache->w_hh_t + (size_t)cell * hidden * ld, ld,
+                       rnn__cell(model, model->params, cell).w_hh, hidden, hidden);
     cache->has_lengths = lengths != NULL;
     if (lengths != NULL)
         memcpy(cache->lengths, lengths, (size_t)cache->batch * sizeof(int32_t));
@@ -208,23 +203,33 @@ static void hold_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
                    (size_t)hidden * sizeof(float));
 }
 
+/* out[B, H] += prev[B, H] W_hh^T, from W_hh^T itself or from W_hh. */
+static void add_recurrent(int32_t batch, int32_t hidden, const float *prev,
+                          const float *w, int32_t ld, bool w_is_w_hh, float *out)
+{
+    if (batch == 1)
+        rnn__gemv(!w_is_w_hh, hidden, hidden, 1.0f, w, ld, prev, 1.0f, out);
+    else
+        rnn__gemm(false, w_is_w_hh, batch, hidden, hidden, 1.0f, prev, hidden, w,
+                  ld, 1.0f, out, hidden);
+}
+
 static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
     const int32_t seq_len = cache->seq_len;
     const rnn_cell_view w = rnn__cell(model, model->params, cell);
-    int32_t ld;
-    const float *w_hh = rnn__step_weights(model, cell, &ld);
+    const int32_t ld = cache->w_hh_t_ld;
+    const float *w_hh_t = cache->w_hh_t + (size_t)cell * hidden * ld;
     for (int32_t k = 0; k < seq_len; ++k) {
         const int32_t t = dir == 0 ? k : seq_len - 1 - k;
         float *out = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
         const float *prev = rnn__hidden_slot(model, cell, rnn__prev_slot(dir, t));
-        if (batch == 1)
-            rnn__gemv(false, hidden, hidden, 1.0f, w_hh, ld, prev, 1.0f, out);
+        if (ld != 0)
+            add_recurrent(batch, hidden, prev, w_hh_t, ld, false, out);
         else
-            rnn__gemm(false, true, batch, hidden, hidden, 1.0f, prev, hidden,
-                      w_hh, ld, 1.0f, out, hidden);
+            add_recurrent(batch, hidden, prev, w.w_hh, hidden, true, out);
         rnn__bias_act(out, (size_t)batch, hidden, w.b_ih, w.b_hh,
                       model->cfg.nonlinearity);
         if (cache->has_lengths)

@@ -92,8 +92,8 @@ typedef struct rnn_cache {
     size_t capacity;       /* floats in arena */
     float *x;              /* [T, B, I] time-major copy of the input */
     float *hidden;         /* per cell: [T+1, B, H] (see forward.c) */
-    float *w_hh_copy;      /* per cell [H, w_hh_ld] when padded (below) */
-    int32_t w_hh_ld;       /* row stride of the W_hh the steps use */
+    float *w_hh_t;         /* per cell W_hh^T [H, w_hh_t_ld], when used */
+    int32_t w_hh_t_ld;     /* its row stride; 0: steps read W_hh itself */
     int32_t *lengths;      /* [B] or unused */
     int32_t seq_len, batch;
     bool has_lengths;
@@ -188,6 +188,9 @@ RNN_HIDDEN void rnn__mul_act_grad(float *grad, const float *h, size_t n,
 RNN_HIDDEN void rnn__add_col_sums(float *sums, const float *m, size_t rows, int32_t cols);
 /* dst[i] += src[i]. */
 RNN_HIDDEN void rnn__add(float *dst, const float *src, size_t n);
+/* dst[cols, ld] = src[rows, cols]^T (ld >= rows). */
+RNN_HIDDEN void rnn__transpose(float *dst, int32_t ld, const float *src,
+                               int32_t rows, int32_t cols);
 /* Reorders [T, B, C] <-> [B, T, C]: dst(t, b) = src(b, t) when
  * to_time_major, else dst(b, t) = src(t, b). */
 void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
@@ -215,10 +218,6 @@ rnn_status rnn__check_array(const float *array, size_t n, const char *name,
  * h_t in slot t and h0 in slot T, so that for both the T "previous" states
  * of the batched dW_hh product are contiguous. */
 float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
-/* The W_hh that forward's and backward's per-step products use, and its
- * row stride: the parameters themselves, or a padded copy made by forward
- * (see forward.c). */
-const float *rnn__step_weights(const rnn_t *model, int32_t cell, int32_t *ld);
 /* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
 float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
 /* The slot of h_t (output of step t) and of the state step t reads. */

@@ -294,6 +294,12 @@ void tu_expect_error(rnn_status got, rnn_status want, const char *func,
 
 void tu_case_init(tu_case *c, const tu_shape *s, uint64_t seed)
 {
+    tu_case_init_scaled(c, s, seed, 0.6);
+}
+
+void tu_case_init_scaled(tu_case *c, const tu_shape *s, uint64_t seed,
+                         double param_range)
+{
     memset(c, 0, sizeof *c);
     c->s = *s;
     c->m = tu_ref_model(s);
@@ -314,7 +320,7 @@ void tu_case_init(tu_case *c, const tu_shape *s, uint64_t seed)
 
     /* Own random parameters, so that these tests do not depend on init. */
     tu_rng rng = tu_rng_make(seed * 7919u + 17u);
-    tu_fill(&rng, c->params, c->n_params, -0.6, 0.6);
+    tu_fill(&rng, c->params, c->n_params, -param_range, param_range);
     c->x = tu_floats(c->n_x);
     tu_fill(&rng, c->x, c->n_x, -1.0, 1.0);
     if (s->use_h0) {

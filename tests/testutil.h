@@ -80,6 +80,11 @@ typedef struct tu_case {
 
 /* Builds the case (fails the test on any error). */
 void tu_case_init(tu_case *c, const tu_shape *s, uint64_t seed);
+/* The same with parameters uniform in [-param_range, param_range] (0.6 for
+ * tu_case_init): long sequences at large H need a contracting recurrence,
+ * or float rounding grows with the steps and no tolerance holds. */
+void tu_case_init_scaled(tu_case *c, const tu_shape *s, uint64_t seed,
+                         double param_range);
 void tu_case_free(tu_case *c);
 
 /* librnn's answers for a case. */
