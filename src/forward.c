@@ -155,9 +155,21 @@ static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
         memcpy(cache->lengths, lengths, (size_t)cache->batch * sizeof(int32_t));
 }
 
-/* Input projection of all steps: out[T*B, H] = input W_ih^T. The input of
- * layer l > 0 is the previous layer's output, one [T*B, H] block per
- * direction, so the product is one sgemm per source direction. */
+/* Fills rows[count, H] with b_ih + b_hh, so that the projection adds onto
+ * it (beta = 1): the bias then costs no pass of its own in the step loop,
+ * and the BLAS skips the pass that beta = 0 makes to zero its output. */
+static void fill_bias(float *rows, size_t count, int32_t hidden,
+                      const rnn_cell_view *w)
+{
+    for (int32_t j = 0; j < hidden; ++j)
+        rows[j] = w->b_ih[j] + w->b_hh[j];
+    for (size_t r = 1; r < count; ++r)
+        memcpy(rows + r * hidden, rows, (size_t)hidden * sizeof(float));
+}
+
+/* Input projection of all steps: out[T*B, H] = bias + input W_ih^T. The
+ * input of layer l > 0 is the previous layer's output, one [T*B, H] block
+ * per direction, so the product is one sgemm per source direction. */
 static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
@@ -166,10 +178,13 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view w = rnn__cell(model, model->params, cell);
     float *out = rnn__outputs(model, cell, dir);
+    if (w.b_ih != NULL)
+        fill_bias(out, (size_t)rows, hidden, &w);
+    const float beta = w.b_ih != NULL ? 1.0f : 0.0f;
     if (layer == 0) {
         const int32_t in = model->cfg.input_size;
         rnn__gemm(false, true, rows, hidden, in, 1.0f, cache->x, in, w.w_ih, in,
-                  0.0f, out, hidden);
+                  beta, out, hidden);
         return;
     }
     for (int32_t src = 0; src < dirs; ++src) {
@@ -177,7 +192,7 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
         const float *input = rnn__outputs(model, src_cell, src);
         rnn__gemm(false, true, rows, hidden, hidden, 1.0f, input, hidden,
                   w.w_ih + (size_t)src * hidden, dirs * hidden,
-                  src == 0 ? 0.0f : 1.0f, out, hidden);
+                  src == 0 ? beta : 1.0f, out, hidden);
     }
 }
 
@@ -230,7 +245,7 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
             add_recurrent(batch, hidden, prev, w_hh_t, ld, false, out);
         else
             add_recurrent(batch, hidden, prev, w.w_hh, hidden, true, out);
-        rnn__bias_act(out, (size_t)batch, hidden, w.b_ih, w.b_hh,
+        rnn__bias_act(out, (size_t)batch, hidden, NULL, NULL,
                       model->cfg.nonlinearity);
         if (cache->has_lengths)
             hold_finished(cache, t, hidden, out, prev);
