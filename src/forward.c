@@ -37,16 +37,14 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
  * W_hh once per call into the cache when the T*B rows repay it: the
  * transpose costs 0.3-0.9 ns per weight, about one step's gain at B = 1,
  * H = 32 but 20-50 steps' at B = 1, H >= 256, where the product is bound
- * by reading W_hh either way. Rows of 4 KiB (H % 1024 == 0) alias in the
- * cache sets (64 x 1024 x 1024 NT: 62 -> 82 GFLOP/s with 16 floats of
- * padding), so those copies get 16 floats of padding. */
+ * by reading W_hh either way. The copy's rows are padded by rnn__copy_ld. */
 static int32_t transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
 {
     const int64_t rows = (int64_t)seq_len * batch;
     const bool pays = batch > 1 ? rows >= 64 : (int64_t)seq_len * 4 >= hidden;
     if (!pays)
         return 0;
-    return hidden % 1024 == 0 ? hidden + 16 : hidden;
+    return rnn__copy_ld(hidden);
 }
 
 static size_t transposed_floats(const rnn_t *model, int32_t seq_len,

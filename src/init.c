@@ -146,6 +146,7 @@ void rnn__init_uniform(rnn_t *model, uint64_t seed)
         model->cfg.output_size > 0 ? model->head_w : model->num_params;
     fill(&r, model->params, rnn_count, 1.0 / sqrt((double)model->cfg.hidden_size));
     init_head(model, &r, model->params);
+    rnn__refresh_packed(model);
 }
 
 rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed)
@@ -183,6 +184,7 @@ rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed)
         init_scheme(model, scheme, &r, scratch, scratch + model->num_params);
     if (status == RNN_OK)
         memcpy(model->params, scratch, model->num_params * sizeof(float));
+    rnn__refresh_packed(model);
     rnn__free(scratch);
     return status;
 }

@@ -128,6 +128,7 @@ struct rnn {
     float *head_dh;         /* [rows, D*H] dL/dh left for rnn_backward */
     bool head_grad_pending;
     bool check_finite;      /* rnn_set_check_finite */
+    float *packed;          /* rnn_pack_weights: per layer [I_l + H + 1, H] */
 };
 
 rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
@@ -138,6 +139,24 @@ int32_t rnn__tensor_index(const rnn_t *model, const char *name);
 /* Grows a float arena to hold `floats`, keeping the old one on failure. */
 rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
                         const char *func);
+
+/* ---- packed step weights (pack.c) -------------------------------------- */
+
+/* Row stride for a copy of weights with H columns: rows of 4 KiB
+ * (H % 1024 == 0) alias in the cache sets and OpenBLAS's sgemm runs 25-50 %
+ * slower on them (64 x 1024 x 1024: 62 -> 82 GFLOP/s with 16 floats of
+ * padding), so such copies get 16 floats of padding. */
+static inline int32_t rnn__copy_ld(int32_t hidden)
+{
+    return hidden % 1024 == 0 ? hidden + 16 : hidden;
+}
+/* Layer `layer`'s packed block: [W_ih | W_hh]^T [I_l + H, H] with row
+ * stride rnn__copy_ld(H), then b_ih + b_hh [H]. Only while model->packed
+ * is not NULL. */
+const float *rnn__packed_layer(const rnn_t *model, int32_t layer);
+/* Re-copies the parameters into the packed blocks, if any: every library
+ * call that changes the parameters ends with it. */
+void rnn__refresh_packed(rnn_t *model);
 
 /* ---- whole files (file.c) ---------------------------------------------- */
 

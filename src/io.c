@@ -555,6 +555,7 @@ static rnn_status load_into(rnn_t *model, const rnn_st_file *file,
         rnn__st_decode(model->params + t->offset, file->data + e->begin,
                        (e->end - e->begin) / sizeof(float));
     }
+    rnn__refresh_packed(model);
     return RNN_OK;
 }
 

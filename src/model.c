@@ -173,6 +173,7 @@ void rnn_destroy(rnn_t *model)
     rnn__free(model->cache.arena);
     rnn__free(model->work.arena);
     rnn__free(model->head_arena);
+    rnn__free(model->packed);
     rnn__free(model);
 }
 

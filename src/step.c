@@ -12,6 +12,7 @@ struct rnn_state {
     float *h;       /* [L, B, H] */
     float *scratch; /* [B, H]: a layer's pre-activation */
     float *saved;   /* [L, B, H]: h before a checked step, to undo it */
+    float *joined;  /* [B, max(I, H) + H]: [x | h] rows for packed weights */
 };
 
 static rnn_status check_streamable(const rnn_t *model, const char *func)
@@ -38,11 +39,15 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     if (batch <= 0)
         return rnn__fail(RNN_E_SHAPE, func, "batch must be > 0 (got %d)", batch);
     const rnn_config *cfg = &model->cfg;
-    size_t floats;
-    /* h, saved: L*B*H each; scratch: B*H */
+    size_t floats, joined;
+    const size_t widest = (size_t)(cfg->input_size > cfg->hidden_size
+                                       ? cfg->input_size
+                                       : cfg->hidden_size);
+    /* h, saved: L*B*H each; scratch: B*H; joined: B*(max(I, H) + H) */
     if (!rnn__mul3(2 * (size_t)cfg->num_layers + 1, (size_t)batch,
                    (size_t)cfg->hidden_size, &floats) ||
-        floats > (size_t)INT32_MAX)
+        !rnn__mul(widest + (size_t)cfg->hidden_size, (size_t)batch, &joined) ||
+        (floats += joined) < joined || floats > (size_t)INT32_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
                          "state of batch %d x hidden %d x %d layers is too large",
                          batch, cfg->hidden_size, cfg->num_layers);
@@ -60,6 +65,7 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     state->h = h;
     state->saved = h + (size_t)cfg->num_layers * batch * cfg->hidden_size;
     state->scratch = state->saved + (size_t)cfg->num_layers * batch * cfg->hidden_size;
+    state->joined = state->scratch + (size_t)batch * cfg->hidden_size;
     *out = state;
     return RNN_OK;
 }
@@ -175,6 +181,50 @@ static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
     }
 }
 
+/* The same step through the packed blocks (pack.c): per layer, the rows
+ * [input | h] times [W_ih | W_hh]^T, onto b_ih + b_hh, in one product. */
+static void advance_packed(const rnn_t *model, rnn_state_t *state,
+                           const float *x_t)
+{
+    const int32_t batch = state->batch, hidden = state->hidden_size;
+    const size_t bh = (size_t)batch * hidden;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    const float *input = x_t;
+    int32_t in_size = state->input_size;
+    for (int32_t layer = 0; layer < state->num_layers; ++layer) {
+        const float *block = rnn__packed_layer(model, layer);
+        const int32_t joined = in_size + hidden, ld = rnn__copy_ld(hidden);
+        const float *bias = block + (size_t)joined * ld;
+        float *h = state->h + (size_t)layer * bh;
+        for (int32_t b = 0; b < batch; ++b) {
+            float *row = state->joined + (size_t)b * joined;
+            memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
+            memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
+            memcpy(state->scratch + (size_t)b * hidden, bias, row_bytes);
+        }
+        if (batch == 1)
+            rnn__gemv(true, joined, hidden, 1.0f, block, ld, state->joined, 1.0f,
+                      state->scratch);
+        else
+            rnn__gemm(false, false, batch, hidden, joined, 1.0f, state->joined,
+                      joined, block, ld, 1.0f, state->scratch, hidden);
+        rnn__bias_act(state->scratch, (size_t)batch, hidden, NULL, NULL,
+                      model->cfg.nonlinearity);
+        memcpy(h, state->scratch, bh * sizeof(float));
+        input = h;
+        in_size = hidden;
+    }
+}
+
+static void advance_any(const rnn_t *model, rnn_state_t *state,
+                        const float *x_t)
+{
+    if (model->packed != NULL)
+        advance_packed(model, state, x_t);
+    else
+        advance(model, state, x_t);
+}
+
 rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
                     float *y_t)
 {
@@ -186,14 +236,14 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
         return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
     const size_t bh = (size_t)state->batch * state->hidden_size;
     if (!model->check_finite) {
-        advance(model, state, x_t);
+        advance_any(model, state, x_t);
     } else {
         status = rnn__check_array(x_t, (size_t)state->batch * state->input_size,
                                   "x_t", func);
         if (status != RNN_OK)
             return status;
         memcpy(state->saved, state->h, state_floats(state) * sizeof(float));
-        advance(model, state, x_t);
+        advance_any(model, state, x_t);
         if (rnn__check_array(state->h, state_floats(state), "h", func) != RNN_OK) {
             memcpy(state->h, state->saved, state_floats(state) * sizeof(float));
             return rnn__fail(RNN_E_NONFINITE, func,

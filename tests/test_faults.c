@@ -5,7 +5,8 @@
  * A scenario touches every part of librnn that allocates: models of several
  * configurations (head, bidirectional, 2 layers, no bias, batch_first),
  * forward (and again with a larger T and B, so the workspaces grow), head
- * forward/backward, backward, streaming state create + step, optimizers
+ * forward/backward, backward, streaming state create + step (also with
+ * packed weights), optimizers
  * (SGD with momentum, Adam, AdamW) create/step/save/load, model save to a
  * buffer and to a file (also over an existing file), load from a file and a
  * buffer, load_params from both, the spectral radius and the orthogonal
@@ -495,6 +496,7 @@ static rnn_status s_step_head_a(world *w)
 {
     return rnn_step_head(w->models[MA], w->states[0], output(w, "step_logits"));
 }
+static rnn_status s_pack_c(world *w) { return rnn_pack_weights(w->models[MC]); }
 static rnn_status s_step_c(world *w)
 {
     return rnn_step(w->models[MC], w->states[1], w->x_t, output(w, "y_t"));
@@ -608,6 +610,8 @@ static const step scenario[] = {
     STEP("rnn_step", s_step_a),
     STEP("rnn_step_head", s_step_head_a),
     STEP("rnn_state_create", s_state_c),
+    STEP("rnn_step", s_step_c),
+    STEP("rnn_pack_weights", s_pack_c),
     STEP("rnn_step", s_step_c),
     STEP("rnn_optim_create", s_sgd_create),
     STEP("rnn_optim_create", s_adam_create),

@@ -6,6 +6,7 @@
  */
 #include "testutil.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,9 +104,10 @@ static void smaller_shapes_reuse_the_workspace(void **state)
     rnn_destroy(model);
 }
 
-static void streaming_steps_allocate_nothing(void **state)
+/* Stepping, checked, with or without packed weights: only create and pack
+ * allocate; a second pack (a refresh) does not. */
+static void check_streaming_allocates_nothing(bool packed)
 {
-    (void)state;
     rnn_config cfg = rnn_config_default(I, H);
     cfg.num_layers = 3;
     cfg.output_size = O;
@@ -113,16 +115,32 @@ static void streaming_steps_allocate_nothing(void **state)
     rnn_state_t *stream = NULL;
     assert_int_equal(rnn_create(&model, &cfg), RNN_OK);
     assert_int_equal(rnn_set_check_finite(model, 1), RNN_OK);
+    if (packed)
+        assert_int_equal(rnn_pack_weights(model), RNN_OK);
     assert_int_equal(rnn_state_create(&stream, model, B), RNN_OK);
     const size_t after_create = allocations;
     float x_t[B * I] = {0.5f}, y_t[B * H], logits[B * O];
     for (int t = 0; t < 20; ++t) {
         assert_int_equal(rnn_step(model, stream, x_t, y_t), RNN_OK);
         assert_int_equal(rnn_step_head(model, stream, logits), RNN_OK);
+        if (packed && t == 10)
+            assert_int_equal(rnn_pack_weights(model), RNN_OK);
     }
     assert_int_equal(allocations, after_create);
     rnn_state_destroy(stream);
     rnn_destroy(model);
+}
+
+static void streaming_steps_allocate_nothing(void **state)
+{
+    (void)state;
+    check_streaming_allocates_nothing(false);
+}
+
+static void packed_streaming_steps_allocate_nothing(void **state)
+{
+    (void)state;
+    check_streaming_allocates_nothing(true);
 }
 
 int main(void)
@@ -131,6 +149,7 @@ int main(void)
         cmocka_unit_test(training_allocates_nothing_after_the_first_iteration),
         cmocka_unit_test(smaller_shapes_reuse_the_workspace),
         cmocka_unit_test(streaming_steps_allocate_nothing),
+        cmocka_unit_test(packed_streaming_steps_allocate_nothing),
     };
     return cmocka_run_group_tests(tests, install_counter, restore_malloc);
 }

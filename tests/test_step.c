@@ -2,12 +2,14 @@
  *
  * test_step.c - streaming inference: rnn_step over T steps equals
  * rnn_forward on the unidirectional rows of the shape table, rnn_step_head
- * equals the head, and the state calls (create, reset with a mask, get/set,
+ * equals the head (also through rnn_pack_weights' copy of the weights),
+ * and the state calls (create, reset with a mask, get/set,
  * batch) do what they say; states of another shape and bidirectional
  * models are refused.
  */
 #include "testutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +51,15 @@ static rnn_state_t *state_for(const tu_case *c)
     return st;
 }
 
-static void steps_match_forward(void **state)
+/* Steps through the row's sequence and compares every y_t and the final
+ * state with rnn_forward's, reading the weights directly or, when packed,
+ * through rnn_pack_weights' copy. */
+static void check_steps_match_forward(void **state, bool packed)
 {
     tu_case c;
     stream_case_init(&c, state, 1);
+    if (packed)
+        TU_OK(rnn_pack_weights(c.model));
     tu_out o;
     tu_out_alloc(&c, &o);
     tu_case_forward(&c, &o);
@@ -79,6 +86,16 @@ static void steps_match_forward(void **state)
     tu_out_free(&o);
     tu_case_free(&c);
     assert_true(ok);
+}
+
+static void steps_match_forward(void **state)
+{
+    check_steps_match_forward(state, false);
+}
+
+static void packed_steps_match_forward(void **state)
+{
+    check_steps_match_forward(state, true);
 }
 
 /* y_t = NULL still advances the state. */
@@ -302,6 +319,7 @@ int main(void)
     };
     static const tu_table_test table[] = {
         TU_TABLE_TEST(steps_match_forward, tu_unidirectional),
+        TU_TABLE_TEST(packed_steps_match_forward, tu_unidirectional),
         TU_TABLE_TEST(steps_without_output_advance_the_state, tu_unidirectional),
         TU_TABLE_TEST(step_head_equals_head_logits, streams_with_head),
     };
