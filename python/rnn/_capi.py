@@ -208,6 +208,8 @@ _PROTOTYPES = {
     "rnn_state_batch": (_status, [_handle, ctypes.POINTER(ctypes.c_int32)]),
     "rnn_step": (_status, [_handle, _handle, _f32_in, _f32_out]),
     "rnn_step_head": (_status, [_handle, _handle, _f32_out]),
+    "rnn_pack_weights": (_status, [_handle]),
+    "rnn_unpack_weights": (None, [_handle]),
     # parameters
     "rnn_params": (_status, [_handle, _float_pp, _size_p]),
     "rnn_grads": (_status, [_handle, _float_pp, _size_p]),

@@ -103,6 +103,7 @@ class RNN:
         self._last = None            # (T, B) of the last forward
         self._params = self._grads = None
         self._infos = None
+        self._packed = False         # rnn_pack_weights was called
 
     @classmethod
     def _from_ptr(cls, ptr):
@@ -390,7 +391,23 @@ class RNN:
                 staged.append((own[name], arr))
         for dst, src in staged:
             dst[...] = src
+        if self._packed:
+            C.rnn_pack_weights(self._ptr)   # the writes bypassed the library
         return LoadResult(missing, unexpected)
+
+    def pack_weights(self):
+        """Gives streaming steps (State.step) their own transposed copy of
+        the weights, one product per layer: 15-45 % faster per step
+        (rnn_pack_weights). A snapshot: sgd_step, optimizer steps, init,
+        load_params and load_state_dict refresh it; after writing through
+        params / state_dict views, call pack_weights() again."""
+        C.rnn_pack_weights(self._ptr)
+        self._packed = True
+
+    def unpack_weights(self):
+        """Frees the copy made by pack_weights (rnn_unpack_weights)."""
+        C.rnn_unpack_weights(self._ptr)
+        self._packed = False
 
     def init(self, scheme="uniform", seed=0):
         """Re-initialises the parameters: "uniform" (PyTorch's default),

@@ -380,11 +380,14 @@ def test_gradients_accumulate_until_zero_grad():
 # Streaming
 # --------------------------------------------------------------------------
 
+@pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("layers, act", [(1, "tanh"), (3, "relu")])
-def test_step_equals_forward(layers, act):
+def test_step_equals_forward(layers, act, packed):
     T, B, I, H = 7, 3, 2, 5
     rng = np.random.default_rng(layers)
     model = rnn.RNN(I, H, num_layers=layers, nonlinearity=act, output_size=2, seed=8)
+    if packed:
+        model.pack_weights()
     x = rng.standard_normal((T, B, I)).astype(np.float32)
     h0 = rng.standard_normal((layers, B, H)).astype(np.float32)
     y, h_n = model.forward(x, h0=h0)
@@ -395,6 +398,19 @@ def test_step_equals_forward(layers, act):
     np.testing.assert_allclose(state.get(), h_n, atol=1e-6)
     np.testing.assert_allclose(state.head(), model.head_forward(), atol=1e-6)
     assert state.batch == B
+
+
+def test_packed_steps_follow_load_state_dict():
+    # load_state_dict writes through the views: the binding re-packs
+    model = rnn.RNN(3, 4, seed=1)
+    model.pack_weights()
+    other = rnn.RNN(3, 4, seed=2)
+    x = np.full((1, 3), 0.5, np.float32)
+    want = other.state(1).step(x)
+    model.load_state_dict(other.state_dict())
+    np.testing.assert_allclose(model.state(1).step(x), want, atol=1e-6)
+    model.unpack_weights()
+    np.testing.assert_allclose(model.state(1).step(x), want, atol=1e-6)
 
 
 def test_state_reset_mask():
