@@ -160,69 +160,73 @@ static void project(int32_t batch, int32_t n, int32_t k, const float *in,
         rnn__gemm(false, true, batch, n, k, 1.0f, in, k, w, k, beta, out, n);
 }
 
+/* A layer's pre-activation of the step, into state->scratch; the biases
+ * still to add are returned (NULL when already in). h is the layer's state. */
+typedef void (*layer_product)(const rnn_t *model, rnn_state_t *state,
+                              int32_t layer, const float *input,
+                              int32_t in_size, const float *h,
+                              const float **b_ih, const float **b_hh);
+
+/* From the parameters, in rnn_forward's order: the input product, then the
+ * recurrent product added (the biases are added with the activation). */
+static void direct_product(const rnn_t *model, rnn_state_t *state,
+                           int32_t layer, const float *input, int32_t in_size,
+                           const float *h, const float **b_ih,
+                           const float **b_hh)
+{
+    const int32_t batch = state->batch, hidden = state->hidden_size;
+    const rnn_cell_view w = rnn__cell(model, model->params, layer);
+    project(batch, hidden, in_size, input, w.w_ih, false, state->scratch);
+    project(batch, hidden, hidden, h, w.w_hh, true, state->scratch);
+    *b_ih = w.b_ih;
+    *b_hh = w.b_hh;
+}
+
+/* From the packed block (pack.c): the rows [input | h] times
+ * [W_ih | W_hh]^T onto b_ih + b_hh, in one product. */
+static void packed_product(const rnn_t *model, rnn_state_t *state,
+                           int32_t layer, const float *input, int32_t in_size,
+                           const float *h, const float **b_ih,
+                           const float **b_hh)
+{
+    const int32_t batch = state->batch, hidden = state->hidden_size;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    const float *block = rnn__packed_layer(model, layer);
+    const int32_t joined = in_size + hidden, ld = rnn__copy_ld(hidden);
+    const float *bias = block + (size_t)joined * ld;
+    for (int32_t b = 0; b < batch; ++b) {
+        float *row = state->joined + (size_t)b * joined;
+        memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
+        memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
+        memcpy(state->scratch + (size_t)b * hidden, bias, row_bytes);
+    }
+    if (batch == 1)
+        rnn__gemv(true, joined, hidden, 1.0f, block, ld, state->joined, 1.0f,
+                  state->scratch);
+    else
+        rnn__gemm(false, false, batch, hidden, joined, 1.0f, state->joined,
+                  joined, block, ld, 1.0f, state->scratch, hidden);
+    *b_ih = *b_hh = NULL;
+}
+
 static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
 {
+    const layer_product product =
+        model->packed != NULL ? packed_product : direct_product;
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const size_t bh = (size_t)batch * hidden;
     const float *input = x_t;
     int32_t in_size = state->input_size;
     for (int32_t layer = 0; layer < state->num_layers; ++layer) {
-        rnn_cell_view w = rnn__cell(model, model->params, layer);
         float *h = state->h + (size_t)layer * bh;
-        /* Same order of operations as rnn_forward: input product, then the
-         * recurrent product added, then bias and activation. */
-        project(batch, hidden, in_size, input, w.w_ih, false, state->scratch);
-        project(batch, hidden, hidden, h, w.w_hh, true, state->scratch);
-        rnn__bias_act(state->scratch, (size_t)batch, hidden, w.b_ih, w.b_hh,
+        const float *b_ih, *b_hh;
+        product(model, state, layer, input, in_size, h, &b_ih, &b_hh);
+        rnn__bias_act(state->scratch, (size_t)batch, hidden, b_ih, b_hh,
                       model->cfg.nonlinearity);
         memcpy(h, state->scratch, bh * sizeof(float));
         input = h;
         in_size = hidden;
     }
-}
-
-/* The same step through the packed blocks (pack.c): per layer, the rows
- * [input | h] times [W_ih | W_hh]^T, onto b_ih + b_hh, in one product. */
-static void advance_packed(const rnn_t *model, rnn_state_t *state,
-                           const float *x_t)
-{
-    const int32_t batch = state->batch, hidden = state->hidden_size;
-    const size_t bh = (size_t)batch * hidden;
-    const size_t row_bytes = (size_t)hidden * sizeof(float);
-    const float *input = x_t;
-    int32_t in_size = state->input_size;
-    for (int32_t layer = 0; layer < state->num_layers; ++layer) {
-        const float *block = rnn__packed_layer(model, layer);
-        const int32_t joined = in_size + hidden, ld = rnn__copy_ld(hidden);
-        const float *bias = block + (size_t)joined * ld;
-        float *h = state->h + (size_t)layer * bh;
-        for (int32_t b = 0; b < batch; ++b) {
-            float *row = state->joined + (size_t)b * joined;
-            memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
-            memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
-            memcpy(state->scratch + (size_t)b * hidden, bias, row_bytes);
-        }
-        if (batch == 1)
-            rnn__gemv(true, joined, hidden, 1.0f, block, ld, state->joined, 1.0f,
-                      state->scratch);
-        else
-            rnn__gemm(false, false, batch, hidden, joined, 1.0f, state->joined,
-                      joined, block, ld, 1.0f, state->scratch, hidden);
-        rnn__bias_act(state->scratch, (size_t)batch, hidden, NULL, NULL,
-                      model->cfg.nonlinearity);
-        memcpy(h, state->scratch, bh * sizeof(float));
-        input = h;
-        in_size = hidden;
-    }
-}
-
-static void advance_any(const rnn_t *model, rnn_state_t *state,
-                        const float *x_t)
-{
-    if (model->packed != NULL)
-        advance_packed(model, state, x_t);
-    else
-        advance(model, state, x_t);
 }
 
 rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
@@ -236,14 +240,14 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
         return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
     const size_t bh = (size_t)state->batch * state->hidden_size;
     if (!model->check_finite) {
-        advance_any(model, state, x_t);
+        advance(model, state, x_t);
     } else {
         status = rnn__check_array(x_t, (size_t)state->batch * state->input_size,
                                   "x_t", func);
         if (status != RNN_OK)
             return status;
         memcpy(state->saved, state->h, state_floats(state) * sizeof(float));
-        advance_any(model, state, x_t);
+        advance(model, state, x_t);
         if (rnn__check_array(state->h, state_floats(state), "h", func) != RNN_OK) {
             memcpy(state->h, state->saved, state_floats(state) * sizeof(float));
             return rnn__fail(RNN_E_NONFINITE, func,
