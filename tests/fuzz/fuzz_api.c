@@ -540,6 +540,13 @@ static void op_step(session *s, uint8_t a, uint8_t b, uint8_t flags)
     }
     int32_t got = -1;
     FUZZ_CHECK(rnn_state_batch(state, &got) == RNN_OK && got == batch);
+    if (b & 0x10) {
+        begin(s);
+        expect(s, rnn_pack_weights(s->model), "rnn_pack_weights",
+               OK_OR(ST(RNN_E_NOMEM)));
+    } else if (b & 0x20) {
+        rnn_unpack_weights(s->model);
+    }
     int ok = 1;
     const size_t nx = product(&ok, batch, s->cfg.input_size, 1, 1);
     const size_t ny = product(&ok, batch, s->cfg.hidden_size, 1, 1);
