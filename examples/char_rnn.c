@@ -595,7 +595,9 @@ int main(int argc, char **argv)
     }
 
     /* Streaming generation with the reloaded model, one byte at a time,
-     * primed with the first byte of the text. */
+     * primed with the first byte of the text; the model is only read from
+     * here on, so its step weights are packed once. */
+    CHECK(rnn_pack_weights(loaded));
     CHECK(rnn_state_create(&state, loaded, 1));
     rng = o.seed ^ UINT64_C(0x5DEECE66D);
     {
