@@ -6,7 +6,7 @@
  */
 #include "bench_floor.h"
 
-#include "internal.h" /* rnn__gemm, rnn__bias_act, ...: compiled from src/ into the bench */
+#include "internal.h" /* rnn__gemm, rnn__bias_act, rnn__copy_ld, ...: compiled from src/ into the bench */
 
 #include <math.h>
 #include <stdio.h>
@@ -26,18 +26,24 @@ struct bench_floor {
     float *params, *grads;
     cell_view *w, *g;     /* per cell, into params / grads */
     float *x_user, *dy_user;
-    /* the library's forward cache: time-major x, per cell [T+1, B, H] */
-    float *cache_x, *hidden;
+    /* the library's forward cache: time-major x, per cell [T+1, B, H], per
+     * cell W_hh^T [H, ld_t] when ld_t != 0 */
+    float *cache_x, *hidden, *w_hh_t;
+    int ld_t;
     float *y;
     /* backward work: per direction [T, B, H] twice, a gather row block, dx */
     float *grad_in, *grad_out, *gather, *dx;
     /* parts: scratch outputs and saved realistic inputs */
     float *proj, *acc, *act_buf, *pre, *gpre;
-    /* streaming: [L, B, H] state, [B, H] scratch, x_t, y_t, saved pre-act */
-    float *sh, *scratch, *xt, *yt, *step_pre;
+    /* streaming: rnn_pack_weights' blocks (one direction only), the packed
+     * and the direct step's [L, B, H] states, [B, H] scratch, the joined
+     * [B, max(I, H) + H] rows, x_t, y_t, saved pre-activation, and where
+     * the step.copy part puts its h */
+    float *packed, *sh, *sh_direct, *scratch, *joined, *xt, *yt, *step_pre;
+    float *step_sink;
     float *call_out;
-    /* what-ifs: W_hh^T, and padded copies of h, W_hh and the output */
-    float *w_t, *pad_h, *pad_w, *pad_out;
+    /* what-ifs: cell 0's W_hh^T with ld copy_ld(H) and with the other ld */
+    float *call_w_t, *call_w_t_other;
 };
 
 /* ---- helpers mirroring src/forward.c's slot arithmetic ------------------ */
@@ -75,12 +81,69 @@ static float *outputs(const bench_floor *f, int cell, int dir)
     return slot(f, cell, dir == 0 ? 1 : 0);
 }
 
+/* ---- layouts (src/forward.c transposed_ld, src/internal.h rnn__copy_ld) - */
+
+/* transposed_ld: the W_hh^T copy is made when the T*B rows repay it. */
+static int transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
+{
+    const int64_t rows = (int64_t)seq_len * batch;
+    const bool pays = batch > 1 ? rows >= 64 : (int64_t)seq_len * 4 >= hidden;
+    if (!pays)
+        return 0;
+    return rnn__copy_ld(hidden);
+}
+
+int bench_floor_transposed_ld(const bench_shape *s)
+{
+    return transposed_ld(s->hidden, s->seq_len, s->batch);
+}
+
+int bench_floor_copy_ld(int hidden)
+{
+    return rnn__copy_ld(hidden);
+}
+
+int bench_floor_other_ld(int hidden)
+{
+    return rnn__copy_ld(hidden) == hidden ? hidden + BENCH_PAD : hidden;
+}
+
+/* cache->w_hh_t + cell * H * ld */
+static float *w_hh_t(const bench_floor *f, int cell)
+{
+    return f->w_hh_t + (size_t)cell * f->H * f->ld_t;
+}
+
 /* ---- forward (src/forward.c) ------------------------------------------- */
+
+/* prepare_inputs, first half: x into the cache (time-major, no lengths) */
+static void copy_inputs(bench_floor *f)
+{
+    memcpy(f->cache_x, f->x_user, (size_t)f->T * f->B * f->In * sizeof(float));
+}
+
+/* prepare_inputs, second half: the W_hh^T copies */
+static void transpose_w_hh(bench_floor *f)
+{
+    const int hidden = f->H, ld = f->ld_t;
+    for (int cell = 0; cell < f->cells && ld != 0; ++cell)
+        rnn__transpose(w_hh_t(f, cell), ld, f->w[cell].w_hh, hidden, hidden);
+}
 
 /* prepare_inputs (time-major, no lengths) */
 static void prepare_inputs(bench_floor *f)
 {
-    memcpy(f->cache_x, f->x_user, (size_t)f->T * f->B * f->In * sizeof(float));
+    copy_inputs(f);
+    transpose_w_hh(f);
+}
+
+/* fill_bias */
+static void fill_bias(float *rows, size_t count, int hidden, const cell_view *w)
+{
+    for (int j = 0; j < hidden; ++j)
+        rows[j] = w->b_ih[j] + w->b_hh[j];
+    for (size_t r = 1; r < count; ++r)
+        memcpy(rows + r * hidden, rows, (size_t)hidden * sizeof(float));
 }
 
 /* project_inputs, writing into `out` (the library: outputs(cell, dir)) */
@@ -88,16 +151,19 @@ static void project_inputs(bench_floor *f, int layer, int dir, float *out)
 {
     const int rows = f->T * f->B, hidden = f->H, dirs = f->D;
     const cell_view w = f->w[layer * dirs + dir];
+    if (w.b_ih != NULL)
+        fill_bias(out, (size_t)rows, hidden, &w);
+    const float beta = w.b_ih != NULL ? 1.0f : 0.0f;
     if (layer == 0) {
         rnn__gemm(false, true, rows, hidden, f->In, 1.0f, f->cache_x, f->In,
-                    w.w_ih, f->In, 0.0f, out, hidden);
+                  w.w_ih, f->In, beta, out, hidden);
         return;
     }
     for (int src = 0; src < dirs; ++src) {
         const float *input = outputs(f, (layer - 1) * dirs + src, src);
         rnn__gemm(false, true, rows, hidden, hidden, 1.0f, input, hidden,
-                    w.w_ih + (size_t)src * hidden, dirs * hidden,
-                    src == 0 ? 0.0f : 1.0f, out, hidden);
+                  w.w_ih + (size_t)src * hidden, dirs * hidden,
+                  src == 0 ? beta : 1.0f, out, hidden);
     }
 }
 
@@ -107,21 +173,37 @@ static void set_initial_state(bench_floor *f, int cell, int dir)
     memset(slot(f, cell, dir == 0 ? 0 : f->T), 0, bh(f) * sizeof(float));
 }
 
-/* run_recurrence (no lengths) */
+/* add_recurrent: out[B, H] += prev[B, H] W_hh^T, from W_hh^T or W_hh */
+static void add_recurrent(int batch, int hidden, const float *prev,
+                          const float *w, int ld, bool w_is_w_hh, float *out)
+{
+    if (batch == 1)
+        rnn__gemv(!w_is_w_hh, hidden, hidden, 1.0f, w, ld, prev, 1.0f, out);
+    else
+        rnn__gemm(false, w_is_w_hh, batch, hidden, hidden, 1.0f, prev, hidden, w,
+                  ld, 1.0f, out, hidden);
+}
+
+/* run_recurrence's product: on the cell's W_hh^T copy, or on W_hh */
+static void recurrent_product(const bench_floor *f, int cell, const float *prev,
+                              float *out)
+{
+    if (f->ld_t != 0)
+        add_recurrent(f->B, f->H, prev, w_hh_t(f, cell), f->ld_t, false, out);
+    else
+        add_recurrent(f->B, f->H, prev, f->w[cell].w_hh, f->H, true, out);
+}
+
+/* run_recurrence (no lengths): the bias is already in `out` (fill_bias) */
 static void run_recurrence(bench_floor *f, int cell, int dir)
 {
     const int hidden = f->H, batch = f->B, seq_len = f->T;
-    const cell_view w = f->w[cell];
     for (int k = 0; k < seq_len; ++k) {
         const int t = dir == 0 ? k : seq_len - 1 - k;
         float *out = slot(f, cell, out_slot(dir, t));
         const float *prev = slot(f, cell, prev_slot(dir, t));
-        if (batch == 1)
-            rnn__gemv(false, hidden, hidden, 1.0f, w.w_hh, hidden, prev, 1.0f, out);
-        else
-            rnn__gemm(false, true, batch, hidden, hidden, 1.0f, prev, hidden,
-                        w.w_hh, hidden, 1.0f, out, hidden);
-        rnn__bias_act(out, (size_t)batch, hidden, w.b_ih, w.b_hh, f->nl);
+        recurrent_product(f, cell, prev, out);
+        rnn__bias_act(out, (size_t)batch, hidden, NULL, NULL, f->nl);
     }
 }
 
@@ -147,6 +229,7 @@ static void write_output(bench_floor *f)
     }
 }
 
+/* rnn_forward(model, T, B, x, NULL, NULL, y, NULL) */
 void bench_floor_forward(void *p)
 {
     bench_floor *f = p;
@@ -198,10 +281,10 @@ static void backprop_steps(bench_floor *f, int cell, int dir, float *grad)
             const float *da_later = grad + (size_t)(dir == 0 ? t + 1 : t - 1) * n;
             if (batch == 1)
                 rnn__gemv(true, hidden, hidden, 1.0f, w_hh, hidden, da_later,
-                            1.0f, da);
+                          1.0f, da);
             else
                 rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_later,
-                            hidden, w_hh, hidden, 1.0f, da, hidden);
+                          hidden, w_hh, hidden, 1.0f, da, hidden);
         }
         rnn__mul_act_grad(da, slot(f, cell, out_slot(dir, t)), n, f->nl);
     }
@@ -212,7 +295,7 @@ static void grad_w_hh(bench_floor *f, int cell, int dir, const float *grad)
     const int rows = f->T * f->B, hidden = f->H;
     const float *h_prev = slot(f, cell, dir == 0 ? 0 : 1);
     rnn__gemm(true, false, hidden, hidden, rows, 1.0f, grad, hidden, h_prev,
-                hidden, 1.0f, f->g[cell].w_hh, hidden);
+              hidden, 1.0f, f->g[cell].w_hh, hidden);
 }
 
 static void grad_w_ih(bench_floor *f, int layer, int dir, const float *grad)
@@ -221,13 +304,13 @@ static void grad_w_ih(bench_floor *f, int layer, int dir, const float *grad)
     const cell_view dw = f->g[layer * dirs + dir];
     if (layer == 0) {
         rnn__gemm(true, false, hidden, f->In, rows, 1.0f, grad, hidden,
-                    f->cache_x, f->In, 1.0f, dw.w_ih, f->In);
+                  f->cache_x, f->In, 1.0f, dw.w_ih, f->In);
         return;
     }
     for (int src = 0; src < dirs; ++src)
         rnn__gemm(true, false, hidden, hidden, rows, 1.0f, grad, hidden,
-                    outputs(f, (layer - 1) * dirs + src, src), hidden, 1.0f,
-                    dw.w_ih + (size_t)src * hidden, dirs * hidden);
+                  outputs(f, (layer - 1) * dirs + src, src), hidden, 1.0f,
+                  dw.w_ih + (size_t)src * hidden, dirs * hidden);
 }
 
 static void grad_bias(bench_floor *f, int cell, const float *grad)
@@ -261,13 +344,13 @@ static void input_grad(bench_floor *f, int layer, const float *grad,
         const float beta = dir == 0 ? 0.0f : 1.0f;
         if (layer == 0) {
             rnn__gemm(false, false, rows, f->In, hidden, 1.0f, grad + dir * block,
-                        hidden, w_ih, f->In, beta, dx, f->In);
+                      hidden, w_ih, f->In, beta, dx, f->In);
             continue;
         }
         for (int src = 0; src < dirs; ++src)
             rnn__gemm(false, false, rows, hidden, hidden, 1.0f,
-                        grad + dir * block, hidden, w_ih + (size_t)src * hidden,
-                        dirs * hidden, beta, below + src * block, hidden);
+                      grad + dir * block, hidden, w_ih + (size_t)src * hidden,
+                      dirs * hidden, beta, below + src * block, hidden);
     }
 }
 
@@ -302,7 +385,37 @@ void bench_floor_train(void *p)
     bench_floor_backward(p);
 }
 
-/* ---- streaming (src/step.c) -------------------------------------------- */
+/* ---- streaming (src/step.c, src/pack.c) -------------------------------- */
+
+/* layer_floats of pack.c: [I_l + H, H] with row stride rnn__copy_ld(H),
+ * then b_ih + b_hh [H] */
+static size_t packed_layer_floats(const bench_floor *f, int layer)
+{
+    const size_t in = (size_t)(layer == 0 ? f->In : f->H);
+    return (in + (size_t)f->H) * (size_t)rnn__copy_ld(f->H) + (size_t)f->H;
+}
+
+/* rnn__packed_layer */
+static const float *packed_layer(const bench_floor *f, int layer)
+{
+    const float *block = f->packed;
+    for (int l = 0; l < layer; ++l)
+        block += packed_layer_floats(f, l);
+    return block;
+}
+
+/* pack_layer of pack.c (run once at creation, like rnn_pack_weights) */
+static void pack_layer(const bench_floor *f, int layer, float *block)
+{
+    const int hidden = f->H, ld = rnn__copy_ld(hidden);
+    const int in = layer == 0 ? f->In : f->H;
+    const cell_view w = f->w[layer];
+    rnn__transpose(block, ld, w.w_ih, hidden, in);
+    rnn__transpose(block + (size_t)in * ld, ld, w.w_hh, hidden, hidden);
+    float *bias = block + ((size_t)in + hidden) * ld;
+    for (int j = 0; j < hidden; ++j)
+        bias[j] = w.b_ih != NULL ? w.b_ih[j] + w.b_hh[j] : 0.0f;
+}
 
 /* project() of step.c */
 static void step_project(int batch, int n, int k, const float *in, const float *w,
@@ -315,17 +428,16 @@ static void step_project(int batch, int n, int k, const float *in, const float *
         rnn__gemm(false, true, batch, n, k, 1.0f, in, k, w, k, beta, out, n);
 }
 
-/* rnn_step(model, state, x_t, y_t) */
-void bench_floor_step(void *p)
+/* advance() of step.c: the step without packed weights */
+static void advance_direct(bench_floor *f, float *state)
 {
-    bench_floor *f = p;
     const int batch = f->B, hidden = f->H;
     const size_t n = bh(f);
     const float *input = f->xt;
     int in_size = f->In;
     for (int layer = 0; layer < f->L; ++layer) {
         const cell_view w = f->w[layer];
-        float *h = f->sh + (size_t)layer * n;
+        float *h = state + (size_t)layer * n;
         step_project(batch, hidden, in_size, input, w.w_ih, false, f->scratch);
         step_project(batch, hidden, hidden, h, w.w_hh, true, f->scratch);
         rnn__bias_act(f->scratch, (size_t)batch, hidden, w.b_ih, w.b_hh, f->nl);
@@ -333,11 +445,80 @@ void bench_floor_step(void *p)
         input = h;
         in_size = hidden;
     }
-    memcpy(f->yt, input, n * sizeof(float));
+}
+
+/* advance_packed's copies before the product: the rows [input | h] into
+ * the joined buffer and the summed bias into the output, row by row. */
+static void join_rows(bench_floor *f, const float *block, int in_size,
+                      const float *input, const float *h)
+{
+    const int hidden = f->H, joined = in_size + hidden, ld = rnn__copy_ld(hidden);
+    const float *bias = block + (size_t)joined * ld;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    for (int b = 0; b < f->B; ++b) {
+        float *row = f->joined + (size_t)b * joined;
+        memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
+        memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
+        memcpy(f->scratch + (size_t)b * hidden, bias, row_bytes);
+    }
+}
+
+/* advance_packed's one product per layer, onto the bias in `out` */
+static void packed_product(const bench_floor *f, const float *block, int in_size,
+                           float *out)
+{
+    const int hidden = f->H, joined = in_size + hidden, ld = rnn__copy_ld(hidden);
+    if (f->B == 1)
+        rnn__gemv(true, joined, hidden, 1.0f, block, ld, f->joined, 1.0f, out);
+    else
+        rnn__gemm(false, false, f->B, hidden, joined, 1.0f, f->joined, joined,
+                  block, ld, 1.0f, out, hidden);
+}
+
+/* advance_packed() of step.c */
+static void advance_packed(bench_floor *f, float *state)
+{
+    const size_t n = bh(f);
+    const float *input = f->xt;
+    int in_size = f->In;
+    for (int layer = 0; layer < f->L; ++layer) {
+        const float *block = packed_layer(f, layer);
+        float *h = state + (size_t)layer * n;
+        join_rows(f, block, in_size, input, h);
+        packed_product(f, block, in_size, f->scratch);
+        rnn__bias_act(f->scratch, (size_t)f->B, f->H, NULL, NULL, f->nl);
+        memcpy(h, f->scratch, n * sizeof(float));
+        input = h;
+        in_size = f->H;
+    }
+}
+
+/* rnn_step(model, state, x_t, y_t) on a packed model */
+void bench_floor_step(void *p)
+{
+    bench_floor *f = p;
+    advance_packed(f, f->sh);
+    memcpy(f->yt, f->sh + (size_t)(f->L - 1) * bh(f), bh(f) * sizeof(float));
+}
+
+/* rnn_step(model, state, x_t, y_t) on an unpacked model */
+void bench_floor_step_direct(void *p)
+{
+    bench_floor *f = p;
+    advance_direct(f, f->sh_direct);
+    memcpy(f->yt, f->sh_direct + (size_t)(f->L - 1) * bh(f), bh(f) * sizeof(float));
 }
 
 /* ---- parts -------------------------------------------------------------- */
 
+void bench_part_fwd_transpose(void *p)
+{
+    transpose_w_hh(p);
+}
+
+/* project_inputs as a whole: the bias pre-fill of the T*B output rows and
+ * the sgemm(s) with beta = 1 onto it (beta = 1 needs the fill: the two
+ * belong together, as in the library). */
 void bench_part_fwd_proj(void *p)
 {
     bench_floor *f = p;
@@ -352,19 +533,12 @@ void bench_part_fwd_proj(void *p)
 void bench_part_fwd_rec(void *p)
 {
     bench_floor *f = p;
-    const int hidden = f->H, batch = f->B;
     for (int cell = 0; cell < f->cells; ++cell) {
         const int dir = cell % f->D;
-        const float *w_hh = f->w[cell].w_hh;
         for (int k = 0; k < f->T; ++k) {
             const int t = dir == 0 ? k : f->T - 1 - k;
-            float *out = f->acc + (size_t)t * bh(f);
-            const float *prev = slot(f, cell, prev_slot(dir, t));
-            if (batch == 1)
-                rnn__gemv(false, hidden, hidden, 1.0f, w_hh, hidden, prev, 1.0f, out);
-            else
-                rnn__gemm(false, true, batch, hidden, hidden, 1.0f, prev, hidden,
-                            w_hh, hidden, 1.0f, out, hidden);
+            recurrent_product(f, cell, slot(f, cell, prev_slot(dir, t)),
+                              f->acc + (size_t)t * bh(f));
         }
     }
 }
@@ -381,20 +555,21 @@ void bench_part_fwd_act(void *p)
     bench_floor *f = p;
     for (int cell = 0; cell < f->cells; ++cell) {
         const int dir = cell % f->D;
-        const cell_view w = f->w[cell];
         memcpy(f->act_buf, f->pre + (size_t)cell * tbh(f), tbh(f) * sizeof(float));
         for (int k = 0; k < f->T; ++k) {
             const int t = dir == 0 ? k : f->T - 1 - k;
-            rnn__bias_act(f->act_buf + (size_t)t * bh(f), (size_t)f->B, f->H,
-                            w.b_ih, w.b_hh, f->nl);
+            rnn__bias_act(f->act_buf + (size_t)t * bh(f), (size_t)f->B, f->H, NULL,
+                          NULL, f->nl);
         }
     }
 }
 
+/* prepare_inputs' copy of x (its transposes are fwd.transpose), the
+ * initial states and write_output */
 void bench_part_fwd_copy(void *p)
 {
     bench_floor *f = p;
-    prepare_inputs(f);
+    copy_inputs(f);
     for (int cell = 0; cell < f->cells; ++cell)
         set_initial_state(f, cell, cell % f->D);
     write_output(f);
@@ -415,10 +590,10 @@ void bench_part_bwd_rec(void *p)
             float *da = f->acc + (size_t)t * n;
             if (batch == 1)
                 rnn__gemv(true, hidden, hidden, 1.0f, w_hh, hidden, da_later,
-                            1.0f, da);
+                          1.0f, da);
             else
                 rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_later,
-                            hidden, w_hh, hidden, 1.0f, da, hidden);
+                          hidden, w_hh, hidden, 1.0f, da, hidden);
         }
     }
 }
@@ -441,7 +616,7 @@ void bench_part_bwd_act(void *p)
         for (int k = 0; k < f->T; ++k) {
             const int t = dir == 0 ? f->T - 1 - k : k;
             rnn__mul_act_grad(f->act_buf + (size_t)t * n,
-                                slot(f, cell, out_slot(dir, t)), n, f->nl);
+                              slot(f, cell, out_slot(dir, t)), n, f->nl);
         }
     }
 }
@@ -483,46 +658,49 @@ void bench_part_bwd_copy(void *p)
     load_output_grad(f, f->grad_in);
 }
 
-void bench_part_step_proj(void *p)
+/* Every copy of the packed step: per layer the [x_t | h] rows and the bias
+ * pre-fill (join_rows), the new h back (here into a scratch block, so that
+ * the part leaves the state alone), then y_t out. */
+void bench_part_step_copy(void *p)
 {
     bench_floor *f = p;
+    const size_t n = bh(f);
     const float *input = f->xt;
     int in_size = f->In;
     for (int layer = 0; layer < f->L; ++layer) {
-        step_project(f->B, f->H, in_size, input, f->w[layer].w_ih, false, f->scratch);
-        input = f->sh + (size_t)layer * bh(f);
+        const float *h = f->sh + (size_t)layer * n;
+        join_rows(f, packed_layer(f, layer), in_size, input, h);
+        memcpy(f->step_sink + (size_t)layer * n, f->scratch, n * sizeof(float));
+        input = h;
         in_size = f->H;
     }
+    memcpy(f->yt, f->step_sink + (size_t)(f->L - 1) * n, n * sizeof(float));
 }
 
+/* The packed step's one product per layer, on the joined rows the last
+ * step left, accumulating into a scratch block. */
 void bench_part_step_rec(void *p)
 {
     bench_floor *f = p;
     for (int layer = 0; layer < f->L; ++layer)
-        step_project(f->B, f->H, f->H, f->sh + (size_t)layer * bh(f),
-                     f->w[layer].w_hh, true, f->acc);
+        packed_product(f, packed_layer(f, layer), layer == 0 ? f->In : f->H, f->acc);
 }
 
 void bench_part_step_act(void *p)
 {
     bench_floor *f = p;
     for (int layer = 0; layer < f->L; ++layer) {
-        const cell_view w = f->w[layer];
         memcpy(f->scratch, f->step_pre, bh(f) * sizeof(float));
-        rnn__bias_act(f->scratch, (size_t)f->B, f->H, w.b_ih, w.b_hh, f->nl);
+        rnn__bias_act(f->scratch, (size_t)f->B, f->H, NULL, NULL, f->nl);
     }
 }
+
+/* ---- single calls and what-ifs ------------------------------------------ */
 
 void bench_call_fwd_rec(void *p)
 {
     bench_floor *f = p;
-    const float *prev = slot(f, 0, 1);
-    if (f->B == 1)
-        rnn__gemv(false, f->H, f->H, 1.0f, f->w[0].w_hh, f->H, prev, 1.0f,
-                    f->call_out);
-    else
-        rnn__gemm(false, true, f->B, f->H, f->H, 1.0f, prev, f->H, f->w[0].w_hh,
-                    f->H, 1.0f, f->call_out, f->H);
+    recurrent_product(f, 0, slot(f, 0, 1), f->call_out);
 }
 
 void bench_call_bwd_rec(void *p)
@@ -530,29 +708,28 @@ void bench_call_bwd_rec(void *p)
     bench_floor *f = p;
     if (f->B == 1)
         rnn__gemv(true, f->H, f->H, 1.0f, f->w[0].w_hh, f->H, f->gpre, 1.0f,
-                    f->call_out);
-    else
-        rnn__gemm(false, false, f->B, f->H, f->H, 1.0f, f->gpre, f->H,
-                    f->w[0].w_hh, f->H, 1.0f, f->call_out, f->H);
-}
-
-void bench_call_fwd_rec_nn(void *p)
-{
-    bench_floor *f = p;
-    if (f->B == 1)
-        rnn__gemv(true, f->H, f->H, 1.0f, f->w_t, f->H, slot(f, 0, 1), 1.0f,
                   f->call_out);
     else
-        rnn__gemm(false, false, f->B, f->H, f->H, 1.0f, slot(f, 0, 1), f->H, f->w_t,
-                  f->H, 1.0f, f->call_out, f->H);
+        rnn__gemm(false, false, f->B, f->H, f->H, 1.0f, f->gpre, f->H,
+                  f->w[0].w_hh, f->H, 1.0f, f->call_out, f->H);
 }
 
-void bench_call_fwd_rec_padded(void *p)
+void bench_call_fwd_rec_other(void *p)
 {
     bench_floor *f = p;
-    const int ld = f->H + BENCH_PAD;
-    rnn__gemm(false, true, f->B, f->H, f->H, 1.0f, f->pad_h, ld, f->pad_w, ld, 1.0f,
-              f->pad_out, ld);
+    if (f->ld_t != 0)
+        add_recurrent(f->B, f->H, slot(f, 0, 1), f->w[0].w_hh, f->H, true,
+                      f->call_out);
+    else
+        add_recurrent(f->B, f->H, slot(f, 0, 1), f->call_w_t, rnn__copy_ld(f->H),
+                      false, f->call_out);
+}
+
+void bench_call_fwd_rec_other_ld(void *p)
+{
+    bench_floor *f = p;
+    add_recurrent(f->B, f->H, slot(f, 0, 1), f->call_w_t_other,
+                  bench_floor_other_ld(f->H), false, f->call_out);
 }
 
 /* ---- flops -------------------------------------------------------------- */
@@ -570,8 +747,7 @@ bench_part_flops bench_floor_flops(const bench_shape *s)
         fl.bwd_dw_hh += s->dirs * 2.0 * tb * h * h;
         fl.bwd_dw_ih += s->dirs * 2.0 * tb * h * in;
         fl.bwd_dx += s->dirs * 2.0 * tb * h * in;
-        fl.step_proj += 2.0 * s->batch * h * in;
-        fl.step_rec += 2.0 * s->batch * h * h;
+        fl.step_rec += 2.0 * s->batch * h * (in + h);
     }
     fl.call_rec = 2.0 * s->batch * h * h;
     return fl;
@@ -585,6 +761,11 @@ const float *bench_floor_output(const bench_floor *f)
 const float *bench_floor_dx(const bench_floor *f)
 {
     return f->dx;
+}
+
+const float *bench_floor_step_output(const bench_floor *f)
+{
+    return f->yt;
 }
 
 /* ---- create / destroy --------------------------------------------------- */
@@ -623,10 +804,11 @@ void bench_floor_destroy(bench_floor *f)
     if (f == NULL)
         return;
     float *arrays[] = {f->params, f->grads, f->x_user, f->dy_user, f->cache_x,
-                       f->hidden, f->y, f->grad_in, f->grad_out, f->gather,
-                       f->dx, f->proj, f->acc, f->act_buf, f->pre, f->gpre,
-                       f->sh, f->scratch, f->xt, f->yt, f->step_pre, f->call_out,
-                       f->w_t, f->pad_h, f->pad_w, f->pad_out};
+                       f->hidden, f->w_hh_t, f->y, f->grad_in, f->grad_out,
+                       f->gather, f->dx, f->proj, f->acc, f->act_buf, f->pre,
+                       f->gpre, f->packed, f->sh, f->sh_direct, f->scratch,
+                       f->joined, f->xt, f->yt, f->step_pre, f->step_sink,
+                       f->call_out, f->call_w_t, f->call_w_t_other};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; ++k)
         free(arrays[k]);
     free(f->w);
@@ -634,28 +816,79 @@ void bench_floor_destroy(bench_floor *f)
     free(f);
 }
 
-/* Saved pre-activations that give the cached states back: atanh(h) - bias
- * (tanh) or h - bias (relu), so the in-place passes see realistic inputs. */
+/* Saved pre-activations that give the cached states back: atanh(h) (tanh)
+ * or h (relu), bias included (forward and the packed step add it before
+ * the pass), so the in-place passes see realistic inputs. */
 static void save_pre_activations(bench_floor *f)
 {
     for (int cell = 0; cell < f->cells; ++cell) {
         const int dir = cell % f->D;
-        const cell_view w = f->w[cell];
         float *dst = f->pre + (size_t)cell * tbh(f);
         for (int t = 0; t < f->T; ++t) {
             const float *h = slot(f, cell, out_slot(dir, t));
             for (size_t i = 0; i < bh(f); ++i) {
-                const int j = (int)(i % (size_t)f->H);
                 float v = h[i];
                 if (!f->nl) {
                     v = v > 0.999999f ? 0.999999f : v < -0.999999f ? -0.999999f : v;
                     v = atanhf(v);
                 }
-                dst[(size_t)t * bh(f) + i] = v - (w.b_ih[j] + w.b_hh[j]);
+                dst[(size_t)t * bh(f) + i] = v;
             }
         }
     }
     memcpy(f->step_pre, f->pre, bh(f) * sizeof(float));
+}
+
+static int allocate(bench_floor *f)
+{
+    const size_t n = bh(f), block = tbh(f);
+    const size_t dh = (size_t)f->D * f->H;
+    const size_t widest = dh > (size_t)f->In ? dh : (size_t)f->In;
+    const size_t xs = (size_t)f->T * f->B * f->In;
+    const size_t step_in = (size_t)(f->In > f->H ? f->In : f->H);
+    size_t packed = 0;
+    for (int layer = 0; layer < f->L && f->D == 1; ++layer)
+        packed += packed_layer_floats(f, layer);
+    f->params = alloc_floats(f->num_params);
+    f->grads = alloc_floats(f->num_params);
+    f->w = calloc((size_t)f->cells, sizeof *f->w);
+    f->g = calloc((size_t)f->cells, sizeof *f->g);
+    f->x_user = alloc_floats(xs);
+    f->dy_user = alloc_floats(block * f->D);
+    f->cache_x = alloc_floats(xs);
+    f->hidden = alloc_floats((size_t)f->cells * ((size_t)f->T + 1) * n);
+    f->w_hh_t = alloc_floats((size_t)f->cells * f->H * f->ld_t);
+    f->y = alloc_floats(block * f->D);
+    f->grad_in = alloc_floats(block * f->D);
+    f->grad_out = alloc_floats(block * f->D);
+    f->gather = alloc_floats(n > widest * f->B ? n : widest * f->B);
+    f->dx = alloc_floats(xs);
+    f->proj = alloc_floats(block);
+    f->acc = alloc_floats(block > n ? block : n);
+    f->act_buf = alloc_floats(block);
+    f->pre = alloc_floats(block * f->cells);
+    f->gpre = alloc_floats(block * f->D);
+    f->packed = alloc_floats(packed);
+    f->sh = alloc_floats(n * f->L);
+    f->sh_direct = alloc_floats(n * f->L);
+    f->scratch = alloc_floats(n);
+    f->joined = alloc_floats((step_in + f->H) * f->B);
+    f->xt = alloc_floats((size_t)f->B * f->In);
+    f->yt = alloc_floats(n);
+    f->step_pre = alloc_floats(n);
+    f->step_sink = alloc_floats(n * f->L);
+    f->call_out = alloc_floats(n);
+    f->call_w_t = alloc_floats((size_t)f->H * bench_floor_copy_ld(f->H));
+    f->call_w_t_other = alloc_floats((size_t)f->H * bench_floor_other_ld(f->H));
+    return f->params && f->grads && f->w && f->g && f->x_user && f->dy_user &&
+                   f->cache_x && f->hidden && f->w_hh_t && f->y && f->grad_in &&
+                   f->grad_out && f->gather && f->dx && f->proj && f->acc &&
+                   f->act_buf && f->pre && f->gpre && f->packed && f->sh &&
+                   f->sh_direct && f->scratch && f->joined && f->xt && f->yt &&
+                   f->step_pre && f->step_sink && f->call_out && f->call_w_t &&
+                   f->call_w_t_other
+               ? 0
+               : -1;
 }
 
 bench_floor *bench_floor_create(rnn_t *model, const bench_shape *s, int relu,
@@ -674,68 +907,32 @@ bench_floor *bench_floor_create(rnn_t *model, const bench_shape *s, int relu,
     f->L = s->layers;
     f->D = s->dirs;
     f->cells = f->L * f->D;
+    f->ld_t = transposed_ld(f->H, f->T, f->B);
     float *model_params = NULL;
-    if (rnn_params(model, &model_params, &f->num_params) != RNN_OK)
-        goto fail;
-    const size_t n = bh(f), block = tbh(f);
-    const size_t dh = (size_t)f->D * f->H;
-    const size_t widest = dh > (size_t)f->In ? dh : (size_t)f->In;
-    const size_t xs = (size_t)f->T * f->B * f->In;
-    f->params = alloc_floats(f->num_params);
-    f->grads = alloc_floats(f->num_params);
-    f->w = calloc((size_t)f->cells, sizeof *f->w);
-    f->g = calloc((size_t)f->cells, sizeof *f->g);
-    f->x_user = alloc_floats(xs);
-    f->dy_user = alloc_floats(block * f->D);
-    f->cache_x = alloc_floats(xs);
-    f->hidden = alloc_floats((size_t)f->cells * ((size_t)f->T + 1) * n);
-    f->y = alloc_floats(block * f->D);
-    f->grad_in = alloc_floats(block * f->D);
-    f->grad_out = alloc_floats(block * f->D);
-    f->gather = alloc_floats(n > widest * f->B ? n : widest * f->B);
-    f->dx = alloc_floats(xs);
-    f->proj = alloc_floats(block);
-    f->acc = alloc_floats(block > n ? block : n);
-    f->act_buf = alloc_floats(block);
-    f->pre = alloc_floats(block * f->cells);
-    f->gpre = alloc_floats(block * f->D);
-    f->sh = alloc_floats(n * f->L);
-    f->scratch = alloc_floats(n);
-    f->xt = alloc_floats((size_t)f->B * f->In);
-    f->yt = alloc_floats(n);
-    f->step_pre = alloc_floats(n);
-    f->call_out = alloc_floats(n);
-    const size_t ld = (size_t)f->H + BENCH_PAD;
-    f->w_t = alloc_floats((size_t)f->H * f->H);
-    f->pad_h = alloc_floats((size_t)f->B * ld);
-    f->pad_w = alloc_floats((size_t)f->H * ld);
-    f->pad_out = alloc_floats((size_t)f->B * ld);
-    if (!f->params || !f->grads || !f->w || !f->g || !f->x_user || !f->dy_user ||
-        !f->cache_x || !f->hidden || !f->y || !f->grad_in || !f->grad_out ||
-        !f->gather || !f->dx || !f->proj || !f->acc || !f->act_buf || !f->pre ||
-        !f->gpre || !f->sh || !f->scratch || !f->xt || !f->yt || !f->step_pre ||
-        !f->call_out || !f->w_t || !f->pad_h || !f->pad_w || !f->pad_out)
+    if (rnn_params(model, &model_params, &f->num_params) != RNN_OK ||
+        allocate(f) != 0)
         goto fail;
     memcpy(f->params, model_params, f->num_params * sizeof(float));
     for (int layer = 0; layer < f->L; ++layer)
         for (int dir = 0; dir < f->D; ++dir)
             if (find_cell(model, f, layer, dir) != 0)
                 goto fail;
+    const size_t xs = (size_t)f->T * f->B * f->In;
     memcpy(f->x_user, x, xs * sizeof(float));
-    memcpy(f->dy_user, dy, block * f->D * sizeof(float));
+    memcpy(f->dy_user, dy, tbh(f) * f->D * sizeof(float));
     memcpy(f->xt, x, (size_t)f->B * f->In * sizeof(float));
-    bench_fill_uniform(f->gpre, block * f->D, -0.1f, 0.1f, 7);
+    bench_fill_uniform(f->gpre, tbh(f) * f->D, -0.1f, 0.1f, 7);
+    /* rnn_pack_weights, outside the timed calls as in rnn_bench */
+    float *block = f->packed;
+    for (int layer = 0; layer < f->L && f->D == 1; ++layer) {
+        pack_layer(f, layer, block);
+        block += packed_layer_floats(f, layer);
+    }
     bench_floor_forward(f);
     save_pre_activations(f);
-    const float *w_hh = f->w[0].w_hh, *h1 = slot(f, 0, 1);
-    for (int i = 0; i < f->H; ++i)
-        for (int j = 0; j < f->H; ++j) {
-            f->w_t[(size_t)j * f->H + i] = w_hh[(size_t)i * f->H + j];
-            f->pad_w[(size_t)i * ld + j] = w_hh[(size_t)i * f->H + j];
-        }
-    for (int b = 0; b < f->B; ++b)
-        memcpy(f->pad_h + (size_t)b * ld, h1 + (size_t)b * f->H,
-               (size_t)f->H * sizeof(float));
+    rnn__transpose(f->call_w_t, bench_floor_copy_ld(f->H), f->w[0].w_hh, f->H, f->H);
+    rnn__transpose(f->call_w_t_other, bench_floor_other_ld(f->H), f->w[0].w_hh,
+                   f->H, f->H);
     return f;
 fail:
     bench_floor_destroy(f);

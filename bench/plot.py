@@ -94,7 +94,7 @@ def plot_peers(rows, path):
         ax = axes[0][col]
         labels, ratios = [], defaultdict(list)
         for config in s.configs("librnn", n):
-            for op in report.OPS:
+            for op in report.PEER_OPS:
                 lib = s.get("librnn", n, config, op)
                 if lib is None:
                     continue

@@ -22,7 +22,11 @@ import sys
 from collections import defaultdict
 
 CONFIG_ORDER = ["a", "b", "c", "d", "e"]
-OPS = ["forward", "train", "step"]
+# step: rnn_step on packed weights (rnn_pack_weights once, untimed, like
+# oneDNN's weight reorder); step_direct: rnn_step on the unpacked model
+# (librnn and its floor only: the peers have one step, compared with both).
+OPS = ["forward", "train", "step", "step_direct"]
+PEER_OPS = ["forward", "train", "step"]
 IMPL_NAMES = {"librnn": "librnn", "torch": "PyTorch", "onednn": "oneDNN",
               "blas": "BLAS floor"}
 BACKEND_NAMES = {"blas": "reference"}
@@ -142,6 +146,11 @@ class Summary:
         return sorted({k[1] for k in self.rows if k[0] == impl})
 
 
+def peer_op(op):
+    """The peers' op that a librnn op is compared with."""
+    return "step" if op == "step_direct" else op
+
+
 def peer_rows(rows):
     return [r for r in rows if r["label"].startswith("peers")]
 
@@ -158,8 +167,8 @@ def peers_markdown(rows):
                 lib = s.get("librnn", threads, config, op)
                 if lib is None:
                     continue
-                torch_t = s.get("torch", threads, config, op)
-                dnnl_t = s.get("onednn", threads, config, op)
+                torch_t = s.get("torch", threads, config, peer_op(op))
+                dnnl_t = s.get("onednn", threads, config, peer_op(op))
                 body.append([
                     config, op, fmt_time(lib), fmt_time(torch_t), fmt_time(dnnl_t),
                     fmt_ratio(torch_t / lib if torch_t else None),
@@ -186,9 +195,9 @@ def peers_text(rows):
                 lib = s.get("librnn", threads, config, op)
                 if lib is None:
                     continue
-                torch_t = s.get("torch", threads, config, op)
-                dnnl_t = s.get("onednn", threads, config, op)
-                lines.append("%d thread%s  config %s  %-7s librnn %-9s  PyTorch/librnn %-6s"
+                torch_t = s.get("torch", threads, config, peer_op(op))
+                dnnl_t = s.get("onednn", threads, config, peer_op(op))
+                lines.append("%d thread%s  config %s  %-11s librnn %-9s  PyTorch/librnn %-6s"
                              "  oneDNN/librnn %s" %
                              (threads, "s" if threads > 1 else " ", config, op, fmt_time(lib),
                               fmt_ratio(torch_t / lib if torch_t else None),
@@ -221,9 +230,12 @@ def overhead_markdown(rows):
     return "\n\n".join(parts)
 
 
-PART_ORDER = ["fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.rec", "bwd.act",
-              "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", "bwd.copy",
-              "step.proj", "step.rec", "step.act"]
+# fwd.proj includes the bias pre-fill of its output; step.* split the packed
+# step (step.rec is its one product per layer). step.proj only appears in
+# results of rnn_bench from before rnn_pack_weights.
+PART_ORDER = ["fwd.transpose", "fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.rec",
+              "bwd.act", "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", "bwd.copy",
+              "step.copy", "step.proj", "step.rec", "step.act"]
 
 
 def parts_markdown(rows, threads):
@@ -254,6 +266,10 @@ def parts_markdown(rows, threads):
 
 
 def recurrence_markdown(rows, threads):
+    """The forward per-step product: as the library makes it (on its W_hh^T
+    copy when T*B repays the copy, else on W_hh), alone, in the T-step loop
+    and inside rnn_forward, and the what-ifs: the other orientation and the
+    copy with the other row stride."""
     s = Summary([r for r in peer_rows(rows) if r["impl"] in ("librnn", "blas")])
     body = []
     for config in s.configs("blas", threads):
@@ -262,18 +278,26 @@ def recurrence_markdown(rows, threads):
             continue
         first = s.rows[("blas", threads, config, "rec.call")]["first"]
         b, h = int(first["B"]), int(first["H"])
-        shape = "sgemv %dx%d" % (h, h) if b == 1 else "sgemm (%d, %d, %d)" % (b, h, h)
+        # The what-if is the orientation the library did not take.
+        on_copy = s.get("blas", threads, config, "rec.call.nt") is not None
+        other = s.get("blas", threads, config, "rec.call.nt" if on_copy else "rec.call.nn",
+                      "gflops")
+        if b == 1:
+            shape = "sgemv%s %dx%d" % (" T" if on_copy else "", h, h)
+        else:
+            shape = "sgemm %s (%d, %d, %d)" % ("NN" if on_copy else "NT", b, h, h)
+        shape += " on W_hh^T copy" if on_copy else " on W_hh"
         body.append([config, shape, fmt_num(call),
                      fmt_num(s.get("blas", threads, config, "fwd.rec", "gflops")),
                      fmt_num(s.get("librnn", threads, config, "rec.implied", "gflops")),
                      fmt_num(s.get("blas", threads, config, "bwd.rec.call", "gflops")),
-                     fmt_num(s.get("blas", threads, config, "rec.call.nn", "gflops")),
-                     fmt_num(s.get("blas", threads, config, "rec.call.padded", "gflops")),
+                     fmt_num(other),
+                     fmt_num(s.get("blas", threads, config, "rec.call.ld", "gflops")),
                      fmt_num(s.get("blas", threads, config, "sgemm.peak", "gflops"))])
-    return table(["config", "forward per-step product", "one call alone", "T-step loop",
-                  "inside rnn_forward", "backward call (NN, or sgemv T)",
-                  "what if W_hh^T stored (NN, or sgemv T)", "what if ld = H+16",
-                  "sgemm peak"], body)
+    return table(["config", "forward per-step product (librnn's)", "one call alone",
+                  "T-step loop", "inside rnn_forward", "backward call (NN, or sgemv T)",
+                  "what if the other orientation (NT on W_hh / NN on a copy)",
+                  "what if the copy's ld were H <-> H+16", "sgemm peak"], body)
 
 
 def sweep_markdown(rows, op_list=("forward", "train")):
@@ -365,7 +389,10 @@ def markdown(directory):
                         "Time per call (median); ratios are peer time / librnn time "
                         "measured in the same run (> 1: librnn is faster). forward = "
                         "inference over the whole batch of sequences, train = forward + "
-                        "backward with dx, step = one streaming step of B streams.\n\n" +
+                        "backward with dx, step = one streaming step of B streams on weights "
+                        "packed once by rnn_pack_weights (untimed, like oneDNN's weight "
+                        "reorder), step_direct = the same step without packing (librnn "
+                        "only; its ratios are against the peers' step).\n\n" +
                         peers_markdown(rows))
         over = overhead_markdown(rows)
         if over:
@@ -380,7 +407,11 @@ def markdown(directory):
             if p:
                 sections.append("### Hot loops, %d thread%s\n\nTime of each hot loop alone "
                                 "(share of the sum of the training step's parts, or of "
-                                "the step's), and its GFLOP/s.\n\n" %
+                                "the packed step's), and its GFLOP/s. fwd.transpose: the "
+                                "W_hh^T copies rnn_forward makes per call; fwd.proj: bias "
+                                "pre-fill + projection (beta 1); step.copy: the packed "
+                                "step's row, bias and state copies; step.rec: its one "
+                                "product per layer.\n\n" %
                                 (n, "s" if n > 1 else "") + p)
             rec = recurrence_markdown(rows, n)
             if rec.count("\n") > 1:

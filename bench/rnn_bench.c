@@ -9,20 +9,46 @@
  *   rnn_bench --quick --csv -          CI smoke: CSV on stdout, table on stderr
  *
  * For each configuration it prints, and writes as CSV rows:
- *   librnn   the public calls (rnn_forward, rnn_forward + rnn_backward,
- *            rnn_step);
- *   floor    the same sequence of CBLAS calls and element-wise passes made
- *            directly (bench_floor.c mirrors src/): what librnn would cost
- *            with zero overhead on this BLAS. librnn - floor = overhead;
- *   parts    each hot loop alone (input projection, recurrence, weight
- *            gradients, dX, element-wise passes, copies), and their sum;
- *   call     one recurrence product alone: the BLAS's speed at that shape,
- *            and what-ifs (W_hh stored transposed, padded leading dims);
+ *   librnn   the public calls: forward = rnn_forward, train = rnn_forward +
+ *            rnn_backward (dx), step = rnn_step on a model whose weights
+ *            were packed once by rnn_pack_weights before timing (like
+ *            oneDNN's weight reorder, outside the timed loop), step_direct =
+ *            rnn_step on an unpacked copy of the same model (what a caller
+ *            gets without rnn_pack_weights), so the gain shows in one run;
+ *   floor    the same sequence of CBLAS calls, element-wise passes and
+ *            copies made directly (bench_floor.c mirrors src/): what librnn
+ *            would cost with zero overhead on this BLAS. librnn - floor =
+ *            overhead;
+ *   parts    each hot loop alone, and their sum:
+ *              fwd.transpose  the W_hh^T copies rnn_forward makes per call
+ *                             (only when T*B repays them: transposed_ld in
+ *                             src/forward.c);
+ *              fwd.proj       the b_ih + b_hh pre-fill of the T*B output
+ *                             rows AND the projection sgemm (beta = 1 onto
+ *                             it): the fill is counted here, not apart;
+ *              fwd.rec        the T per-step products (on the W_hh^T copy:
+ *                             sgemm NN / sgemv T, else on W_hh: NT / sgemv);
+ *              fwd.act        the T activation passes (no bias: pre-filled);
+ *              fwd.copy       x into the cache, h0 = 0, y out;
+ *              bwd.*          backward's products, passes and copies;
+ *              step.copy      the packed step's copies: per layer the rows
+ *                             [x_t | h], the bias pre-fill, h back; y_t out;
+ *              step.rec       the packed step's ONE product per layer,
+ *                             [x_t | h] times the packed [I_l + H, H] block
+ *                             (the old step.proj is inside it);
+ *              step.act       the activation (+ its restore copy);
+ *            the parts split the packed step; step_direct has none;
+ *   call     one recurrence product alone, as the library makes it at that
+ *            shape: the BLAS's speed there; and what-ifs: the other
+ *            orientation (on W_hh itself when the library reads the copy:
+ *            what it did before; on a copy when it reads W_hh) and the copy
+ *            with the other row stride (H <-> H + 16);
  *   peak     a square sgemm (1000^3) in the same run, the 100% of "% peak".
  * Everything of one configuration is sampled interleaved, round by round,
  * and reported as medians (min and max too); see bench_common.c. Before
- * timing, the re-enacted forward's y and backward's dx are compared with the
- * library's (a WARNING on stderr when they differ: bench_floor.c is stale).
+ * timing, the re-enacted forward's y, backward's dx and both steps' y_t are
+ * compared with the library's (a WARNING on stderr when they differ:
+ * bench_floor.c is stale).
  * FLOPs: forward 2*T*B*H*(I_l + H) per layer and direction (element-wise
  * work not counted), training step 3x forward, one step = forward at T = 1.
  */
@@ -196,11 +222,73 @@ static bench_timing measure_peak(peak_ctx *k, const bench_plan *plan)
     return bench_measure(peak_call, k, &p);
 }
 
+/* ---- does the BLAS round alike wherever its operands sit? -------------- */
+
+enum { PROBE_M = 7, PROBE_N = 64, PROBE_K = 96, PROBE_SHIFT = 16 };
+
+/* sgemm NN and NT (M, N, K) and sgemv N and T on B [N, K], beta = 1 onto
+ * nonzero outputs as in the library, with the operands shifted from buf's
+ * start by (k, 3k, 7k) mod 16 floats (ATLAS's sgemv T, for one, rounds
+ * with the address of y, and only shows it when beta * y is not 0).
+ * Results into out. */
+static void probe_calls(const float *src, float *buf, int k, float *out)
+{
+    const size_t a_n = (size_t)PROBE_M * PROBE_K, b_n = (size_t)PROBE_K * PROBE_N;
+    const size_t c_n = (size_t)PROBE_M * PROBE_N;
+    float *a = buf + k % PROBE_SHIFT;
+    float *b = buf + a_n + PROBE_SHIFT + (3 * k) % PROBE_SHIFT;
+    float *c = buf + a_n + b_n + 2 * PROBE_SHIFT + (7 * k) % PROBE_SHIFT;
+    memcpy(a, src, a_n * sizeof(float));
+    memcpy(b, src + a_n, b_n * sizeof(float));
+    for (int call = 0; call < 4; ++call) {
+        memcpy(c, src, c_n * sizeof(float)); /* beta = 1 onto nonzero values */
+        if (call < 2)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, call ? CblasTrans : CblasNoTrans,
+                        PROBE_M, PROBE_N, PROBE_K, 1.0f, a, PROBE_K, b,
+                        call ? PROBE_K : PROBE_N, 1.0f, c, PROBE_N);
+        else /* x: the first K floats of a */
+            cblas_sgemv(CblasRowMajor, call == 2 ? CblasNoTrans : CblasTrans, PROBE_N,
+                        PROBE_K, 1.0f, b, PROBE_K, a, 1, 1.0f, c, 1);
+        memcpy(out + (size_t)call * c_n, c, c_n * sizeof(float));
+    }
+}
+
+/* 1 when this BLAS's results change with the operands' alignment (ATLAS's
+ * kernels peel for it; OpenBLAS, BLIS and the reference BLAS round alike
+ * at any address), 0 when not, -1 when the probe had no memory. The
+ * library's buffers sit wherever malloc puts them and the re-enactment's
+ * cannot be made to sit alike: only on a BLAS of the first kind may their
+ * results differ by rounding without the re-enactment being stale. */
+static int blas_rounding_moves(void)
+{
+    const size_t a_n = (size_t)PROBE_M * PROBE_K, b_n = (size_t)PROBE_K * PROBE_N;
+    const size_t c_n = (size_t)PROBE_M * PROBE_N;
+    float *src = malloc((a_n + b_n) * sizeof(float));
+    float *buf = malloc((a_n + b_n + c_n + 3 * PROBE_SHIFT) * sizeof(float));
+    float *first = malloc(4 * c_n * sizeof(float));
+    float *again = malloc(4 * c_n * sizeof(float));
+    int moves = src && buf && first && again ? 0 : -1;
+    if (moves == 0) {
+        bench_fill_uniform(src, a_n + b_n, -1, 1, 5);
+        probe_calls(src, buf, 0, first);
+    }
+    for (int k = 1; moves == 0 && k < PROBE_SHIFT; ++k) {
+        probe_calls(src, buf, k, again);
+        moves = memcmp(first, again, 4 * c_n * sizeof(float)) != 0;
+    }
+    free(src);
+    free(buf);
+    free(first);
+    free(again);
+    return moves;
+}
+
 /* ---- the library's calls ------------------------------------------------ */
 
 typedef struct lib_ctx {
-    rnn_t *model;
-    rnn_state_t *state;
+    rnn_t *model;        /* packed (rnn_pack_weights) when steps are timed */
+    rnn_t *direct;       /* the same parameters, unpacked: step_direct      */
+    rnn_state_t *state, *direct_state;
     const bench_shape *s;
     float *x, *y, *dy, *dx, *xt, *yt;
     rnn_status status; /* of the last call, checked before timing */
@@ -226,6 +314,12 @@ static void lib_step(void *p)
 {
     lib_ctx *c = p;
     c->status = rnn_step(c->model, c->state, c->xt, c->yt);
+}
+
+static void lib_step_direct(void *p)
+{
+    lib_ctx *c = p;
+    c->status = rnn_step(c->direct, c->direct_state, c->xt, c->yt);
 }
 
 /* ---- results, table and CSV -------------------------------------------- */
@@ -262,6 +356,7 @@ typedef struct run {
     int nspecs;
     int parts;         /* time the hot loops one by one (not --no-parts)     */
     int floor_too;     /* time the floor's whole passes (not --no-floor)     */
+    double check_tol;  /* floor vs librnn results: 0, or see check_same      */
 } run;
 
 static result *add_result(run *r, const char *impl, const char *op,
@@ -417,279 +512,349 @@ static bench_timing sum_of(const run *r, const char *const *ops)
     return s;
 }
 
-static int time_config(run *r, const bench_shape *s)
-{
-    const int ops = r->cli.ops;
-    const int step_ok = s->dirs == 1;
-    const int do_fwd = !s->step_only && (ops & BENCH_OP_FORWARD);
-    const int do_train = !s->step_only && (ops & BENCH_OP_TRAIN);
-    const int do_step = step_ok && (s->step_only || (ops & BENCH_OP_STEP));
-    const int parts = r->parts;
-    const double fwd_flops = bench_forward_flops(s);
-    const double step_flops = bench_step_flops(s);
-    const bench_part_flops fl = bench_floor_flops(s);
-    const int cells = s->layers * s->dirs;
-    char d[96];
+/* What one configuration times, shared by the functions below. */
+typedef struct config_ctx {
+    run *r;
+    const bench_shape *s;
+    lib_ctx *c;
+    bench_floor *f;
+    bench_part_flops fl;
+    int cells;
+    int ld_t;          /* forward's W_hh^T copy stride, 0: it reads W_hh */
+    int do_fwd, do_train, do_step;
+} config_ctx;
 
-    rnn_config cfg = rnn_config_default(s->input, s->hidden);
-    cfg.num_layers = s->layers;
-    cfg.bidirectional = s->dirs == 2;
-    cfg.nonlinearity = r->cli.relu ? RNN_RELU : RNN_TANH;
-    cfg.seed = 42;
-    lib_ctx c;
-    memset(&c, 0, sizeof c);
-    c.s = s;
-    bench_floor *f = NULL;
-    int rc = 1;
-    if (rnn_create(&c.model, &cfg) != RNN_OK) {
-        fprintf(stderr, "rnn_create: %s\n", rnn_last_error());
-        return 1;
+/* The forward per-step product as the library makes it at this shape. */
+static const char *rec_call_name(int batch, int transposed)
+{
+    if (batch == 1)
+        return transposed ? "sgemv T" : "sgemv";
+    return transposed ? "sgemm NN" : "sgemm NT";
+}
+
+/* A second model with the same parameters stays unpacked (step_direct);
+ * the timed one gets its packed weights here, once, outside the timing. */
+static int setup_steps(lib_ctx *c, const rnn_config *cfg)
+{
+    float *src = NULL, *dst = NULL;
+    size_t n_src = 0, n_dst = 0;
+    if (rnn_create(&c->direct, cfg) != RNN_OK ||
+        rnn_params(c->model, &src, &n_src) != RNN_OK ||
+        rnn_params(c->direct, &dst, &n_dst) != RNN_OK || n_src != n_dst) {
+        fprintf(stderr, "the unpacked model: %s\n", rnn_last_error());
+        return -1;
     }
+    memcpy(dst, src, n_src * sizeof(float));
+    if (rnn_pack_weights(c->model) != RNN_OK ||
+        rnn_state_create(&c->state, c->model, c->s->batch) != RNN_OK ||
+        rnn_state_create(&c->direct_state, c->direct, c->s->batch) != RNN_OK) {
+        fprintf(stderr, "step setup: %s\n", rnn_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* The re-enactment makes the library's calls on the same operands, so on
+ * most BLAS its results equal the library's bit for bit, and they must:
+ * a stale re-enactment differs by float rounding only (1e-8 to 5e-7 when
+ * the bias order, the orientation of W_hh or the step's products change),
+ * which no tolerance can tell from noise. On a BLAS whose rounding depends
+ * on where its operands sit (blas_rounding_moves), r->check_tol is larger. */
+static void check_same(const run *r, const bench_shape *s, const char *what,
+                       const float *floor_v, const float *lib, size_t n)
+{
+    double diff = 0;
+    for (size_t i = 0; i < n; ++i)
+        diff = fmax(diff, fabs((double)floor_v[i] - lib[i]));
+    if (!(diff <= r->check_tol))
+        fprintf(stderr, "WARNING: config %s: the bench's re-enactment of %s "
+                        "differs from librnn by %g (allowed: %g): src/ changed, "
+                        "update bench/bench_floor.c\n", s->name, what, diff,
+                r->check_tol);
+}
+
+/* Runs each library call once, checks it, and compares the re-enactment's
+ * results with the library's. Returns -1 when a library call fails. */
+static int check_floor(config_ctx *x)
+{
+    lib_ctx *c = x->c;
+    const bench_shape *s = x->s;
     const size_t xs = (size_t)s->seq_len * s->batch * s->input;
     const size_t ys = (size_t)s->seq_len * s->batch * s->dirs * s->hidden;
-    c.x = malloc(xs * sizeof(float));
-    c.dx = malloc(xs * sizeof(float));
-    c.y = malloc(ys * sizeof(float));
-    c.dy = malloc(ys * sizeof(float));
-    c.xt = malloc((size_t)s->batch * s->input * sizeof(float));
-    c.yt = malloc((size_t)s->batch * s->hidden * sizeof(float));
-    if (!c.x || !c.dx || !c.y || !c.dy || !c.xt || !c.yt) {
-        fprintf(stderr, "out of memory for config %s\n", s->name);
-        goto done;
-    }
-    bench_fill_uniform(c.x, xs, -1, 1, 3);
-    bench_fill_uniform(c.dy, ys, -0.1f, 0.1f, 4);
-    memcpy(c.xt, c.x, (size_t)s->batch * s->input * sizeof(float));
-    if (step_ok && rnn_state_create(&c.state, c.model, s->batch) != RNN_OK) {
-        fprintf(stderr, "rnn_state_create: %s\n", rnn_last_error());
-        goto done;
-    }
-    f = bench_floor_create(c.model, s, r->cli.relu, c.x, c.dy);
-    if (f == NULL) {
-        fprintf(stderr, "bench_floor_create failed for config %s\n", s->name);
-        goto done;
-    }
-
-    /* The re-enactment must compute what the library computes. */
-    lib_forward(&c);
-    if (c.status != RNN_OK) {
+    const size_t bh = (size_t)s->batch * s->hidden;
+    lib_forward(c);
+    if (c->status != RNN_OK) {
         fprintf(stderr, "rnn_forward: %s\n", rnn_last_error());
-        goto done;
+        return -1;
     }
-    double diff = 0;
-    const float *fy = bench_floor_output(f);
-    for (size_t i = 0; i < ys; ++i)
-        diff = fmax(diff, fabs((double)fy[i] - c.y[i]));
-    if (diff > 1e-4)
-        fprintf(stderr, "WARNING: config %s: the bench's re-enactment of the "
-                        "forward differs from librnn by %g: src/ changed, update "
-                        "bench/bench_floor.c\n", s->name, diff);
-    lib_train(&c);
-    if (c.status != RNN_OK) {
+    check_same(x->r, s, "the forward (y)", bench_floor_output(x->f), c->y, ys);
+    lib_train(c);
+    if (c->status != RNN_OK) {
         fprintf(stderr, "rnn_backward: %s\n", rnn_last_error());
-        goto done;
+        return -1;
     }
-    bench_floor_train(f);
-    const float *fdx = bench_floor_dx(f);
-    double dx_diff = 0;
-    for (size_t i = 0; i < xs; ++i)
-        dx_diff = fmax(dx_diff, fabs((double)fdx[i] - c.dx[i]));
-    if (dx_diff > 1e-4)
-        fprintf(stderr, "WARNING: config %s: the bench's re-enactment of the "
-                        "backward differs from librnn (dx) by %g: src/ changed, "
-                        "update bench/bench_floor.c\n", s->name, dx_diff);
-    if (c.state) {
-        lib_step(&c);
-        if (c.status != RNN_OK) {
+    bench_floor_train(x->f);
+    check_same(x->r, s, "the backward (dx)", bench_floor_dx(x->f), c->dx, xs);
+    if (!x->do_step)
+        return 0;
+    /* Two steps from h = 0 each, so that the second reads a nonzero h. */
+    static const char *const what[2] = {"the packed step (y_t)",
+                                        "the unpacked step (y_t)"};
+    void (*const lib_fn[2])(void *) = {lib_step, lib_step_direct};
+    void (*const floor_fn[2])(void *) = {bench_floor_step, bench_floor_step_direct};
+    for (int k = 0; k < 2; ++k) {
+        for (int n = 0; n < 2; ++n) {
+            lib_fn[k](c);
+            floor_fn[k](x->f);
+        }
+        if (c->status != RNN_OK) {
             fprintf(stderr, "rnn_step: %s\n", rnn_last_error());
-            goto done;
+            return -1;
         }
+        check_same(x->r, s, what[k], bench_floor_step_output(x->f), c->yt, bh);
     }
+    return 0;
+}
 
-    /* Everything of this configuration is measured together, interleaved
-     * (bench_measure_many), so that librnn, the floor and the parts see the
-     * same machine. */
-    r->nres = 0;
-    r->nspecs = 0;
-    const double B = s->batch;
-    int peak_spec = -1;
-    if (r->peak_k.n > 0) {
-        snprintf(d, sizeof d, "sgemm NN (%d, %d, %d): the 100%% of %%peak",
-                 r->peak_k.n, r->peak_k.n, r->peak_k.n);
-        peak_spec = add_spec(r, "blas", "sgemm.peak", "peak", "sgemm peak", d,
-                             peak_call, &r->peak_k, peak_flops(&r->peak_k), 0, -1);
-    }
-    if (do_fwd) {
+static void add_whole_specs(config_ctx *x)
+{
+    run *r = x->r;
+    const bench_shape *s = x->s;
+    const double B = s->batch, fwd_flops = bench_forward_flops(s);
+    const double step_flops = bench_step_flops(s);
+    static const char *const floor_detail = "same BLAS calls + passes, no library";
+    if (x->do_fwd) {
         add_spec(r, "librnn", "forward", "whole", "forward   librnn", "rnn_forward",
-                 lib_forward, &c, fwd_flops, B, -1);
+                 lib_forward, x->c, fwd_flops, B, -1);
         if (r->floor_too)
-            add_spec(r, "blas", "forward", "whole", "forward   floor",
-                 "same BLAS calls + passes, no library", bench_floor_forward, f,
-                 fwd_flops, B, -1);
+            add_spec(r, "blas", "forward", "whole", "forward   floor", floor_detail,
+                     bench_floor_forward, x->f, fwd_flops, B, -1);
     }
-    if (do_train) {
+    if (x->do_train) {
         add_spec(r, "librnn", "train", "whole", "train     librnn",
-                 "rnn_forward + rnn_backward (dx)", lib_train, &c,
+                 "rnn_forward + rnn_backward (dx)", lib_train, x->c,
                  BENCH_TRAIN_FACTOR * fwd_flops, B, -1);
         if (r->floor_too)
-            add_spec(r, "blas", "train", "whole", "train     floor",
-                 "same BLAS calls + passes, no library", bench_floor_train, f,
-                 BENCH_TRAIN_FACTOR * fwd_flops, B, -1);
+            add_spec(r, "blas", "train", "whole", "train     floor", floor_detail,
+                     bench_floor_train, x->f, BENCH_TRAIN_FACTOR * fwd_flops, B, -1);
     }
-    if (do_step) {
-        add_spec(r, "librnn", "step", "whole", "step      librnn", "rnn_step",
-                 lib_step, &c, step_flops, B, -1);
-        if (r->floor_too)
-            add_spec(r, "blas", "step", "whole", "step      floor",
-                 "same BLAS calls + passes, no library", bench_floor_step, f,
+    if (x->do_step) {
+        add_spec(r, "librnn", "step", "whole", "step      librnn",
+                 "rnn_step, weights packed once (rnn_pack_weights)", lib_step, x->c,
                  step_flops, B, -1);
+        if (r->floor_too)
+            add_spec(r, "blas", "step", "whole", "step      floor", floor_detail,
+                     bench_floor_step, x->f, step_flops, B, -1);
+        add_spec(r, "librnn", "step_direct", "whole", "step_direct librnn",
+                 "rnn_step, unpacked model", lib_step_direct, x->c, step_flops, B, -1);
+        if (r->floor_too)
+            add_spec(r, "blas", "step_direct", "whole", "step_direct floor",
+                     floor_detail, bench_floor_step_direct, x->f, step_flops, B, -1);
     }
-    if (parts && (do_fwd || do_train)) {
-        const char *rec_call = s->batch == 1 ? "sgemv" : "sgemm NT";
-        snprintf(d, sizeof d, "%d x sgemm NT (%d, %d, %d)", cells,
-                 s->seq_len * s->batch, s->hidden, s->input);
-        add_spec(r, "blas", "fwd.proj", "part", "  fwd.proj", d, bench_part_fwd_proj,
-                 f, fl.fwd_proj, 0, -1);
-        snprintf(d, sizeof d, "%d x %s (%d, %d, %d) beta 1", cells * s->seq_len,
-                 rec_call, s->batch, s->hidden, s->hidden);
-        add_spec(r, "blas", "fwd.rec", "part", "  fwd.rec", d, bench_part_fwd_rec, f,
-                 fl.fwd_rec, 0, -1);
-        int restore = add_spec(r, NULL, "fwd.act.restore", "", "", "",
-                               bench_part_fwd_act_restore, f, 0, 0, -1);
-        snprintf(d, sizeof d, "%d x bias + %s on [%d, %d]", cells * s->seq_len,
-                 r->act, s->batch, s->hidden);
-        add_spec(r, "blas", "fwd.act", "part", "  fwd.act", d, bench_part_fwd_act, f,
-                 0, 0, restore);
-        add_spec(r, "blas", "fwd.copy", "part", "  fwd.copy",
-                 "x into the cache, h0 = 0, y out", bench_part_fwd_copy, f, 0, 0, -1);
-        snprintf(d, sizeof d, "one %s (%d, %d, %d), hot inputs", rec_call,
-                 s->batch, s->hidden, s->hidden);
-        add_spec(r, "blas", "rec.call", "call", "  rec: one call alone", d,
-                 bench_call_fwd_rec, f, fl.call_rec, 0, -1);
-        snprintf(d, sizeof d, "what if W_hh were stored transposed: %s",
-                 s->batch > 1 ? "sgemm NN" : "sgemv T");
-        add_spec(r, "blas", "rec.call.nn", "whatif",
-                 s->batch > 1 ? "  rec: one call, NN" : "  rec: one call, sgemv T", d,
-                 bench_call_fwd_rec_nn, f, fl.call_rec, 0, -1);
-        if (s->batch > 1) {
-            snprintf(d, sizeof d, "what if leading dims were H + %d: sgemm NT",
-                     BENCH_PAD);
-            add_spec(r, "blas", "rec.call.padded", "whatif", "  rec: one call, ld+16",
-                     d, bench_call_fwd_rec_padded, f, fl.call_rec, 0, -1);
-        }
-    }
-    if (parts && do_train) {
-        const char *rec_call = s->batch == 1 ? "sgemv T" : "sgemm NN";
-        snprintf(d, sizeof d, "%d x %s (%d, %d, %d) beta 1",
-                 cells * (s->seq_len - 1), rec_call, s->batch, s->hidden, s->hidden);
-        add_spec(r, "blas", "bwd.rec", "part", "  bwd.rec", d, bench_part_bwd_rec, f,
-                 fl.bwd_rec, 0, -1);
-        int restore = add_spec(r, NULL, "bwd.act.restore", "", "", "",
-                               bench_part_bwd_act_restore, f, 0, 0, -1);
-        snprintf(d, sizeof d, "%d x dA *= %s'(h) on [%d, %d]", cells * s->seq_len,
-                 r->act, s->batch, s->hidden);
-        add_spec(r, "blas", "bwd.act", "part", "  bwd.act", d, bench_part_bwd_act, f,
-                 0, 0, restore);
-        snprintf(d, sizeof d, "%d x sgemm TN (%d, %d, %d)", cells, s->hidden,
-                 s->hidden, s->seq_len * s->batch);
-        add_spec(r, "blas", "bwd.dw_hh", "part", "  bwd.dw_hh", d,
-                 bench_part_bwd_dw_hh, f, fl.bwd_dw_hh, 0, -1);
-        snprintf(d, sizeof d, "%d x sgemm TN (%d, %d, %d)", cells, s->hidden,
-                 s->input, s->seq_len * s->batch);
-        add_spec(r, "blas", "bwd.dw_ih", "part", "  bwd.dw_ih", d,
-                 bench_part_bwd_dw_ih, f, fl.bwd_dw_ih, 0, -1);
-        add_spec(r, "blas", "bwd.db", "part", "  bwd.db",
-                 "column sums of dA into db_ih, db_hh", bench_part_bwd_db, f, 0, 0, -1);
-        snprintf(d, sizeof d, "%d x sgemm NN (%d, %d, %d)", cells,
-                 s->seq_len * s->batch, s->input, s->hidden);
-        add_spec(r, "blas", "bwd.dx", "part", "  bwd.dx", d, bench_part_bwd_dx, f,
-                 fl.bwd_dx, 0, -1);
-        add_spec(r, "blas", "bwd.copy", "part", "  bwd.copy", "dy into dA",
-                 bench_part_bwd_copy, f, 0, 0, -1);
-        snprintf(d, sizeof d, "one %s (%d, %d, %d), hot inputs", rec_call,
-                 s->batch, s->hidden, s->hidden);
-        add_spec(r, "blas", "bwd.rec.call", "call", "  bwd.rec: one call alone", d,
-                 bench_call_bwd_rec, f, fl.call_rec, 0, -1);
-    }
-    if (parts && do_step) {
-        const char *call = s->batch == 1 ? "sgemv" : "sgemm NT";
-        snprintf(d, sizeof d, "%d x %s (%d, %d, %d)", s->layers, call, s->batch,
-                 s->hidden, s->input);
-        add_spec(r, "blas", "step.proj", "part", "  step.proj", d,
-                 bench_part_step_proj, f, fl.step_proj, 0, -1);
-        snprintf(d, sizeof d, "%d x %s (%d, %d, %d) beta 1", s->layers, call,
-                 s->batch, s->hidden, s->hidden);
-        add_spec(r, "blas", "step.rec", "part", "  step.rec", d, bench_part_step_rec,
-                 f, fl.step_rec, 0, -1);
-        snprintf(d, sizeof d, "%d x bias + %s on [%d, %d] (+ restore)", s->layers,
-                 r->act, s->batch, s->hidden);
-        add_spec(r, "blas", "step.act", "part", "  step.act", d, bench_part_step_act,
-                 f, 0, 0, -1);
-        if (!do_fwd && !do_train) {
-            /* the recurrence product alone and its what-if, as above */
-            snprintf(d, sizeof d, "one %s (%d, %d, %d), hot inputs", call, s->batch,
-                     s->hidden, s->hidden);
-            add_spec(r, "blas", "rec.call", "call", "  rec: one call alone", d,
-                     bench_call_fwd_rec, f, fl.call_rec, 0, -1);
-            snprintf(d, sizeof d, "what if W_hh were stored transposed: %s",
-                     s->batch > 1 ? "sgemm NN" : "sgemv T");
-            add_spec(r, "blas", "rec.call.nn", "whatif",
-                     s->batch > 1 ? "  rec: one call, NN" : "  rec: one call, sgemv T",
-                     d, bench_call_fwd_rec_nn, f, fl.call_rec, 0, -1);
-        }
-    }
-    measure_specs(r);
-    if (peak_spec >= 0)
-        r->peak = peak_flops(&r->peak_k) / find(r, "blas", "sgemm.peak")->t.median * 1e-9;
+}
 
-    /* Sums of parts, as rows of their own. */
-    static const char *const fwd_parts[] = {"fwd.proj", "fwd.rec", "fwd.act",
-                                            "fwd.copy", NULL};
+/* One forward per-step product alone, and its what-ifs. */
+static void add_rec_calls(config_ctx *x)
+{
+    run *r = x->r;
+    const bench_shape *s = x->s;
+    const int t = x->ld_t != 0;
+    const int ld = bench_floor_copy_ld(s->hidden), other = bench_floor_other_ld(s->hidden);
+    char d[128];
+    snprintf(d, sizeof d, "one %s (%d, %d, %d) on %s, hot inputs",
+             rec_call_name(s->batch, t), s->batch, s->hidden, s->hidden,
+             t ? "the W_hh^T copy" : "W_hh");
+    add_spec(r, "blas", "rec.call", "call", "  rec: one call alone", d,
+             bench_call_fwd_rec, x->f, x->fl.call_rec, 0, -1);
+    if (t)
+        snprintf(d, sizeof d, "what the library did before: %s on W_hh itself",
+                 rec_call_name(s->batch, 0));
+    else
+        snprintf(d, sizeof d, "what if W_hh^T were copied (ld %d): %s", ld,
+                 rec_call_name(s->batch, 1));
+    add_spec(r, "blas", t ? "rec.call.nt" : "rec.call.nn", "whatif",
+             t ? "  rec: one call, on W_hh" : "  rec: one call, on W_hh^T", d,
+             bench_call_fwd_rec_other, x->f, x->fl.call_rec, 0, -1);
+    snprintf(d, sizeof d, "what if the W_hh^T copy had ld %d, not %d: %s", other, ld,
+             rec_call_name(s->batch, 1));
+    char what[40];
+    snprintf(what, sizeof what, "  rec: one call, ld %d", other);
+    add_spec(r, "blas", "rec.call.ld", "whatif", what, d, bench_call_fwd_rec_other_ld,
+             x->f, x->fl.call_rec, 0, -1);
+}
+
+static void add_fwd_parts(config_ctx *x)
+{
+    run *r = x->r;
+    const bench_shape *s = x->s;
+    const int t = x->ld_t != 0;
+    char d[128];
+    if (t) {
+        snprintf(d, sizeof d, "%d x W_hh [%d, %d] -> W_hh^T, ld %d", x->cells,
+                 s->hidden, s->hidden, x->ld_t);
+        add_spec(r, "blas", "fwd.transpose", "part", "  fwd.transpose", d,
+                 bench_part_fwd_transpose, x->f, 0, 0, -1);
+    }
+    const int gemms = s->dirs + (s->layers - 1) * s->dirs * s->dirs;
+    if (s->layers == 1)
+        snprintf(d, sizeof d, "bias fill + %d x sgemm NT (%d, %d, %d) beta 1", gemms,
+                 s->seq_len * s->batch, s->hidden, s->input);
+    else
+        snprintf(d, sizeof d, "bias fill + %d x sgemm NT (%d, %d, %d or %d) beta 1",
+                 gemms, s->seq_len * s->batch, s->hidden, s->input, s->hidden);
+    add_spec(r, "blas", "fwd.proj", "part", "  fwd.proj", d, bench_part_fwd_proj, x->f,
+             x->fl.fwd_proj, 0, -1);
+    snprintf(d, sizeof d, "%d x %s (%d, %d, %d) on %s, beta 1", x->cells * s->seq_len,
+             rec_call_name(s->batch, t), s->batch, s->hidden, s->hidden,
+             t ? "W_hh^T" : "W_hh");
+    add_spec(r, "blas", "fwd.rec", "part", "  fwd.rec", d, bench_part_fwd_rec, x->f,
+             x->fl.fwd_rec, 0, -1);
+    int restore = add_spec(r, NULL, "fwd.act.restore", "", "", "",
+                           bench_part_fwd_act_restore, x->f, 0, 0, -1);
+    snprintf(d, sizeof d, "%d x %s on [%d, %d] (bias pre-filled)",
+             x->cells * s->seq_len, r->act, s->batch, s->hidden);
+    add_spec(r, "blas", "fwd.act", "part", "  fwd.act", d, bench_part_fwd_act, x->f, 0,
+             0, restore);
+    add_spec(r, "blas", "fwd.copy", "part", "  fwd.copy",
+             "x into the cache, h0 = 0, y out", bench_part_fwd_copy, x->f, 0, 0, -1);
+    add_rec_calls(x);
+}
+
+static void add_bwd_parts(config_ctx *x)
+{
+    run *r = x->r;
+    const bench_shape *s = x->s;
+    const char *rec_call = s->batch == 1 ? "sgemv T" : "sgemm NN";
+    const int cells = x->cells;
+    char d[128];
+    snprintf(d, sizeof d, "%d x %s (%d, %d, %d) on W_hh, beta 1",
+             cells * (s->seq_len - 1), rec_call, s->batch, s->hidden, s->hidden);
+    add_spec(r, "blas", "bwd.rec", "part", "  bwd.rec", d, bench_part_bwd_rec, x->f,
+             x->fl.bwd_rec, 0, -1);
+    int restore = add_spec(r, NULL, "bwd.act.restore", "", "", "",
+                           bench_part_bwd_act_restore, x->f, 0, 0, -1);
+    snprintf(d, sizeof d, "%d x dA *= %s'(h) on [%d, %d]", cells * s->seq_len, r->act,
+             s->batch, s->hidden);
+    add_spec(r, "blas", "bwd.act", "part", "  bwd.act", d, bench_part_bwd_act, x->f, 0,
+             0, restore);
+    snprintf(d, sizeof d, "%d x sgemm TN (%d, %d, %d)", cells, s->hidden, s->hidden,
+             s->seq_len * s->batch);
+    add_spec(r, "blas", "bwd.dw_hh", "part", "  bwd.dw_hh", d, bench_part_bwd_dw_hh,
+             x->f, x->fl.bwd_dw_hh, 0, -1);
+    snprintf(d, sizeof d, "%d x sgemm TN (%d, %d, %d)", cells, s->hidden, s->input,
+             s->seq_len * s->batch);
+    add_spec(r, "blas", "bwd.dw_ih", "part", "  bwd.dw_ih", d, bench_part_bwd_dw_ih,
+             x->f, x->fl.bwd_dw_ih, 0, -1);
+    add_spec(r, "blas", "bwd.db", "part", "  bwd.db",
+             "column sums of dA into db_ih, db_hh", bench_part_bwd_db, x->f, 0, 0, -1);
+    snprintf(d, sizeof d, "%d x sgemm NN (%d, %d, %d)", cells, s->seq_len * s->batch,
+             s->input, s->hidden);
+    add_spec(r, "blas", "bwd.dx", "part", "  bwd.dx", d, bench_part_bwd_dx, x->f,
+             x->fl.bwd_dx, 0, -1);
+    add_spec(r, "blas", "bwd.copy", "part", "  bwd.copy", "dy into dA",
+             bench_part_bwd_copy, x->f, 0, 0, -1);
+    snprintf(d, sizeof d, "one %s (%d, %d, %d), hot inputs", rec_call, s->batch,
+             s->hidden, s->hidden);
+    add_spec(r, "blas", "bwd.rec.call", "call", "  bwd.rec: one call alone", d,
+             bench_call_bwd_rec, x->f, x->fl.call_rec, 0, -1);
+}
+
+/* The packed step's parts (step_direct is timed whole only). */
+static void add_step_parts(config_ctx *x)
+{
+    run *r = x->r;
+    const bench_shape *s = x->s;
+    char d[128];
+    snprintf(d, sizeof d, "%d x ([x_t | h] rows, bias fill, h back) [%d, %d], y_t out",
+             s->layers, s->batch, s->hidden);
+    add_spec(r, "blas", "step.copy", "part", "  step.copy", d, bench_part_step_copy,
+             x->f, 0, 0, -1);
+    const char *call = s->batch == 1 ? "sgemv T" : "sgemm NN";
+    if (s->layers == 1)
+        snprintf(d, sizeof d, "%d x %s (%d, %d, %d) on the packed block, beta 1",
+                 s->layers, call, s->batch, s->hidden, s->input + s->hidden);
+    else
+        snprintf(d, sizeof d, "%d x %s (%d, %d, %d or %d) on the packed blocks, beta 1",
+                 s->layers, call, s->batch, s->hidden, s->input + s->hidden,
+                 2 * s->hidden);
+    add_spec(r, "blas", "step.rec", "part", "  step.rec", d, bench_part_step_rec, x->f,
+             x->fl.step_rec, 0, -1);
+    snprintf(d, sizeof d, "%d x %s on [%d, %d] (+ restore)", s->layers, r->act,
+             s->batch, s->hidden);
+    add_spec(r, "blas", "step.act", "part", "  step.act", d, bench_part_step_act, x->f,
+             0, 0, -1);
+    if (!x->do_fwd && !x->do_train)
+        add_rec_calls(x); /* the recurrence product alone, as above */
+}
+
+/* Sums of parts, as rows of their own, and the recurrence inside librnn's
+ * forward: what is left of rnn_forward once the other parts are taken
+ * out. */
+static void add_derived(config_ctx *x)
+{
+    run *r = x->r;
+    const bench_shape *s = x->s;
+    const double B = s->batch, fwd_flops = bench_forward_flops(s);
+    static const char *const fwd_parts[] = {"fwd.transpose", "fwd.proj", "fwd.rec",
+                                            "fwd.act", "fwd.copy", NULL};
     static const char *const train_parts[] = {
-        "fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.rec", "bwd.act",
-        "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", "bwd.copy", NULL};
-    static const char *const step_parts[] = {"step.proj", "step.rec", "step.act",
+        "fwd.transpose", "fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.rec",
+        "bwd.act", "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", "bwd.copy", NULL};
+    static const char *const step_parts[] = {"step.copy", "step.rec", "step.act",
                                              NULL};
-    if (parts && do_fwd)
+    if (!r->parts)
+        return;
+    if (x->do_fwd)
         add_result(r, "blas", "forward.parts", "sum", "forward   sum of parts", "",
                    sum_of(r, fwd_parts), fwd_flops, B);
-    if (parts && do_train)
+    if (x->do_train)
         add_result(r, "blas", "train.parts", "sum", "train     sum of parts", "",
                    sum_of(r, train_parts), BENCH_TRAIN_FACTOR * fwd_flops, B);
-    if (parts && do_step)
+    if (x->do_step)
         add_result(r, "blas", "step.parts", "sum", "step      sum of parts", "",
-                   sum_of(r, step_parts), step_flops, B);
-    /* The recurrence inside librnn's forward: what is left of rnn_forward
-     * once the other parts are taken out. */
+                   sum_of(r, step_parts), bench_step_flops(s), B);
     const double lib_fwd = med(r, "librnn", "forward");
-    if (parts && do_fwd && lib_fwd > 0) {
-        double rest = med(r, "blas", "fwd.proj") + med(r, "blas", "fwd.act") +
-                      med(r, "blas", "fwd.copy");
-        double t_rec = lib_fwd - rest;
-        if (t_rec > 0) {
-            bench_timing t = {t_rec, t_rec, t_rec, 0, 0};
-            add_result(r, "librnn", "rec.implied", "derived",
-                       "  rec: inside rnn_forward",
-                       "rnn_forward - (proj + act + copy)", t, fl.fwd_rec, 0);
-        }
+    if (!x->do_fwd || lib_fwd <= 0)
+        return;
+    double rest = med(r, "blas", "fwd.transpose") + med(r, "blas", "fwd.proj") +
+                  med(r, "blas", "fwd.act") + med(r, "blas", "fwd.copy");
+    double t_rec = lib_fwd - rest;
+    if (t_rec > 0) {
+        bench_timing t = {t_rec, t_rec, t_rec, 0, 0};
+        add_result(r, "librnn", "rec.implied", "derived", "  rec: inside rnn_forward",
+                   "rnn_forward - (transpose + proj + act + copy)", t, x->fl.fwd_rec, 0);
     }
+}
 
-    /* The table. */
+static void print_table(const config_ctx *x)
+{
+    const run *r = x->r;
+    const bench_shape *s = x->s;
     FILE *out = r->table;
     fprintf(out, "\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s   "
                  "forward %.3g flop, step %.3g flop\n",
             s->name, s->input, s->hidden, s->seq_len, s->batch, s->layers, s->dirs,
-            r->act, fwd_flops, step_flops);
+            r->act, bench_forward_flops(s), bench_step_flops(s));
     fprintf(out, "  %-26s %10s %10s %10s %8s %7s %11s\n", "", "median", "min", "max",
             "GFLOP/s", "%peak", "samples/s");
     for (int k = 0; k < r->nres; ++k)
         print_result(out, r, &r->res[k]);
-    print_gap(out, "forward", lib_fwd, med(r, "blas", "forward"),
+    print_gap(out, "forward", med(r, "librnn", "forward"), med(r, "blas", "forward"),
               med(r, "blas", "forward.parts"));
     print_gap(out, "train", med(r, "librnn", "train"), med(r, "blas", "train"),
               med(r, "blas", "train.parts"));
     print_gap(out, "step", med(r, "librnn", "step"), med(r, "blas", "step"),
               med(r, "blas", "step.parts"));
+    print_gap(out, "step_dir", med(r, "librnn", "step_direct"),
+              med(r, "blas", "step_direct"), 0);
+    const double packed = med(r, "librnn", "step"), direct = med(r, "librnn", "step_direct");
+    if (packed > 0 && direct > 0) {
+        fprintf(out, "  packed weights: step_direct / step = %.2fx (librnn)", direct / packed);
+        if (med(r, "blas", "step") > 0 && med(r, "blas", "step_direct") > 0)
+            fprintf(out, ", %.2fx (floor)",
+                    med(r, "blas", "step_direct") / med(r, "blas", "step"));
+        fputc('\n', out);
+    }
     const result *call = find(r, "blas", "rec.call");
     const result *loop = find(r, "blas", "fwd.rec");
     const result *impl = find(r, "librnn", "rec.implied");
@@ -703,18 +868,107 @@ static int time_config(run *r, const bench_shape *s)
         fputc('\n', out);
     }
     fflush(out);
+}
+
+static void free_lib(lib_ctx *c)
+{
+    rnn_state_destroy(c->state);
+    rnn_state_destroy(c->direct_state);
+    rnn_destroy(c->model);
+    rnn_destroy(c->direct);
+    free(c->x);
+    free(c->dx);
+    free(c->y);
+    free(c->dy);
+    free(c->xt);
+    free(c->yt);
+}
+
+/* The model, its inputs and, when steps are timed, the packed and the
+ * unpacked model with their states. */
+static int setup_lib(config_ctx *x, lib_ctx *c)
+{
+    const bench_shape *s = x->s;
+    rnn_config cfg = rnn_config_default(s->input, s->hidden);
+    cfg.num_layers = s->layers;
+    cfg.bidirectional = s->dirs == 2;
+    cfg.nonlinearity = x->r->cli.relu ? RNN_RELU : RNN_TANH;
+    cfg.seed = 42;
+    c->s = s;
+    if (rnn_create(&c->model, &cfg) != RNN_OK) {
+        fprintf(stderr, "rnn_create: %s\n", rnn_last_error());
+        return -1;
+    }
+    const size_t xs = (size_t)s->seq_len * s->batch * s->input;
+    const size_t ys = (size_t)s->seq_len * s->batch * s->dirs * s->hidden;
+    c->x = malloc(xs * sizeof(float));
+    c->dx = malloc(xs * sizeof(float));
+    c->y = malloc(ys * sizeof(float));
+    c->dy = malloc(ys * sizeof(float));
+    c->xt = malloc((size_t)s->batch * s->input * sizeof(float));
+    c->yt = malloc((size_t)s->batch * s->hidden * sizeof(float));
+    if (!c->x || !c->dx || !c->y || !c->dy || !c->xt || !c->yt) {
+        fprintf(stderr, "out of memory for config %s\n", s->name);
+        return -1;
+    }
+    bench_fill_uniform(c->x, xs, -1, 1, 3);
+    bench_fill_uniform(c->dy, ys, -0.1f, 0.1f, 4);
+    memcpy(c->xt, c->x, (size_t)s->batch * s->input * sizeof(float));
+    return x->do_step ? setup_steps(c, &cfg) : 0;
+}
+
+static int time_config(run *r, const bench_shape *s)
+{
+    const int ops = r->cli.ops;
+    config_ctx x = {r, s, NULL, NULL, bench_floor_flops(s), s->layers * s->dirs,
+                    bench_floor_transposed_ld(s), 0, 0, 0};
+    x.do_fwd = !s->step_only && (ops & BENCH_OP_FORWARD);
+    x.do_train = !s->step_only && (ops & BENCH_OP_TRAIN);
+    x.do_step = s->dirs == 1 && (s->step_only || (ops & BENCH_OP_STEP));
+    lib_ctx c;
+    memset(&c, 0, sizeof c);
+    x.c = &c;
+    int rc = 1;
+    if (setup_lib(&x, &c) != 0)
+        goto done;
+    x.f = bench_floor_create(c.model, s, r->cli.relu, c.x, c.dy);
+    if (x.f == NULL) {
+        fprintf(stderr, "bench_floor_create failed for config %s\n", s->name);
+        goto done;
+    }
+    if (check_floor(&x) != 0)
+        goto done;
+
+    /* Everything of this configuration is measured together, interleaved
+     * (bench_measure_many), so that librnn, the floor and the parts see the
+     * same machine. */
+    r->nres = 0;
+    r->nspecs = 0;
+    int peak_spec = -1;
+    if (r->peak_k.n > 0) {
+        char d[128];
+        snprintf(d, sizeof d, "sgemm NN (%d, %d, %d): the 100%% of %%peak",
+                 r->peak_k.n, r->peak_k.n, r->peak_k.n);
+        peak_spec = add_spec(r, "blas", "sgemm.peak", "peak", "sgemm peak", d,
+                             peak_call, &r->peak_k, peak_flops(&r->peak_k), 0, -1);
+    }
+    add_whole_specs(&x);
+    if (r->parts && (x.do_fwd || x.do_train))
+        add_fwd_parts(&x);
+    if (r->parts && x.do_train)
+        add_bwd_parts(&x);
+    if (r->parts && x.do_step)
+        add_step_parts(&x);
+    measure_specs(r);
+    if (peak_spec >= 0)
+        r->peak = peak_flops(&r->peak_k) / find(r, "blas", "sgemm.peak")->t.median * 1e-9;
+    add_derived(&x);
+    print_table(&x);
     csv_rows(r, s);
     rc = 0;
 done:
-    bench_floor_destroy(f);
-    rnn_state_destroy(c.state);
-    rnn_destroy(c.model);
-    free(c.x);
-    free(c.dx);
-    free(c.y);
-    free(c.dy);
-    free(c.xt);
-    free(c.yt);
+    bench_floor_destroy(x.f);
+    free_lib(&c);
     return rc;
 }
 
@@ -724,7 +978,21 @@ static void usage(FILE *out)
 {
     fputs("usage: rnn_bench [options]\n"
           "Times librnn (forward, training step, streaming step), each hot loop\n"
-          "through direct CBLAS calls, and the sgemm peak, in one run.\n",
+          "through direct CBLAS calls, and the sgemm peak, in one run.\n"
+          "Rows: forward, train (forward + backward with dx), step (rnn_step on\n"
+          "weights packed once by rnn_pack_weights, before timing) and\n"
+          "step_direct (rnn_step on an unpacked copy of the model), each as\n"
+          "librnn and floor (the same calls made directly); then the parts:\n"
+          "  fwd.transpose  W_hh^T copies made per rnn_forward (when T*B repays)\n"
+          "  fwd.proj       bias pre-fill of the outputs + projection, beta 1\n"
+          "  fwd.rec        the per-step products (on the copy, or on W_hh)\n"
+          "  fwd.act        the activations (bias already in); fwd.copy: copies\n"
+          "  bwd.*          backward's products, passes and copies\n"
+          "  step.copy      packed step: [x_t | h] rows, bias fill, h back, y_t\n"
+          "  step.rec       packed step: its ONE product per layer (input and\n"
+          "                 recurrent weights together); step.act: activation\n"
+          "and one recurrence product alone with what-ifs (other orientation,\n"
+          "other row stride of the W_hh^T copy).\nOptions:\n",
           out);
     bench_cli_usage(out);
     fputs("  --no-parts        only the whole calls (librnn and floor)\n"
@@ -787,6 +1055,8 @@ int main(int argc, char **argv)
 
     const int threads_set = r.cli.threads > 0 && blas_set_threads(r.cli.threads);
     blas_identify(&r.blas);
+    const int rounding_moves = blas_rounding_moves();
+    r.check_tol = rounding_moves == 0 ? 0.0 : 1e-4;
     if (r.cli.threads > 0 && !threads_set && r.blas.threads != r.cli.threads &&
         strstr(r.blas.threads_how, "serial") == NULL)
         fprintf(stderr, "rnn_bench: this BLAS cannot be told its thread count at "
@@ -822,6 +1092,10 @@ int main(int argc, char **argv)
         fprintf(out, "# blas path: %s\n", r.blas.path);
         fprintf(out, "# backend: %s\n", r.blas.backend);
         fprintf(out, "# threads: %d (%s)\n", r.blas.threads, r.blas.threads_how);
+        fprintf(out, "# floor check: %s\n",
+                rounding_moves == 0
+                    ? "bit for bit (this BLAS rounds alike at any operand address)"
+                    : "to 1e-4 (this BLAS's rounding moves with operand addresses)");
         bench_print_machine(out);
         if (peak_n > 0) {
             fprintf(out, "# sgemm peak at start (%d^3, %d thread%s): %.1f GFLOP/s "
