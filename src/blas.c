@@ -1,19 +1,77 @@
 /* SPDX-License-Identifier: MIT
  *
  * blas.c - the thin layer between librnn and CBLAS: the one place that names
- * cblas_* (to count flops, add checks or a fallback later).
+ * cblas_*, and that knows which BLAS serves them (rnn_blas_info, and the
+ * OpenBLAS small-matrix blocks below).
  */
+#define _GNU_SOURCE /* dladdr, strcasestr */
 #include "internal.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_int small_gemm_policy = RNN_SMALL_AUTO;
+
+void rnn__set_small_gemm_policy(int policy)
+{
+    atomic_store(&small_gemm_policy, policy);
+}
+
+/* OpenBLAS (0.3.16+, AVX-512 cores) multiplies a product with
+ * m * n * k <= 10^6 by a kernel that reads A and B in place, where larger
+ * ones pay for packing both, W_hh included, at every call: 11-14 % of the
+ * forward of configs c and d in a profile (sgemm_itcopy). Cut into row
+ * blocks under that size, the NN products of the recurrence run faster on
+ * one core (measured, GFLOP/s whole -> blocks: 32x256x256 92 -> 106,
+ * 1000x32x33 85 -> 108, 3200x64x256 92 -> 114), but the small kernel is
+ * single-threaded (2 threads, 32x256x256: 160 -> 115) and its NT variant
+ * is slow (3200x256x256: 97 -> 43). So: NN only, one OpenBLAS thread only,
+ * blocks of a multiple of 8 rows (10-row blocks: 98, 15: 95, 8: 106) or
+ * of 4. Returns the rows per block, or 0 for one call. */
+static int small_block_rows(bool trans_a, bool trans_b, int m, int n, int k)
+{
+    const int policy = atomic_load(&small_gemm_policy);
+    if (trans_a || trans_b || policy == RNN_SMALL_NEVER)
+        return 0;
+    const double limit = 1e6;
+    if ((double)m * n * k <= limit)
+        return 0; /* the BLAS takes the small path by itself */
+    if (policy == RNN_SMALL_AUTO) {
+        const rnn_blas_threads_fn threads = rnn__openblas_small_kernels();
+        if (threads == NULL || threads() != 1)
+            return 0;
+    }
+    const double rows = limit / ((double)n * k);
+    if (rows >= 8)
+        return rows >= m ? 0 : ((int)rows / 8) * 8;
+    return rows >= 4 ? 4 : 0;
+}
 
 void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                const float *a, int lda, const float *b, int ldb, float beta,
                float *c, int ldc)
 {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
-                ldb, beta, c, ldc);
+    const CBLAS_TRANSPOSE op_a = trans_a ? CblasTrans : CblasNoTrans;
+    const CBLAS_TRANSPOSE op_b = trans_b ? CblasTrans : CblasNoTrans;
+    const int rows = small_block_rows(trans_a, trans_b, m, n, k);
+    if (rows == 0) {
+        cblas_sgemm(CblasRowMajor, op_a, op_b, m, n, k, alpha, a, lda, b, ldb,
+                    beta, c, ldc);
+        return;
+    }
+    /* Row block i of C depends on row block i of A alone (A not transposed). */
+    for (int first = 0; first < m; first += rows) {
+        const int count = m - first < rows ? m - first : rows;
+        cblas_sgemm(CblasRowMajor, op_a, op_b, count, n, k, alpha,
+                    a + (size_t)first * lda, lda, b, ldb, beta,
+                    c + (size_t)first * ldc, ldc);
+    }
 }
 
 void rnn__gemv(bool trans_a, int m, int n, float alpha, const float *a,
@@ -21,4 +79,118 @@ void rnn__gemv(bool trans_a, int m, int n, float alpha, const float *a,
 {
     cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, m, n,
                 alpha, a, lda, x, 1, beta, y, 1);
+}
+
+/* ---- which BLAS ---------------------------------------------------------- */
+
+static char blas_info[PATH_MAX + 256];
+static pthread_once_t blas_info_once = PTHREAD_ONCE_INIT;
+
+/* The backend's own description, found by symbol so that librnn links only
+ * the generic CBLAS interface. The lookup is scoped to the library serving
+ * cblas_sgemm and its dependencies: LAPACK may have pulled another BLAS
+ * (say OpenBLAS under BLIS) into the process. */
+static const char *backend_config(const char *library)
+{
+    typedef char *(*config_fn)(void);
+    static const char *const getters[] = {"openblas_get_config",
+                                          "bli_info_get_version_str"};
+    void *handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == NULL)
+        return NULL;
+    const char *config = NULL;
+    for (size_t i = 0; i < sizeof getters / sizeof getters[0] && !config; ++i) {
+        config_fn getter = (config_fn)(uintptr_t)dlsym(handle, getters[i]);
+        if (getter != NULL)
+            config = getter();
+    }
+    dlclose(handle);
+    return config;
+}
+
+/* Debian installs each backend in a directory named after it. */
+static const char *family_from_path(const char *path)
+{
+    static const struct {
+        const char *part, *family;
+    } known[] = {{"openblas", "OpenBLAS"}, {"blis", "BLIS"},
+                 {"atlas", "ATLAS"},       {"mkl", "Intel MKL"},
+                 {"/blas/", "reference BLAS (Netlib)"}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; ++i)
+        if (strstr(path, known[i].part) != NULL)
+            return known[i].family;
+    return NULL;
+}
+
+static void describe_blas(void)
+{
+    Dl_info info;
+    char resolved[PATH_MAX];
+    const char *path = "unknown library", *config = NULL;
+    /* The address of cblas_sgemm is the one the dynamic linker bound for
+     * this process, so dladdr names the library that really serves it. */
+    if (dladdr((void *)(uintptr_t)cblas_sgemm, &info) != 0 &&
+        info.dli_fname != NULL) {
+        path = info.dli_fname;
+        if (realpath(info.dli_fname, resolved) != NULL)
+            path = resolved;
+        config = backend_config(info.dli_fname);
+        if (config == NULL)
+            config = family_from_path(path);
+    }
+    if (config != NULL)
+        snprintf(blas_info, sizeof blas_info, "%s (%s)", path, config);
+    else
+        snprintf(blas_info, sizeof blas_info, "%s", path);
+}
+
+static rnn_blas_threads_fn openblas_threads;
+static pthread_once_t openblas_once = PTHREAD_ONCE_INIT;
+
+/* OpenBLAS says "OpenBLAS 0.3.21 ... Cooperlake ..." of itself: its small
+ * matrix kernels (0.3.16 on) exist for these AVX-512 cores on x86-64. */
+static bool has_small_kernels(const char *config)
+{
+    static const char *const cores[] = {"SkylakeX", "Cooperlake",
+                                        "SapphireRapids"};
+    int major = 0, minor = 0, patch = 0;
+    if (sscanf(config, "OpenBLAS %d.%d.%d", &major, &minor, &patch) != 3)
+        return false;
+    if (major == 0 && (minor < 3 || (minor == 3 && patch < 16)))
+        return false;
+    for (size_t i = 0; i < sizeof cores / sizeof cores[0]; ++i)
+        if (strcasestr(config, cores[i]) != NULL)
+            return true;
+    return false;
+}
+
+static void find_openblas(void)
+{
+    Dl_info info;
+    if (dladdr((void *)(uintptr_t)cblas_sgemm, &info) == 0 ||
+        info.dli_fname == NULL)
+        return;
+    const char *config = backend_config(info.dli_fname);
+    if (config == NULL || !has_small_kernels(config))
+        return;
+    void *handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == NULL)
+        return;
+    /* The library stays loaded (cblas_sgemm is bound to it): the pointer
+     * outlives the handle. */
+    openblas_threads = (rnn_blas_threads_fn)(uintptr_t)dlsym(
+        handle, "openblas_get_num_threads");
+    dlclose(handle);
+}
+
+rnn_blas_threads_fn rnn__openblas_small_kernels(void)
+{
+    pthread_once(&openblas_once, find_openblas);
+    return openblas_threads;
+}
+
+const char *rnn_blas_info(void)
+{
+    pthread_once(&blas_info_once, describe_blas);
+    return blas_info;
 }

@@ -59,6 +59,18 @@ void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
 void rnn__gemv(bool trans_a, int m, int n, float alpha, const float *a,
                int lda, const float *x, float beta, float *y);
 
+/* Whether rnn__gemm splits NN products into row blocks for OpenBLAS's
+ * small-matrix kernel (see blas.c): RNN_SMALL_AUTO decides from the loaded
+ * BLAS and its thread count; the others force it, for tests. */
+enum { RNN_SMALL_AUTO, RNN_SMALL_ALWAYS, RNN_SMALL_NEVER };
+void rnn__set_small_gemm_policy(int policy);
+
+/* When the BLAS serving cblas_sgemm is OpenBLAS >= 0.3.16 built for an
+ * AVX-512 core with its small-matrix kernels, its openblas_get_num_threads;
+ * otherwise NULL (version.c, looked up once). */
+typedef int (*rnn_blas_threads_fn)(void);
+rnn_blas_threads_fn rnn__openblas_small_kernels(void);
+
 /* ---- model (model.c) ---------------------------------------------------- */
 
 enum { RNN_MAX_NAME = 32 };

@@ -12,7 +12,7 @@
 static const tu_shape shapes[] = {
     /* name, I, H, L, bidir, act, bias, batch_first, O, head_mode, T, B,
      * use_h0, lengths */
-    /* B = 1: transposed when T >= H / 4 */
+    /* B = 1: transposed when T >= H / 2 */
     {"b1_transposed", 3, 16, 2, 0, RNN_TANH, 1, 0, 0, RNN_HEAD_LAST, 9, 1, 1, {0}},
     {"b1_direct", 3, 64, 1, 0, RNN_TANH, 1, 0, 0, RNN_HEAD_LAST, 9, 1, 1, {0}},
     /* B > 1: transposed when T * B >= 64 */
@@ -20,9 +20,8 @@ static const tu_shape shapes[] = {
      RNN_HEAD_LAST, 17, 4, 1, {17, 3, 9, 1}},
     {"batch_direct_relu", 4, 24, 1, 0, RNN_RELU, 1, 0, 0, RNN_HEAD_LAST, 5, 3,
      0, {0}},
-    /* H % 1024 == 0: the transposed copy is padded */
-    {"h1024_b1_transposed", 5, 1024, 1, 0, RNN_TANH, 1, 0, 0, RNN_HEAD_LAST,
-     256, 1, 1, {0}},
+    /* H % 1024 == 0: the transposed copy is padded (B = 1 would need
+     * T >= 512: the same padded rows through the sgemv as b1_transposed) */
     {"h1024_batch_transposed_bidir_lengths", 4, 1024, 1, 1, RNN_TANH, 1, 0, 2,
      RNN_HEAD_LAST, 22, 3, 1, {22, 1, 9}},
     {"h1024_b1_direct", 5, 1024, 1, 0, RNN_TANH, 1, 0, 0, RNN_HEAD_LAST, 3, 1,
@@ -58,9 +57,8 @@ SHAPE_TEST(one_stream_reads_a_transposed_copy_when_the_sequence_repays_it, 0)
 SHAPE_TEST(one_stream_reads_w_hh_itself_for_a_short_sequence, 1)
 SHAPE_TEST(a_batch_reads_a_transposed_copy_with_lengths_and_two_directions, 2)
 SHAPE_TEST(a_small_batch_reads_w_hh_itself, 3)
-SHAPE_TEST(one_stream_at_h1024_reads_a_padded_transposed_copy, 4)
-SHAPE_TEST(a_batch_at_h1024_reads_a_padded_transposed_copy, 5)
-SHAPE_TEST(one_short_stream_at_h1024_reads_w_hh_itself, 6)
+SHAPE_TEST(a_batch_at_h1024_reads_a_padded_transposed_copy, 4)
+SHAPE_TEST(one_short_stream_at_h1024_reads_w_hh_itself, 5)
 
 int main(void)
 {
@@ -69,7 +67,6 @@ int main(void)
         cmocka_unit_test(one_stream_reads_w_hh_itself_for_a_short_sequence),
         cmocka_unit_test(a_batch_reads_a_transposed_copy_with_lengths_and_two_directions),
         cmocka_unit_test(a_small_batch_reads_w_hh_itself),
-        cmocka_unit_test(one_stream_at_h1024_reads_a_padded_transposed_copy),
         cmocka_unit_test(a_batch_at_h1024_reads_a_padded_transposed_copy),
         cmocka_unit_test(one_short_stream_at_h1024_reads_w_hh_itself),
     };

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * test_internal_blas.c - src/blas.c splits NN products into row blocks for
+ * OpenBLAS's small-matrix kernel (one thread, AVX-512 builds). Forced on
+ * (RNN_SMALL_ALWAYS) on whatever BLAS runs the tests, the blocks give the
+ * whole product, also with strides and accumulation, and forward, backward
+ * and packed steps still match the double reference.
+ */
+#include "testutil.h"
+#include "internal.h"
+
+#include <stdlib.h>
+
+static float *random_floats(size_t n, uint32_t seed)
+{
+    float *a = tu_floats(n);
+    for (size_t i = 0; i < n; ++i) {
+        seed = seed * 1664525u + 1013904223u;
+        a[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+    return a;
+}
+
+/* C[m, n] (+)= A[m, k] B[k, n] with strides wider than the rows. */
+static void blocks_equal_one_call(int m, int n, int k, float beta)
+{
+    const int lda = k + 3, ldb = n + 5, ldc = n + 7;
+    float *a = random_floats((size_t)m * lda, 1);
+    float *b = random_floats((size_t)k * ldb, 2);
+    float *blocked = random_floats((size_t)m * ldc, 3);
+    float *whole = random_floats((size_t)m * ldc, 3);
+    rnn__set_small_gemm_policy(RNN_SMALL_ALWAYS);
+    rnn__gemm(false, false, m, n, k, 1.0f, a, lda, b, ldb, beta, blocked, ldc);
+    rnn__set_small_gemm_policy(RNN_SMALL_NEVER);
+    rnn__gemm(false, false, m, n, k, 1.0f, a, lda, b, ldb, beta, whole, ldc);
+    rnn__set_small_gemm_policy(RNN_SMALL_AUTO);
+    /* includes the stride gaps: blocks must not write outside their rows */
+    const int ok = tu_close_f("blocked vs whole", blocked, whole,
+                              (size_t)m * ldc, 1e-5);
+    free(a);
+    free(b);
+    free(blocked);
+    free(whole);
+    assert_true(ok);
+}
+
+static void row_blocks_of_8_give_the_whole_product(void **state)
+{
+    (void)state;
+    /* 10^6 / (256 * 300) = 13 rows -> blocks of 8: 8, 8, 8, 8, 5 */
+    blocks_equal_one_call(37, 256, 300, 1.0f);
+    blocks_equal_one_call(37, 256, 300, 0.0f);
+}
+
+static void row_blocks_of_4_give_the_whole_product(void **state)
+{
+    (void)state;
+    /* 10^6 / (400 * 400) = 6 rows -> blocks of 4: 4, 4, 2 */
+    blocks_equal_one_call(10, 400, 400, 1.0f);
+}
+
+/* Forward, every gradient and packed steps through the blocks: B = 20,
+ * H = 256 makes each per-step product 1.3 * 10^6 multiply-adds. */
+static void model_runs_on_row_blocks_match_the_reference(void **state)
+{
+    (void)state;
+    const tu_shape shape = {"small_blocks", 5, 256, 2, 0, RNN_TANH, 1, 0, 0,
+                            RNN_HEAD_LAST, 4, 20, 1, {0}};
+    rnn__set_small_gemm_policy(RNN_SMALL_ALWAYS);
+    tu_case c;
+    tu_out o;
+    tu_case_init_scaled(&c, &shape, 3, 0.1);
+    tu_out_alloc(&c, &o);
+    tu_case_forward(&c, &o);
+    tu_case_backward(&c, &o);
+    int ok = tu_forward_matches(&c, &o, 1e-5);
+    ok &= tu_backward_matches(&c, &o, 1e-4);
+    rnn__set_small_gemm_policy(RNN_SMALL_AUTO);
+    tu_out_free(&o);
+    tu_case_free(&c);
+    assert_true(ok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(row_blocks_of_8_give_the_whole_product),
+        cmocka_unit_test(row_blocks_of_4_give_the_whole_product),
+        cmocka_unit_test(model_runs_on_row_blocks_match_the_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
