@@ -87,7 +87,7 @@ static float *outputs(const bench_floor *f, int cell, int dir)
 static int transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
 {
     const int64_t rows = (int64_t)seq_len * batch;
-    const bool pays = batch > 1 ? rows >= 64 : (int64_t)seq_len * 4 >= hidden;
+    const bool pays = batch > 1 ? rows >= 64 : (int64_t)seq_len * 2 >= hidden;
     if (!pays)
         return 0;
     return rnn__copy_ld(hidden);
