@@ -31,7 +31,10 @@ void rnn__set_small_gemm_policy(int policy)
  * one core (measured, GFLOP/s whole -> blocks: 32x256x256 92 -> 106,
  * 1000x32x33 85 -> 108, 3200x64x256 92 -> 114), but the small kernel is
  * single-threaded (2 threads, 32x256x256: 160 -> 115) and its NT variant
- * is slow (3200x256x256: 97 -> 43). So: NN only, one OpenBLAS thread only,
+ * is slow (3200x256x256: 97 -> 43). So: NN only; with more than one
+ * OpenBLAS thread only for thin rows, n * k < 4096, where OpenBLAS's
+ * threads lose (2 threads: 1000x32x32 41 -> 107, 1000x48x48 45 -> 111;
+ * from 64 x 64 on they win: 1000x64x64 143 against 113 in blocks);
  * blocks of a multiple of 8 rows (10-row blocks: 98, 15: 95, 8: 106) or
  * of 4. Returns the rows per block, or 0 for one call. */
 static int small_block_rows(bool trans_a, bool trans_b, int m, int n, int k)
@@ -43,8 +46,10 @@ static int small_block_rows(bool trans_a, bool trans_b, int m, int n, int k)
     if ((double)m * n * k <= limit)
         return 0; /* the BLAS takes the small path by itself */
     if (policy == RNN_SMALL_AUTO) {
+        /* With threads, only thin products (a few multiply-adds per row),
+         * which OpenBLAS's threads slow down instead. */
         const rnn_blas_threads_fn threads = rnn__openblas_small_kernels();
-        if (threads == NULL || threads() != 1)
+        if (threads == NULL || (threads() != 1 && (double)n * k >= 4096))
             return 0;
     }
     const double rows = limit / ((double)n * k);
