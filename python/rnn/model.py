@@ -397,7 +397,7 @@ class RNN:
 
     def pack_weights(self):
         """Gives streaming steps (State.step) their own transposed copy of
-        the weights, one product per layer: 15-45 % faster per step
+        the weights, one product per layer: 10-35 % less time per step
         (rnn_pack_weights). A snapshot: sgd_step, optimizer steps, init,
         load_params and load_state_dict refresh it; after writing through
         params / state_dict views, call pack_weights() again."""
