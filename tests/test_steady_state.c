@@ -6,7 +6,6 @@
  */
 #include "testutil.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -9,7 +9,6 @@
  */
 #include "testutil.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

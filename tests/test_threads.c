@@ -118,9 +118,10 @@ static void *stepper_main(void *arg)
     return NULL;
 }
 
-/* N_THREADS streams of batches[k] on one model: threaded ROUNDS times and
- * compared bit for bit with one sequential run. */
-static void shared_model_streams(const int32_t batches[N_THREADS])
+/* N_THREADS streams of batches[k] on one model (with its step weights
+ * packed or not): threaded ROUNDS times and compared bit for bit with one
+ * sequential run. */
+static void shared_model_streams(const int32_t batches[N_THREADS], bool packed)
 {
     rnn_config cfg = rnn_config_default(SH_I, SH_H);
     cfg.num_layers = SH_L;
@@ -128,6 +129,8 @@ static void shared_model_streams(const int32_t batches[N_THREADS])
     cfg.seed = 7;
     rnn_t *model = NULL;
     TU_OK(rnn_create(&model, &cfg));
+    if (packed)
+        TU_OK(rnn_pack_weights(model));
 
     float *x[N_THREADS];
     stepper ref[N_THREADS], par[N_THREADS];
@@ -199,14 +202,14 @@ static void threads_stepping_one_model_with_batch_1_match_sequential(void **stat
 {
     (void)state;
     static const int32_t batches[N_THREADS] = {1, 1, 1, 1};
-    shared_model_streams(batches);
+    shared_model_streams(batches, false);
 }
 
 static void threads_stepping_one_model_with_batch_3_match_sequential(void **state)
 {
     (void)state;
     static const int32_t batches[N_THREADS] = {3, 3, 3, 3};
-    shared_model_streams(batches);
+    shared_model_streams(batches, false);
 }
 
 static void threads_stepping_one_model_with_mixed_batches_match_sequential(
@@ -214,7 +217,14 @@ static void threads_stepping_one_model_with_mixed_batches_match_sequential(
 {
     (void)state;
     static const int32_t batches[N_THREADS] = {1, 3, 1, 3};
-    shared_model_streams(batches);
+    shared_model_streams(batches, false);
+}
+
+static void threads_stepping_one_packed_model_match_sequential(void **state)
+{
+    (void)state;
+    static const int32_t batches[N_THREADS] = {1, 3, 1, 3};
+    shared_model_streams(batches, true);
 }
 
 /* ------------------------------------------------------------------------
@@ -562,6 +572,7 @@ int main(void)
         cmocka_unit_test(threads_stepping_one_model_with_batch_3_match_sequential),
         cmocka_unit_test(
             threads_stepping_one_model_with_mixed_batches_match_sequential),
+        cmocka_unit_test(threads_stepping_one_packed_model_match_sequential),
         cmocka_unit_test(threads_training_their_own_models_match_sequential),
         cmocka_unit_test(threads_saving_one_model_to_one_path_leave_a_whole_file),
         cmocka_unit_test(each_thread_sees_only_its_own_last_error),
