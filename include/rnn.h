@@ -191,9 +191,12 @@ RNN_API rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg);
  *   h0       NULL (zeros) or L*D*B*H floats, [L*D, B, H]
  *   y        NULL or T*B*D*H floats (top layer output), written
  *   h_n      NULL or L*D*B*H floats, each sequence's last state, written
- * Workspace grows when T or B grow and is reused otherwise (the per-step
- * loop never allocates). On failure no output is written and the state kept
- * from the previous forward is unchanged.
+ * Kept: T*B*I + L*D*(T+1)*B*H floats (x and every hidden state), plus
+ * L*D*H*H (H + 16 per row when H % 1024 == 0) for a transposed copy of each
+ * W_hh when T*B repays it (docs/design.md); rnn_backward adds a workspace
+ * of 2*D*T*B*H floats. Both grow when T or B grow and are reused otherwise
+ * (the per-step loop never allocates). On failure no output is written and
+ * the state kept from the previous forward is unchanged.
  * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (T, B, a length out of range, or
  * sizes that overflow), RNN_E_NOMEM. */
 RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
