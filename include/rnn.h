@@ -594,6 +594,22 @@ RNN_API rnn_status rnn_optim_save(const rnn_optim_t *optim, const char *path);
  * Errors: RNN_E_INVALID_ARG, RNN_E_IO, RNN_E_FORMAT, RNN_E_NOMEM. */
 RNN_API rnn_status rnn_optim_load(rnn_optim_t **out, const char *path);
 
+/* The size in bytes of the file rnn_optim_save would write.
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_optim_save_size(const rnn_optim_t *optim, size_t *size);
+
+/* Writes the same bytes as rnn_optim_save into `buffer` of `capacity`
+ * bytes (nothing when they do not fit); *written (optional) receives the
+ * size used. Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (capacity too small). */
+RNN_API rnn_status rnn_optim_save_buffer(const rnn_optim_t *optim,
+                                         void *buffer, size_t capacity,
+                                         size_t *written);
+
+/* Same as rnn_optim_load from `size` bytes in memory (not kept after the
+ * call). Errors: RNN_E_INVALID_ARG, RNN_E_FORMAT, RNN_E_NOMEM. */
+RNN_API rnn_status rnn_optim_load_buffer(rnn_optim_t **out, const void *data,
+                                         size_t size);
+
 /* ========================================================================
  * Memory
  * ====================================================================== */

@@ -285,16 +285,44 @@ static size_t model_header(const void *object, unsigned char *out, size_t cap)
     return rnn__st_finish(&w);
 }
 
-/* Header plus data; the parameter bytes are known to fit (rnn_create
- * checked them), the sum is checked here. */
-static rnn_status model_file_size(const rnn_t *model, size_t *size,
-                                  const char *func)
+/* A file is a header made by `build` (which measures when out is NULL)
+ * followed by `count` floats. */
+typedef size_t (*header_builder)(const void *object, unsigned char *out,
+                                 size_t cap);
+
+/* Header plus data; the float bytes are known to fit (they are in memory),
+ * the sum is checked here. */
+static rnn_status file_size(const void *object, header_builder build,
+                            size_t count, size_t *size, const char *func)
 {
-    const size_t header = model_header(model, NULL, 0);
-    const size_t data = model->num_params * sizeof(float);
+    const size_t header = build(object, NULL, 0);
+    const size_t data = count * sizeof(float);
     if (data > SIZE_MAX - header)
         return rnn__fail(RNN_E_SHAPE, func, "the file size overflows");
     *size = header + data;
+    return RNN_OK;
+}
+
+/* The bytes of the file into buffer[capacity]; nothing written when they
+ * do not fit (the message points to `size_func`). */
+static rnn_status write_buffer(const void *object, header_builder build,
+                               const float *data, size_t count, void *buffer,
+                               size_t capacity, size_t *written,
+                               const char *func, const char *size_func)
+{
+    size_t size = 0;
+    rnn_status status = file_size(object, build, count, &size, func);
+    if (status != RNN_OK)
+        return status;
+    if (capacity < size)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "capacity %zu is below the %zu bytes needed (see %s)",
+                         capacity, size, size_func);
+    unsigned char *out = buffer;
+    const size_t header = build(object, out, capacity);
+    rnn__st_encode(out + header, data, count);
+    if (written != NULL)
+        *written = size;
     return RNN_OK;
 }
 
@@ -304,7 +332,7 @@ rnn_status rnn_save_size(const rnn_t *model, size_t *size)
     if (model == NULL || size == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "size");
-    return model_file_size(model, size, func);
+    return file_size(model, model_header, model->num_params, size, func);
 }
 
 rnn_status rnn_save_buffer(const rnn_t *model, void *buffer, size_t capacity,
@@ -314,20 +342,8 @@ rnn_status rnn_save_buffer(const rnn_t *model, void *buffer, size_t capacity,
     if (model == NULL || buffer == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "buffer");
-    size_t size = 0;
-    rnn_status status = model_file_size(model, &size, func);
-    if (status != RNN_OK)
-        return status;
-    if (capacity < size)
-        return rnn__fail(RNN_E_SHAPE, func,
-                         "capacity %zu is below the %zu bytes needed (see "
-                         "rnn_save_size)", capacity, size);
-    unsigned char *out = buffer;
-    const size_t header = model_header(model, out, capacity);
-    rnn__st_encode(out + header, model->params, model->num_params);
-    if (written != NULL)
-        *written = size;
-    return RNN_OK;
+    return write_buffer(model, model_header, model->params, model->num_params,
+                        buffer, capacity, written, func, "rnn_save_size");
 }
 
 rnn_status rnn_save(const rnn_t *model, const char *path)
@@ -758,15 +774,40 @@ static size_t optim_header(const void *object, unsigned char *out, size_t cap)
     return rnn__st_finish(&w);
 }
 
+/* `second` follows `first` in the same allocation: one data block. */
+static size_t optim_floats(const rnn_optim_t *optim)
+{
+    return optim_buffers(&optim->cfg) * optim->count;
+}
+
 rnn_status rnn_optim_save(const rnn_optim_t *optim, const char *path)
 {
     static const char *func = "rnn_optim_save";
     if (optim == NULL || path == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          optim == NULL ? "optim" : "path");
-    /* `second` follows `first` in the same allocation: one data block. */
     return rnn__save_file(path, optim, optim_header, optim->first,
-                     optim_buffers(&optim->cfg) * optim->count, func);
+                          optim_floats(optim), func);
+}
+
+rnn_status rnn_optim_save_size(const rnn_optim_t *optim, size_t *size)
+{
+    static const char *func = "rnn_optim_save_size";
+    if (optim == NULL || size == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         optim == NULL ? "optim" : "size");
+    return file_size(optim, optim_header, optim_floats(optim), size, func);
+}
+
+rnn_status rnn_optim_save_buffer(const rnn_optim_t *optim, void *buffer,
+                                 size_t capacity, size_t *written)
+{
+    static const char *func = "rnn_optim_save_buffer";
+    if (optim == NULL || buffer == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         optim == NULL ? "optim" : "buffer");
+    return write_buffer(optim, optim_header, optim->first, optim_floats(optim),
+                        buffer, capacity, written, func, "rnn_optim_save_size");
 }
 
 /* Hyperparameters, step count and buffer size from librnn-optim metadata,
@@ -866,6 +907,38 @@ static rnn_status build_optim(rnn_optim_t **out, const rnn_optim_t *settings,
     return RNN_OK;
 }
 
+static rnn_status load_optim(rnn_optim_t **out, const void *bytes, size_t size,
+                             const char *func)
+{
+    rnn_st_file file;
+    rnn_status status = rnn__st_parse(&file, bytes, size, func);
+    if (status != RNN_OK)
+        return status;
+    rnn_optim_t settings;
+    memset(&settings, 0, sizeof settings);
+    status = check_all_f32(&file, func);
+    if (status == RNN_OK)
+        status = optim_settings(&file, &settings, func);
+    if (status == RNN_OK)
+        status = check_optim_tensors(&file, &settings, func);
+    if (status == RNN_OK)
+        status = build_optim(out, &settings, &file, func);
+    rnn__st_close(&file);
+    return status;
+}
+
+rnn_status rnn_optim_load_buffer(rnn_optim_t **out, const void *data,
+                                 size_t size)
+{
+    static const char *func = "rnn_optim_load_buffer";
+    if (out == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "out is NULL");
+    *out = NULL;
+    if (data == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "data is NULL");
+    return load_optim(out, data, size, func);
+}
+
 rnn_status rnn_optim_load(rnn_optim_t **out, const char *path)
 {
     static const char *func = "rnn_optim_load";
@@ -879,20 +952,7 @@ rnn_status rnn_optim_load(rnn_optim_t **out, const char *path)
     rnn_status status = rnn__read_file(path, &bytes, &size, func);
     if (status != RNN_OK)
         return status;
-    rnn_st_file file;
-    status = rnn__st_parse(&file, bytes, size, func);
-    if (status == RNN_OK) {
-        rnn_optim_t settings;
-        memset(&settings, 0, sizeof settings);
-        status = check_all_f32(&file, func);
-        if (status == RNN_OK)
-            status = optim_settings(&file, &settings, func);
-        if (status == RNN_OK)
-            status = check_optim_tensors(&file, &settings, func);
-        if (status == RNN_OK)
-            status = build_optim(out, &settings, &file, func);
-        rnn__st_close(&file);
-    }
+    status = load_optim(out, bytes, size, func);
     rnn__free(bytes);
     return status;
 }

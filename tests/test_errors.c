@@ -745,6 +745,18 @@ static void optim_save_and_load_reject_invalid_arguments(void **state)
     rnn_optim_t *loaded = NOT_NULL;
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_load", rnn_optim_load(NULL, "unused"));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_load", rnn_optim_load(&loaded, NULL));
+    size_t size = 0;
+    char byte = 0;
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_save_size", rnn_optim_save_size(NULL, &size));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_save_size", rnn_optim_save_size(opt, NULL));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_save_buffer",
+             rnn_optim_save_buffer(NULL, &byte, 1, NULL));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_save_buffer",
+             rnn_optim_save_buffer(opt, NULL, 1, NULL));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_load_buffer",
+             rnn_optim_load_buffer(NULL, &byte, 1));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_load_buffer",
+             rnn_optim_load_buffer(&loaded, NULL, 1));
     assert_null(loaded);
     loaded = NOT_NULL;
     TU_FAILS(RNN_E_IO, "rnn_optim_load", rnn_optim_load(&loaded, missing_path));

@@ -118,7 +118,7 @@ static int restore_allocator(void **state)
  * ---------------------------------------------------------------------- */
 
 enum { I = 3, H = 4, O = 2, T = 5, B = 3, T2 = 7, B2 = 4 };
-enum { N_MODELS = 6, N_STATES = 2, N_OPTIMS = 4, N_ARRAYS = 16, N_FILES = 3 };
+enum { N_MODELS = 6, N_STATES = 2, N_OPTIMS = 5, N_ARRAYS = 16, N_FILES = 3 };
 
 /* Never a valid handle: a failing create/load must overwrite it with NULL. */
 static char poison_byte;
@@ -524,6 +524,15 @@ static rnn_status s_optim_load(world *w)
     w->optims[3] = POISON;
     return rnn_optim_load(&w->optims[3], w->files[2]);
 }
+static rnn_status s_optim_load_buffer(world *w)
+{
+    blob file = read_whole(w->files[2]);
+    assert_non_null(file.p);
+    w->optims[4] = POISON;
+    rnn_status st = rnn_optim_load_buffer(&w->optims[4], file.p, file.n);
+    free(file.p);
+    return st;
+}
 
 static rnn_status s_save_buffer(world *w)
 {
@@ -622,6 +631,7 @@ static const step scenario[] = {
     STEP("rnn_optim_step", s_adamw_step),
     STEP("rnn_optim_save", s_optim_save),
     STEP("rnn_optim_load", s_optim_load),
+    STEP("rnn_optim_load_buffer", s_optim_load_buffer),
     STEP("rnn_save_buffer", s_save_buffer),
     STEP("rnn_save", s_save_a),
     STEP("rnn_save", s_save_b),
@@ -818,7 +828,8 @@ static void every_object_goes_through_the_allocator(void **state)
                           "rnn_optim_create", "rnn_save", "rnn_load",
                           "rnn_load_buffer", "rnn_load_params",
                           "rnn_load_params_buffer", "rnn_spectral_radius",
-                          "rnn_init", "rnn_optim_load"};
+                          "rnn_init", "rnn_optim_load",
+                          "rnn_optim_load_buffer"};
     for (size_t m = 0; m < sizeof must / sizeof must[0]; ++m) {
         size_t sum = 0;
         for (int i = 0; i < N_STEPS; ++i)

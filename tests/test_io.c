@@ -1110,23 +1110,69 @@ static void optimizer_state_resumes_training_bit_for_bit(void **state)
         TU_OK(rnn_optim_save(optim, optim_path));
         train(model, optim, 3, 6);
 
-        rnn_t *resumed = NULL;
-        rnn_optim_t *resumed_optim = NULL;
-        TU_OK(rnn_load(&resumed, model_path));
-        TU_OK(rnn_optim_load(&resumed_optim, optim_path));
-        int64_t steps = -1;
-        TU_OK(rnn_optim_step_count(resumed_optim, &steps));
-        assert_int_equal(steps, 3);
-        train(resumed, resumed_optim, 3, 6);
-        assert_same_model(model, resumed);
-
-        rnn_optim_destroy(resumed_optim);
-        rnn_destroy(resumed);
+        /* the file, and the same bytes through memory */
+        size_t size = 0, optim_file_size = 0;
+        unsigned char *optim_file = read_whole(optim_path, &optim_file_size);
+        TU_OK(rnn_optim_save_size(optim, &size));
+        assert_int_equal(size, optim_file_size);
+        for (int from_memory = 0; from_memory < 2; ++from_memory) {
+            rnn_t *resumed = NULL;
+            rnn_optim_t *resumed_optim = NULL;
+            TU_OK(rnn_load(&resumed, model_path));
+            if (from_memory)
+                TU_OK(rnn_optim_load_buffer(&resumed_optim, optim_file,
+                                            optim_file_size));
+            else
+                TU_OK(rnn_optim_load(&resumed_optim, optim_path));
+            int64_t steps = -1;
+            TU_OK(rnn_optim_step_count(resumed_optim, &steps));
+            assert_int_equal(steps, 3);
+            train(resumed, resumed_optim, 3, 6);
+            assert_same_model(model, resumed);
+            rnn_optim_destroy(resumed_optim);
+            rnn_destroy(resumed);
+        }
+        free(optim_file);
         rnn_optim_destroy(optim);
         rnn_destroy(model);
     }
     unlink(model_path);
     unlink(optim_path);
+}
+
+static void optim_save_buffer_holds_the_file_bytes_or_nothing(void **state)
+{
+    (void)state;
+    static const char *path = "test_io_optim_buffer.safetensors";
+    rnn_config cfg = rnn_config_default(3, 4);
+    rnn_t *model = make_model(&cfg, 3);
+    rnn_optim_t *optim = NULL;
+    rnn_optim_config oc = rnn_optim_config_default(RNN_OPTIM_ADAM, 0.01f);
+    TU_OK(rnn_optim_create(&optim, model, &oc));
+    train(model, optim, 0, 2);
+    TU_OK(rnn_optim_save(optim, path));
+    size_t file_size = 0, size = 0, written = 99;
+    unsigned char *file = read_whole(path, &file_size);
+    TU_OK(rnn_optim_save_size(optim, &size));
+    unsigned char *bytes = checked_malloc(size + 8);
+    memset(bytes, 0xAB, size + 8);
+    TU_FAILS(RNN_E_SHAPE, "rnn_optim_save_buffer",
+             rnn_optim_save_buffer(optim, bytes, size - 1, &written));
+    assert_int_equal(written, 99);
+    for (size_t i = 0; i < size + 8; ++i)
+        assert_int_equal(bytes[i], 0xAB);
+    TU_OK(rnn_optim_save_buffer(optim, bytes, size + 8, &written));
+    assert_int_equal(written, file_size);
+    assert_memory_equal(bytes, file, file_size);
+    rnn_optim_t *truncated = optim; /* must become NULL */
+    TU_FAILS(RNN_E_FORMAT, "rnn_optim_load_buffer",
+             rnn_optim_load_buffer(&truncated, bytes, file_size - 1));
+    assert_null(truncated);
+    rnn_optim_destroy(optim);
+    unlink(path);
+    free(bytes);
+    free(file);
+    rnn_destroy(model);
 }
 
 /* librnn-optim metadata with the given kind, lr and count. */
@@ -1271,6 +1317,7 @@ int main(void)
         cmocka_unit_test(format_version_1_file_loads_and_is_rewritten_identically),
         cmocka_unit_test(save_size_is_the_size_of_the_buffer_and_the_file),
         cmocka_unit_test(save_buffer_too_small_fails_and_writes_nothing),
+        cmocka_unit_test(optim_save_buffer_holds_the_file_bytes_or_nothing),
         cmocka_unit_test(save_replaces_an_existing_file_and_leaves_no_temporary),
         cmocka_unit_test(saved_file_permissions_follow_the_umask),
         cmocka_unit_test(save_into_a_missing_directory_fails_with_io),

@@ -228,6 +228,9 @@ _PROTOTYPES = {
     "rnn_load_params_buffer": (_status, [_handle, ctypes.c_char_p, _sz]),
     "rnn_optim_save": (_status, [_handle, _path]),
     "rnn_optim_load": (_status, [_handle_out, _path]),
+    "rnn_optim_save_size": (_status, [_handle, _size_p]),
+    "rnn_optim_save_buffer": (_status, [_handle, ctypes.c_void_p, _sz, _size_p]),
+    "rnn_optim_load_buffer": (_status, [_handle_out, ctypes.c_char_p, _sz]),
     # diagnostics
     "rnn_spectral_radius": (_status, [_handle, _f32_out]),
     "rnn_blas_info": (ctypes.c_char_p, []),

@@ -63,6 +63,17 @@ class Optimizer:
         self._create(model, None, out.value)
         return self
 
+    @classmethod
+    def from_bytes(cls, data, model):
+        """An optimizer restored from the bytes of :meth:`to_bytes` (or of a
+        saved file), stepping ``model``."""
+        data = bytes(data)
+        out = _capi.new_handle()
+        C.rnn_optim_load_buffer(ctypes.byref(out), data, len(data))
+        self = cls.__new__(cls)
+        self._create(model, None, out.value)
+        return self
+
     @property
     def _ptr(self):
         if self._handle is None:
@@ -118,6 +129,16 @@ class Optimizer:
     def save(self, path):
         """Saves the optimizer's state (safetensors) so training resumes exactly."""
         C.rnn_optim_save(self._ptr, os.fsencode(os.fspath(path)))
+
+    def to_bytes(self):
+        """The bytes :meth:`save` would write."""
+        ptr = self._ptr
+        size = ctypes.c_size_t()
+        C.rnn_optim_save_size(ptr, ctypes.byref(size))
+        buf = ctypes.create_string_buffer(size.value)
+        written = ctypes.c_size_t()
+        C.rnn_optim_save_buffer(ptr, buf, size.value, ctypes.byref(written))
+        return buf.raw[:written.value]
 
 
 def clip_grad_norm(model, max_norm):

@@ -207,12 +207,20 @@ def test_optimizer_state_resumes_exactly(tmp_path):
         opt_a.step()
     path = tmp_path / "optim.safetensors"
     opt_a.save(path)
+    assert opt_a.to_bytes() == path.read_bytes()
     b.params[:] = a.params
+    c = rnn.RNN(2, 3, seed=4)
+    c.params[:] = a.params
     opt_b = rnn.Optimizer.load(path, b)
-    assert opt_b.step_count == 3
+    opt_c = rnn.Optimizer.from_bytes(opt_a.to_bytes(), c)
+    assert opt_b.step_count == 3 and opt_c.step_count == 3
     for step in range(3, 6):
-        grads(step, a)
-        grads(step, b)
-        opt_a.step()
-        opt_b.step()
+        for model in (a, b, c):
+            grads(step, model)
+        for opt in (opt_a, opt_b, opt_c):
+            opt.step()
     assert b.params.tobytes() == a.params.tobytes()
+    assert c.params.tobytes() == a.params.tobytes()
+    with pytest.raises(rnn.RNNError) as info:
+        rnn.Optimizer.from_bytes(path.read_bytes()[:-4], c)
+    assert info.value.status_name == "RNN_E_FORMAT"

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
- * fuzz_load.c - libFuzzer target for the model loaders: every input is
- * offered to rnn_load_buffer and to rnn_load_params_buffer (into a few fixed
- * models whose files are in the seed corpus, so mutations reach the checks
- * past the container). Beyond "no crash, no UB, no leak" it checks what the
+ * fuzz_load.c - libFuzzer target for the loaders: every input is offered
+ * to rnn_load_buffer, to rnn_load_params_buffer (into a few fixed models
+ * whose files are in the seed corpus, so mutations reach the checks past
+ * the container) and to rnn_optim_load_buffer (optimizer states are seeds
+ * too). Beyond "no crash, no UB, no leak" it checks what the
  * API promises:
  *   - a refused input gives RNN_E_FORMAT (or RNN_E_NOMEM), a message naming
  *     the function, *out == NULL, and leaves a loaded-into model bit for bit
@@ -118,6 +119,39 @@ static void check_loaded(rnn_t *model, const uint8_t *data, size_t size)
     free(x);
 }
 
+/* An optimizer state: refused with RNN_E_FORMAT / RNN_E_NOMEM and a NULL
+ * handle, or accepted, and then its bytes load back to the same bytes. */
+static void load_optim(const uint8_t *data, size_t size)
+{
+    rnn_optim_t *optim = (rnn_optim_t *)&optim; /* a failure must reset it */
+    rnn_clear_error();
+    rnn_status st = rnn_optim_load_buffer(&optim, data, size);
+    if (st != RNN_OK) {
+        FUZZ_CHECK(optim == NULL);
+        FUZZ_CHECK(st == RNN_E_FORMAT || st == RNN_E_NOMEM);
+        FUZZ_CHECK(fuzz_message_names("rnn_optim_load_buffer"));
+        return;
+    }
+    size_t file_size = 0, written = 0;
+    FUZZ_CHECK(rnn_optim_save_size(optim, &file_size) == RNN_OK);
+    unsigned char *file = malloc(file_size), *again = malloc(file_size);
+    FUZZ_CHECK(file != NULL && again != NULL);
+    FUZZ_CHECK(rnn_optim_save_buffer(optim, file, file_size, &written) == RNN_OK);
+    FUZZ_CHECK(written == file_size);
+    rnn_optim_t *reloaded = NULL;
+    st = rnn_optim_load_buffer(&reloaded, file, file_size);
+    FUZZ_CHECK(st == RNN_OK || st == RNN_E_NOMEM);
+    if (st == RNN_OK) {
+        FUZZ_CHECK(rnn_optim_save_buffer(reloaded, again, file_size, &written) ==
+                   RNN_OK);
+        FUZZ_CHECK(written == file_size && memcmp(file, again, file_size) == 0);
+        rnn_optim_destroy(reloaded);
+    }
+    free(file);
+    free(again);
+    rnn_optim_destroy(optim);
+}
+
 static void load_params_into(rnn_t *model, const uint8_t *data, size_t size)
 {
     size_t n;
@@ -179,6 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             first = st;
         for (int i = 0; i < N_TARGETS; ++i)
             load_params_into(targets[i], copy, size);
+        load_optim(copy, size);
     }
 
     FUZZ_CHECK(memcmp(copy, data, size) == 0);

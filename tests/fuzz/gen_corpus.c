@@ -160,6 +160,35 @@ static void load_corpus(void)
         free(file);
     }
 
+    /* Optimizer states (rnn_optim_load_buffer), after a few steps. */
+    for (int kind = RNN_OPTIM_SGD; kind <= RNN_OPTIM_ADAMW; ++kind) {
+        static const char *const optim_names[] = {"optim-sgd", "optim-adam",
+                                                  "optim-adamw"};
+        rnn_t *model = NULL;
+        check(rnn_create(&model, &cfgs[0]), "rnn_create");
+        rnn_optim_config oc = rnn_optim_config_default(kind, 0.01f);
+        oc.momentum = kind == RNN_OPTIM_SGD ? 0.9f : 0.0f;
+        rnn_optim_t *optim = NULL;
+        check(rnn_optim_create(&optim, model, &oc), "rnn_optim_create");
+        float *grads = NULL;
+        size_t count = 0;
+        check(rnn_grads(model, &grads, &count), "rnn_grads");
+        for (size_t i = 0; i < count; ++i)
+            grads[i] = 0.01f * (float)((int)(i % 5) - 2);
+        check(rnn_optim_step(optim, model), "rnn_optim_step");
+        size_t optim_size = 0;
+        check(rnn_optim_save_size(optim, &optim_size), "rnn_optim_save_size");
+        unsigned char *bytes = malloc(optim_size);
+        if (bytes == NULL)
+            exit(1);
+        check(rnn_optim_save_buffer(optim, bytes, optim_size, NULL),
+              "rnn_optim_save_buffer");
+        write_file(optim_names[kind], bytes, optim_size);
+        free(bytes);
+        rnn_optim_destroy(optim);
+        rnn_destroy(model);
+    }
+
     /* Broken copies of one real file, one problem each. */
     size_t size;
     rnn_config base = rnn_config_default(2, 3);
