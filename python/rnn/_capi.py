@@ -380,3 +380,14 @@ class Handle:
 def new_handle():
     """A ``void *`` to pass as an ``rnn_*_t **out`` argument."""
     return ctypes.c_void_p()
+
+
+def saved_bytes(ptr, size_fn, buffer_fn):
+    """The bytes of a file saved through ``size_fn`` / ``buffer_fn``
+    (rnn_save_size / rnn_save_buffer or their optimizer twins)."""
+    size = ctypes.c_size_t()
+    size_fn(ptr, ctypes.byref(size))
+    buf = ctypes.create_string_buffer(size.value)
+    written = ctypes.c_size_t()
+    buffer_fn(ptr, buf, size.value, ctypes.byref(written))
+    return buf.raw[:written.value]

@@ -428,13 +428,7 @@ class RNN:
 
     def to_bytes(self):
         """The bytes :meth:`save` would write."""
-        ptr = self._ptr
-        size = ctypes.c_size_t()
-        C.rnn_save_size(ptr, ctypes.byref(size))
-        buf = ctypes.create_string_buffer(size.value)
-        written = ctypes.c_size_t()
-        C.rnn_save_buffer(ptr, buf, size.value, ctypes.byref(written))
-        return buf.raw[:written.value]
+        return _capi.saved_bytes(self._ptr, C.rnn_save_size, C.rnn_save_buffer)
 
     @classmethod
     def load(cls, path):

@@ -132,13 +132,8 @@ class Optimizer:
 
     def to_bytes(self):
         """The bytes :meth:`save` would write."""
-        ptr = self._ptr
-        size = ctypes.c_size_t()
-        C.rnn_optim_save_size(ptr, ctypes.byref(size))
-        buf = ctypes.create_string_buffer(size.value)
-        written = ctypes.c_size_t()
-        C.rnn_optim_save_buffer(ptr, buf, size.value, ctypes.byref(written))
-        return buf.raw[:written.value]
+        return _capi.saved_bytes(self._ptr, C.rnn_optim_save_size,
+                                 C.rnn_optim_save_buffer)
 
 
 def clip_grad_norm(model, max_norm):
