@@ -442,9 +442,8 @@ RNN_API rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
  * b_ih + b_hh, so that a layer's step is ONE product over [x_t | h] in the
  * orientation BLAS reads fastest (measured: 15-35 % less time per step at
  * B = 1, 10-30 % for batches, see docs/benchmarks.md). Costs about
- * (I_l + H + 1) * H floats per layer;
- * rnn_forward and rnn_backward do not use it.
- * The copy is a snapshot of the parameters. The library's own calls that
+ * (I_l + H + 1) * H floats per layer; rnn_forward and rnn_backward do not
+ * use it. The copy is a snapshot of the parameters. The library's own calls that
  * change them (rnn_optim_step, rnn_sgd_step, rnn_init, rnn_init_uniform,
  * rnn_load_params, rnn_load_params_buffer) refresh it; writes made through
  * the rnn_params pointer do NOT reach it: call rnn_pack_weights again after
