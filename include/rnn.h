@@ -192,8 +192,8 @@ RNN_API rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg);
  *   y        NULL or T*B*D*H floats (top layer output), written
  *   h_n      NULL or L*D*B*H floats, each sequence's last state, written
  * Kept: T*B*I + L*D*(T+1)*B*H floats (x and every hidden state), plus
- * L*D*H*H (H + 16 per row when H % 1024 == 0) for a transposed copy of each
- * W_hh when T*B repays it (docs/design.md); rnn_backward adds a workspace
+ * H*H (H + 16 per row when H % 1024 == 0) for a transposed copy of W_hh
+ * when T*B repays it (docs/design.md); rnn_backward adds a workspace
  * of 2*D*T*B*H floats. Both grow when T or B grow and are reused otherwise
  * (the per-step loop never allocates). On failure no output is written and
  * the state kept from the previous forward is unchanged.

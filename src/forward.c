@@ -47,12 +47,12 @@ static int32_t transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
     return rnn__copy_ld(hidden);
 }
 
+/* One copy, reused cell after cell: the cells run one at a time. */
 static size_t transposed_floats(const rnn_t *model, int32_t seq_len,
                                 int32_t batch)
 {
     const int32_t hidden = model->cfg.hidden_size;
-    return (size_t)model->num_cells * (size_t)hidden *
-           (size_t)transposed_ld(hidden, seq_len, batch);
+    return (size_t)hidden * (size_t)transposed_ld(hidden, seq_len, batch);
 }
 
 /* Floats of the cache for (T, B), or 0 when the count overflows. */
@@ -144,10 +144,6 @@ static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
                      true);
     else
         memcpy(cache->x, x, x_floats * sizeof(float));
-    const int32_t hidden = cfg->hidden_size, ld = cache->w_hh_t_ld;
-    for (int32_t cell = 0; cell < model->num_cells && ld != 0; ++cell)
-        rnn__transpose(cache->w_hh_t + (size_t)cell * hidden * ld, ld,
-                       rnn__cell(model, model->params, cell).w_hh, hidden, hidden);
     cache->has_lengths = lengths != NULL;
     if (lengths != NULL)
         memcpy(cache->lengths, lengths, (size_t)cache->batch * sizeof(int32_t));
@@ -234,13 +230,14 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     const int32_t seq_len = cache->seq_len;
     const rnn_cell_view w = rnn__cell(model, model->params, cell);
     const int32_t ld = cache->w_hh_t_ld;
-    const float *w_hh_t = cache->w_hh_t + (size_t)cell * hidden * ld;
+    if (ld != 0)
+        rnn__transpose(cache->w_hh_t, ld, w.w_hh, hidden, hidden);
     for (int32_t k = 0; k < seq_len; ++k) {
         const int32_t t = dir == 0 ? k : seq_len - 1 - k;
         float *out = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
         const float *prev = rnn__hidden_slot(model, cell, rnn__prev_slot(dir, t));
         if (ld != 0)
-            add_recurrent(batch, hidden, prev, w_hh_t, ld, false, out);
+            add_recurrent(batch, hidden, prev, cache->w_hh_t, ld, false, out);
         else
             add_recurrent(batch, hidden, prev, w.w_hh, hidden, true, out);
         rnn__bias_act(out, (size_t)batch, hidden, NULL, NULL,

@@ -104,7 +104,7 @@ typedef struct rnn_cache {
     size_t capacity;       /* floats in arena */
     float *x;              /* [T, B, I] time-major copy of the input */
     float *hidden;         /* per cell: [T+1, B, H] (see forward.c) */
-    float *w_hh_t;         /* per cell W_hh^T [H, w_hh_t_ld], when used */
+    float *w_hh_t;         /* the running cell's W_hh^T [H, w_hh_t_ld] */
     int32_t w_hh_t_ld;     /* its row stride; 0: steps read W_hh itself */
     int32_t *lengths;      /* [B] or unused */
     int32_t seq_len, batch;
