@@ -45,6 +45,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, glob */
 
 #include "rnn.h"
+#include "example_args.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -124,62 +125,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_u64(const char *text, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (text[0] == '-' || text[0] == '\0')
-        return 0;
-    errno = 0;
-    v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
-static int parse_double(const char *text, double min, double max, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v < min ||
-        v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int is_option(const char *name)
-{
-    static const char *const names[] = {
-        "--text",  "--steps",  "--hidden", "--layers",     "--batch",
-        "--chunk", "--lr",     "--report", "--out",        "--sample-len",
-        "--seed",  "--temperature", "--init"};
-    size_t i;
-
-    for (i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(name, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
 /* Returns 0 to go on, 1 after --help, -1 on a bad command line. */
 static int parse_options(int argc, char **argv, options *o)
 {
@@ -200,39 +145,18 @@ static int parse_options(int argc, char **argv, options *o)
     o->seed = 1;
 
     for (i = 1; i < argc; i++) {
-        const char *arg = argv[i];
+        static const char *const valued[] = {
+            "--text",  "--steps",  "--hidden", "--layers",     "--batch",
+            "--chunk", "--lr",     "--report", "--out",        "--sample-len",
+            "--seed",  "--temperature", "--init"};
         const char *value = NULL;
-        const char *eq;
-        char name[32];
-        size_t len;
+        char name[EXAMPLE_NAME_MAX];
         int ok;
-
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            return 1;
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, PROG ": unexpected argument '%s'\n", arg);
-            return -1;
-        }
-        eq = strchr(arg, '=');
-        len = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (len >= sizeof name) {
-            fprintf(stderr, PROG ": unknown option '%s'\n", arg);
-            return -1;
-        }
-        memcpy(name, arg, len);
-        name[len] = '\0';
-        if (!is_option(name)) {
-            fprintf(stderr, PROG ": unknown option '%s'\n", name);
-            return -1;
-        }
-        if (eq) {
-            value = eq + 1;
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
-            fprintf(stderr, PROG ": option '%s' needs a value\n", arg);
-            return -1;
-        }
+        const int read = next_option(argc, argv, &i, valued,
+                                     sizeof valued / sizeof valued[0], PROG, 1,
+                                     name, &value);
+        if (read != 0)
+            return read;
 
         /* Bounds keep every buffer below 2^31 floats and every int32_t
          * argument of the API in range. */

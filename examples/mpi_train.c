@@ -41,6 +41,7 @@
  * rank aborts the job), 2 bad command line.
  */
 #include "rnn.h"
+#include "example_args.h"
 
 #include <mpi.h>
 
@@ -146,48 +147,6 @@ static void usage(FILE *out)
           out);
 }
 
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_double(const char *text, double min, double max, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v < min ||
-        v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int parse_u64(const char *text, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (text[0] == '-' || text[0] == '\0')
-        return 0;
-    errno = 0;
-    v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return 0;
-    *out = (uint64_t)v;
-    return 1;
-}
-
 /* Returns 0 to go on, 1 after --help, -1 on a bad command line (printed by
  * rank 0 only: every rank parses the same arguments). */
 static int parse_options(int argc, char **argv, int rank, options *o)
@@ -211,43 +170,19 @@ static int parse_options(int argc, char **argv, int rank, options *o)
     o->out = "mpi_train.safetensors";
 
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *value = NULL, *eq;
-        char name[32];
-        size_t len, k;
+        const char *value = NULL;
+        char name[EXAMPLE_NAME_MAX];
         int ok = 0;
 
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            return 1;
-        if (strcmp(arg, "--check") == 0) {
+        if (strcmp(argv[i], "--check") == 0) {
             o->check = 1;
             continue;
         }
-        eq = strchr(arg, '=');
-        len = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (strncmp(arg, "--", 2) != 0 || len >= sizeof name) {
-            if (rank == 0)
-                fprintf(stderr, PROG ": unexpected argument '%s'\n", arg);
-            return -1;
-        }
-        memcpy(name, arg, len);
-        name[len] = '\0';
-        for (k = 0; k < sizeof valued / sizeof valued[0]; k++)
-            if (strcmp(name, valued[k]) == 0)
-                break;
-        if (k == sizeof valued / sizeof valued[0]) {
-            if (rank == 0)
-                fprintf(stderr, PROG ": unknown option '%s'\n", name);
-            return -1;
-        }
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv[++i];
-        else {
-            if (rank == 0)
-                fprintf(stderr, PROG ": option '%s' needs a value\n", name);
-            return -1;
-        }
+        const int read = next_option(argc, argv, &i, valued,
+                                     sizeof valued / sizeof valued[0], PROG,
+                                     rank == 0, name, &value);
+        if (read != 0)
+            return read;
 
         /* Bounds keep every buffer below 2^31 floats and every int32_t
          * argument of the API in range. */
