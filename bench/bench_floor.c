@@ -173,15 +173,11 @@ static void set_initial_state(bench_floor *f, int cell, int dir)
     memset(slot(f, cell, dir == 0 ? 0 : f->T), 0, bh(f) * sizeof(float));
 }
 
-/* add_recurrent: out[B, H] += prev[B, H] W_hh^T, from W_hh^T or W_hh */
+/* out[B, H] += prev[B, H] W_hh^T, from W_hh^T or W_hh (run_recurrence) */
 static void add_recurrent(int batch, int hidden, const float *prev,
                           const float *w, int ld, bool w_is_w_hh, float *out)
 {
-    if (batch == 1)
-        rnn__gemv(!w_is_w_hh, hidden, hidden, 1.0f, w, ld, prev, 1.0f, out);
-    else
-        rnn__gemm(false, w_is_w_hh, batch, hidden, hidden, 1.0f, prev, hidden, w,
-                  ld, 1.0f, out, hidden);
+    rnn__rows_product(batch, hidden, hidden, prev, w, ld, w_is_w_hh, 1.0f, out);
 }
 
 /* run_recurrence's product: on the cell's W_hh^T copy, or on W_hh */
@@ -279,12 +275,8 @@ static void backprop_steps(bench_floor *f, int cell, int dir, float *grad)
         float *da = grad + (size_t)t * n;
         if (k > 0) {
             const float *da_later = grad + (size_t)(dir == 0 ? t + 1 : t - 1) * n;
-            if (batch == 1)
-                rnn__gemv(true, hidden, hidden, 1.0f, w_hh, hidden, da_later,
-                          1.0f, da);
-            else
-                rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_later,
-                          hidden, w_hh, hidden, 1.0f, da, hidden);
+            rnn__rows_product(batch, hidden, hidden, da_later, w_hh, hidden,
+                              false, 1.0f, da);
         }
         rnn__mul_act_grad(da, slot(f, cell, out_slot(dir, t)), n, f->nl);
     }
@@ -421,11 +413,8 @@ static void pack_layer(const bench_floor *f, int layer, float *block)
 static void step_project(int batch, int n, int k, const float *in, const float *w,
                          bool accumulate, float *out)
 {
-    const float beta = accumulate ? 1.0f : 0.0f;
-    if (batch == 1)
-        rnn__gemv(false, n, k, 1.0f, w, k, in, beta, out);
-    else
-        rnn__gemm(false, true, batch, n, k, 1.0f, in, k, w, k, beta, out, n);
+    rnn__rows_product(batch, n, k, in, w, k, true, accumulate ? 1.0f : 0.0f,
+                      out);
 }
 
 /* advance() of step.c: the step without packed weights */
@@ -468,11 +457,8 @@ static void packed_product(const bench_floor *f, const float *block, int in_size
                            float *out)
 {
     const int hidden = f->H, joined = in_size + hidden, ld = rnn__copy_ld(hidden);
-    if (f->B == 1)
-        rnn__gemv(true, joined, hidden, 1.0f, block, ld, f->joined, 1.0f, out);
-    else
-        rnn__gemm(false, false, f->B, hidden, joined, 1.0f, f->joined, joined,
-                  block, ld, 1.0f, out, hidden);
+    rnn__rows_product(f->B, hidden, joined, f->joined, block, ld, false, 1.0f,
+                      out);
 }
 
 /* advance_packed() of step.c */
@@ -588,12 +574,8 @@ void bench_part_bwd_rec(void *p)
             const int t = dir == 0 ? f->T - 1 - k : k;
             const float *da_later = grad + (size_t)(dir == 0 ? t + 1 : t - 1) * n;
             float *da = f->acc + (size_t)t * n;
-            if (batch == 1)
-                rnn__gemv(true, hidden, hidden, 1.0f, w_hh, hidden, da_later,
-                          1.0f, da);
-            else
-                rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_later,
-                          hidden, w_hh, hidden, 1.0f, da, hidden);
+            rnn__rows_product(batch, hidden, hidden, da_later, w_hh, hidden,
+                              false, 1.0f, da);
         }
     }
 }
@@ -706,12 +688,8 @@ void bench_call_fwd_rec(void *p)
 void bench_call_bwd_rec(void *p)
 {
     bench_floor *f = p;
-    if (f->B == 1)
-        rnn__gemv(true, f->H, f->H, 1.0f, f->w[0].w_hh, f->H, f->gpre, 1.0f,
-                  f->call_out);
-    else
-        rnn__gemm(false, false, f->B, f->H, f->H, 1.0f, f->gpre, f->H,
-                  f->w[0].w_hh, f->H, 1.0f, f->call_out, f->H);
+    rnn__rows_product(f->B, f->H, f->H, f->gpre, f->w[0].w_hh, f->H, false,
+                      1.0f, f->call_out);
 }
 
 void bench_call_fwd_rec_other(void *p)

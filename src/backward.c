@@ -134,12 +134,8 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad)
         float *da = grad + (size_t)t * bh;
         if (k > 0) {
             const float *da_later = grad + (size_t)(dir == 0 ? t + 1 : t - 1) * bh;
-            if (batch == 1)
-                rnn__gemv(true, hidden, hidden, 1.0f, w_hh, hidden, da_later,
-                          1.0f, da);
-            else
-                rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_later,
-                          hidden, w_hh, hidden, 1.0f, da, hidden);
+            rnn__rows_product(batch, hidden, hidden, da_later, w_hh, hidden,
+                              false, 1.0f, da);
         }
         rnn__mul_act_grad(da, rnn__hidden_slot(model, cell, rnn__out_slot(dir, t)),
                           bh, model->cfg.nonlinearity);

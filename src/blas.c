@@ -79,12 +79,27 @@ void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
     }
 }
 
-void rnn__gemv(bool trans_a, int m, int n, float alpha, const float *a,
-               int lda, const float *x, float beta, float *y)
+/* y[m or n] = alpha * op(A) x + beta * y for a row-major A[m, n]. */
+static void gemv(bool trans_a, int m, int n, float alpha, const float *a,
+                 int lda, const float *x, float beta, float *y)
 {
     cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, m, n,
                 alpha, a, lda, x, 1, beta, y, 1);
 }
+
+void rnn__rows_product(int rows, int n, int k, const float *in,
+                       const float *w, int ldw, bool w_is_n_by_k, float beta,
+                       float *out)
+{
+    if (rows == 1 && w_is_n_by_k)
+        gemv(false, n, k, 1.0f, w, ldw, in, beta, out);
+    else if (rows == 1)
+        gemv(true, k, n, 1.0f, w, ldw, in, beta, out);
+    else
+        rnn__gemm(false, w_is_n_by_k, rows, n, k, 1.0f, in, k, w, ldw, beta,
+                  out, n);
+}
+
 
 /* ---- which BLAS ---------------------------------------------------------- */
 

@@ -213,17 +213,6 @@ static void hold_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
                    (size_t)hidden * sizeof(float));
 }
 
-/* out[B, H] += prev[B, H] W_hh^T, from W_hh^T itself or from W_hh. */
-static void add_recurrent(int32_t batch, int32_t hidden, const float *prev,
-                          const float *w, int32_t ld, bool w_is_w_hh, float *out)
-{
-    if (batch == 1)
-        rnn__gemv(!w_is_w_hh, hidden, hidden, 1.0f, w, ld, prev, 1.0f, out);
-    else
-        rnn__gemm(false, w_is_w_hh, batch, hidden, hidden, 1.0f, prev, hidden, w,
-                  ld, 1.0f, out, hidden);
-}
-
 static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
@@ -237,10 +226,13 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
         const int32_t t = dir == 0 ? k : seq_len - 1 - k;
         float *out = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
         const float *prev = rnn__hidden_slot(model, cell, rnn__prev_slot(dir, t));
+        /* out += prev W_hh^T, from the [H, H] W_hh^T copy or from W_hh */
         if (ld != 0)
-            add_recurrent(batch, hidden, prev, cache->w_hh_t, ld, false, out);
+            rnn__rows_product(batch, hidden, hidden, prev, cache->w_hh_t, ld,
+                              false, 1.0f, out);
         else
-            add_recurrent(batch, hidden, prev, w.w_hh, hidden, true, out);
+            rnn__rows_product(batch, hidden, hidden, prev, w.w_hh, hidden, true,
+                              1.0f, out);
         rnn__bias_act(out, (size_t)batch, hidden, NULL, NULL,
                       model->cfg.nonlinearity);
         if (cache->has_lengths)

@@ -55,9 +55,14 @@ static inline bool rnn__mul3(size_t a, size_t b, size_t c, size_t *out)
 void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                const float *a, int lda, const float *b, int ldb, float beta,
                float *c, int ldc);
-/* y[m or n] = alpha * op(A) x + beta * y for a row-major A[m, n]. */
-void rnn__gemv(bool trans_a, int m, int n, float alpha, const float *a,
-               int lda, const float *x, float beta, float *y);
+
+/* out[rows, n] = in[rows, k] W' + beta * out (rows of in and out packed:
+ * strides k and n) for a weight stored as [n, k] (PyTorch's layout, W' its
+ * transpose: w_is_n_by_k) or as [k, n] (W' = W), with row stride ldw. One
+ * row is an sgemv, more an sgemm. */
+void rnn__rows_product(int rows, int n, int k, const float *in,
+                       const float *w, int ldw, bool w_is_n_by_k, float beta,
+                       float *out);
 
 /* Whether rnn__gemm splits NN products into row blocks for OpenBLAS's
  * small-matrix kernel (see blas.c): RNN_SMALL_AUTO decides from the loaded

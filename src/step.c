@@ -149,17 +149,6 @@ static rnn_status check_pair(const rnn_t *model, const rnn_state_t *state,
     return RNN_OK;
 }
 
-/* out[B, n] = in[B, k] W^T (+ out when accumulate): gemv for one stream. */
-static void project(int32_t batch, int32_t n, int32_t k, const float *in,
-                    const float *w, bool accumulate, float *out)
-{
-    const float beta = accumulate ? 1.0f : 0.0f;
-    if (batch == 1)
-        rnn__gemv(false, n, k, 1.0f, w, k, in, beta, out);
-    else
-        rnn__gemm(false, true, batch, n, k, 1.0f, in, k, w, k, beta, out, n);
-}
-
 /* A layer's pre-activation of the step, into state->scratch; the biases
  * still to add are returned (NULL when already in). h is the layer's state. */
 typedef void (*layer_product)(const rnn_t *model, rnn_state_t *state,
@@ -176,8 +165,10 @@ static void direct_product(const rnn_t *model, rnn_state_t *state,
 {
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const rnn_cell_view w = rnn__cell(model, model->params, layer);
-    project(batch, hidden, in_size, input, w.w_ih, false, state->scratch);
-    project(batch, hidden, hidden, h, w.w_hh, true, state->scratch);
+    rnn__rows_product(batch, hidden, in_size, input, w.w_ih, in_size, true,
+                      0.0f, state->scratch);
+    rnn__rows_product(batch, hidden, hidden, h, w.w_hh, hidden, true, 1.0f,
+                      state->scratch);
     *b_ih = w.b_ih;
     *b_hh = w.b_hh;
 }
@@ -200,12 +191,8 @@ static void packed_product(const rnn_t *model, rnn_state_t *state,
         memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
         memcpy(state->scratch + (size_t)b * hidden, bias, row_bytes);
     }
-    if (batch == 1)
-        rnn__gemv(true, joined, hidden, 1.0f, block, ld, state->joined, 1.0f,
-                  state->scratch);
-    else
-        rnn__gemm(false, false, batch, hidden, joined, 1.0f, state->joined,
-                  joined, block, ld, 1.0f, state->scratch, hidden);
+    rnn__rows_product(batch, hidden, joined, state->joined, block, ld, false,
+                      1.0f, state->scratch);
     *b_ih = *b_hh = NULL;
 }
 
