@@ -103,28 +103,26 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
 
 /* ---- which BLAS ---------------------------------------------------------- */
 
+/* Both filled once, by identify_blas. */
 static char blas_info[PATH_MAX + 256];
-static pthread_once_t blas_info_once = PTHREAD_ONCE_INIT;
+static rnn_blas_threads_fn openblas_threads;
+static pthread_once_t identify_once = PTHREAD_ONCE_INIT;
 
 /* The backend's own description, found by symbol so that librnn links only
- * the generic CBLAS interface. The lookup is scoped to the library serving
- * cblas_sgemm and its dependencies: LAPACK may have pulled another BLAS
- * (say OpenBLAS under BLIS) into the process. */
-static const char *backend_config(const char *library)
+ * the generic CBLAS interface. `handle` is the library serving cblas_sgemm
+ * (with its dependencies): LAPACK may have pulled another BLAS (say
+ * OpenBLAS under BLIS) into the process. */
+static const char *backend_config(void *handle)
 {
     typedef char *(*config_fn)(void);
     static const char *const getters[] = {"openblas_get_config",
                                           "bli_info_get_version_str"};
-    void *handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
-    if (handle == NULL)
-        return NULL;
     const char *config = NULL;
     for (size_t i = 0; i < sizeof getters / sizeof getters[0] && !config; ++i) {
         config_fn getter = (config_fn)(uintptr_t)dlsym(handle, getters[i]);
         if (getter != NULL)
             config = getter();
     }
-    dlclose(handle);
     return config;
 }
 
@@ -141,31 +139,6 @@ static const char *family_from_path(const char *path)
             return known[i].family;
     return NULL;
 }
-
-static void describe_blas(void)
-{
-    Dl_info info;
-    char resolved[PATH_MAX];
-    const char *path = "unknown library", *config = NULL;
-    /* The address of cblas_sgemm is the one the dynamic linker bound for
-     * this process, so dladdr names the library that really serves it. */
-    if (dladdr((void *)(uintptr_t)cblas_sgemm, &info) != 0 &&
-        info.dli_fname != NULL) {
-        path = info.dli_fname;
-        if (realpath(info.dli_fname, resolved) != NULL)
-            path = resolved;
-        config = backend_config(info.dli_fname);
-        if (config == NULL)
-            config = family_from_path(path);
-    }
-    if (config != NULL)
-        snprintf(blas_info, sizeof blas_info, "%s (%s)", path, config);
-    else
-        snprintf(blas_info, sizeof blas_info, "%s", path);
-}
-
-static rnn_blas_threads_fn openblas_threads;
-static pthread_once_t openblas_once = PTHREAD_ONCE_INIT;
 
 /* OpenBLAS says "OpenBLAS 0.3.21 ... Cooperlake ..." of itself: its small
  * matrix kernels (0.3.16 on) exist for these AVX-512 cores on x86-64. */
@@ -184,33 +157,45 @@ static bool has_small_kernels(const char *config)
     return false;
 }
 
-static void find_openblas(void)
+static void identify_blas(void)
 {
     Dl_info info;
-    if (dladdr((void *)(uintptr_t)cblas_sgemm, &info) == 0 ||
-        info.dli_fname == NULL)
-        return;
-    const char *config = backend_config(info.dli_fname);
-    if (config == NULL || !has_small_kernels(config))
-        return;
-    void *handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    if (handle == NULL)
-        return;
-    /* The library stays loaded (cblas_sgemm is bound to it): the pointer
-     * outlives the handle. */
-    openblas_threads = (rnn_blas_threads_fn)(uintptr_t)dlsym(
-        handle, "openblas_get_num_threads");
-    dlclose(handle);
+    char resolved[PATH_MAX];
+    const char *path = "unknown library", *config = NULL;
+    /* The address of cblas_sgemm is the one the dynamic linker bound for
+     * this process, so dladdr names the library that really serves it. */
+    if (dladdr((void *)(uintptr_t)cblas_sgemm, &info) != 0 &&
+        info.dli_fname != NULL) {
+        path = info.dli_fname;
+        if (realpath(info.dli_fname, resolved) != NULL)
+            path = resolved;
+        void *handle = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+        if (handle != NULL) {
+            config = backend_config(handle);
+            /* The library stays loaded (cblas_sgemm is bound to it): the
+             * pointer outlives the handle. */
+            if (config != NULL && has_small_kernels(config))
+                openblas_threads = (rnn_blas_threads_fn)(uintptr_t)dlsym(
+                    handle, "openblas_get_num_threads");
+            dlclose(handle);
+        }
+        if (config == NULL)
+            config = family_from_path(path);
+    }
+    if (config != NULL)
+        snprintf(blas_info, sizeof blas_info, "%s (%s)", path, config);
+    else
+        snprintf(blas_info, sizeof blas_info, "%s", path);
 }
 
 rnn_blas_threads_fn rnn__openblas_small_kernels(void)
 {
-    pthread_once(&openblas_once, find_openblas);
+    pthread_once(&identify_once, identify_blas);
     return openblas_threads;
 }
 
 const char *rnn_blas_info(void)
 {
-    pthread_once(&blas_info_once, describe_blas);
+    pthread_once(&identify_once, identify_blas);
     return blas_info;
 }
