@@ -586,9 +586,29 @@ static rnn_status create_model(rnn_t **model, const rnn_config *cfg,
     return status;
 }
 
-static rnn_status load_model(rnn_t **out, const void *bytes, size_t size,
+/* The loaders from bytes: `target` is the rnn_t ** or rnn_optim_t ** to
+ * create, or the rnn_t * to load into. */
+typedef rnn_status (*bytes_loader)(void *target, const void *bytes,
+                                   size_t size, const char *func);
+
+/* Reads the file at `path` and hands its bytes to `load`. */
+static rnn_status load_file(const char *path, bytes_loader load, void *target,
+                            const char *func)
+{
+    unsigned char *bytes;
+    size_t size = 0;
+    rnn_status status = rnn__read_file(path, &bytes, &size, func);
+    if (status != RNN_OK)
+        return status;
+    status = load(target, bytes, size, func);
+    rnn__free(bytes);
+    return status;
+}
+
+static rnn_status load_model(void *target, const void *bytes, size_t size,
                              const char *func)
 {
+    rnn_t **out = target;
     rnn_st_file file;
     rnn_status status = rnn__st_parse(&file, bytes, size, func);
     if (status != RNN_OK)
@@ -635,14 +655,7 @@ rnn_status rnn_load(rnn_t **out, const char *path)
     *out = NULL;
     if (path == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "path is NULL");
-    unsigned char *bytes;
-    size_t size = 0;
-    rnn_status status = rnn__read_file(path, &bytes, &size, func);
-    if (status != RNN_OK)
-        return status;
-    status = load_model(out, bytes, size, func);
-    rnn__free(bytes);
-    return status;
+    return load_file(path, load_model, out, func);
 }
 
 /* librnn metadata in a file loaded into an existing model must describe
@@ -682,9 +695,10 @@ static rnn_status check_agrees(const rnn_t *model, const rnn_config *file_cfg,
     return RNN_OK;
 }
 
-static rnn_status load_params(rnn_t *model, const void *bytes, size_t size,
+static rnn_status load_params(void *target, const void *bytes, size_t size,
                               const char *func)
 {
+    rnn_t *model = target;
     rnn_st_file file;
     rnn_status status = rnn__st_parse(&file, bytes, size, func);
     if (status != RNN_OK)
@@ -717,14 +731,7 @@ rnn_status rnn_load_params(rnn_t *model, const char *path)
     if (model == NULL || path == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "path");
-    unsigned char *bytes;
-    size_t size = 0;
-    rnn_status status = rnn__read_file(path, &bytes, &size, func);
-    if (status != RNN_OK)
-        return status;
-    status = load_params(model, bytes, size, func);
-    rnn__free(bytes);
-    return status;
+    return load_file(path, load_params, model, func);
 }
 
 /* ======================================================================== *
@@ -907,9 +914,10 @@ static rnn_status build_optim(rnn_optim_t **out, const rnn_optim_t *settings,
     return RNN_OK;
 }
 
-static rnn_status load_optim(rnn_optim_t **out, const void *bytes, size_t size,
+static rnn_status load_optim(void *target, const void *bytes, size_t size,
                              const char *func)
 {
+    rnn_optim_t **out = target;
     rnn_st_file file;
     rnn_status status = rnn__st_parse(&file, bytes, size, func);
     if (status != RNN_OK)
@@ -947,12 +955,5 @@ rnn_status rnn_optim_load(rnn_optim_t **out, const char *path)
     *out = NULL;
     if (path == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "path is NULL");
-    unsigned char *bytes;
-    size_t size = 0;
-    rnn_status status = rnn__read_file(path, &bytes, &size, func);
-    if (status != RNN_OK)
-        return status;
-    status = load_optim(out, bytes, size, func);
-    rnn__free(bytes);
-    return status;
+    return load_file(path, load_optim, out, func);
 }
