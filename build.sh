@@ -44,29 +44,7 @@ cmd_deps() {
     if [ "${RNN_SKIP_DEPS:-0}" = 1 ]; then
         return 0
     fi
-    local missing=() pkg
-    for pkg in "${DEPS[@]}"; do
-        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]; then
-            missing+=("$pkg")
-        fi
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        echo "deps: all ${#DEPS[@]} packages installed"
-        return 0
-    fi
-    log "installing missing packages: ${missing[*]}"
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            sudo=(sudo)
-        else
-            echo "build.sh: need root (or sudo) to install: ${missing[*]}" >&2
-            exit 1
-        fi
-    fi
-    "${sudo[@]}" apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends "${missing[@]}"
+    tools/apt-install-missing.sh deps "${DEPS[@]}" || exit 1
 }
 
 # configure DIR [cmake args...]

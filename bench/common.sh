@@ -46,26 +46,7 @@ bench_log() { printf '\n==> %s\n' "$*" >&2; }
 # Installs the missing packages of BENCH_DEPS (as root, or through sudo).
 bench_deps() {
     [ "${RNN_SKIP_DEPS:-0}" = 1 ] && return 0
-    local missing=() pkg
-    for pkg in "${BENCH_DEPS[@]}"; do
-        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]; then
-            missing+=("$pkg")
-        fi
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    bench_log "installing missing packages: ${missing[*]}"
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            sudo=(sudo)
-        else
-            echo "bench: need root (or sudo) to install: ${missing[*]}" >&2
-            return 1
-        fi
-    fi
-    "${sudo[@]}" apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends "${missing[@]}"
+    "$ROOT_DIR/tools/apt-install-missing.sh" bench "${BENCH_DEPS[@]}"
 }
 
 # Release build of rnn_bench (and onednn_rnn when oneDNN is installed) in
