@@ -131,11 +131,33 @@ typedef enum rnn_head_mode {
     RNN_HEAD_ALL = 1   /* logits [T, B, O] (or [B, T, O]) from every step    */
 } rnn_head_mode;
 
-/* Describes a model. Always start from rnn_config_default(), then change
- * fields: struct_size lets later versions add fields at the end. All fields
- * are 0/1 flags or sizes. */
+/* ========================================================================
+ * Versioned structs
+ *
+ * rnn_config, rnn_optim_config, rnn_tensor_info and rnn_allocator start
+ * with `size_t struct_size`: the sizeof of the struct the caller was
+ * compiled with. Later versions only add fields at the end, so:
+ *  - a library reads and writes exactly struct_size bytes of a caller's
+ *    struct, never more;
+ *  - a program built against an older header passes that release's size:
+ *    the fields it does not have get their defaults (what the older
+ *    library did), and the by-value rnn_config_default and
+ *    rnn_optim_config_default it calls return that release's layout;
+ *  - a program built against a newer header runs with an older library as
+ *    long as the fields this library does not know are 0 (their defaults):
+ *    a non-zero one is RNN_E_UNSUPPORTED, naming the version needed;
+ *  - any other struct_size (0, a size between two layouts) is
+ *    RNN_E_INVALID_ARG.
+ * Fill a struct with its initialiser (rnn_config_init,
+ * rnn_optim_config_init), which also works from FFIs that cannot receive a
+ * struct by value, or set struct_size = sizeof and zero the rest.
+ * ====================================================================== */
+
+/* Describes a model. Always start from rnn_config_init() (or
+ * rnn_config_default()), then change fields. All fields are 0/1 flags or
+ * sizes. */
 typedef struct rnn_config {
-    size_t struct_size;   /* sizeof(rnn_config), set by rnn_config_default  */
+    size_t struct_size;   /* sizeof(rnn_config), set by rnn_config_init     */
     int32_t input_size;   /* I, > 0                                          */
     int32_t hidden_size;  /* H, > 0                                          */
     int32_t num_layers;   /* L, >= 1 (default 1)                             */
@@ -147,10 +169,30 @@ typedef struct rnn_config {
     int32_t head_mode;    /* rnn_head_mode (default RNN_HEAD_LAST)           */
     int32_t reserved;     /* must be 0                                       */
     uint64_t seed;        /* seed of the initial weights (default 0)         */
+#ifdef RNN_TEST_GROWTH /* librnn's own tests: a library whose structs grew */
+    unsigned char test_growth[RNN_TEST_GROWTH];
+#endif
 } rnn_config;
 
-/* A configuration with PyTorch's defaults for the given sizes. */
-RNN_API rnn_config rnn_config_default(int32_t input_size, int32_t hidden_size);
+/* Fills the first struct_size bytes of *cfg (pass sizeof(rnn_config)) with
+ * PyTorch's defaults for the given sizes: num_layers 1, tanh, bias, not
+ * bidirectional nor batch_first, no head, seed 0; sets cfg->struct_size.
+ * Errors: RNN_E_INVALID_ARG (cfg NULL, struct_size of no layout). */
+RNN_API rnn_status rnn_config_init(rnn_config *cfg, size_t struct_size,
+                                   int32_t input_size, int32_t hidden_size);
+
+#ifndef RNN_BUILDING_LIBRARY
+/* The same defaults as a value. Compiled into the caller, so the struct it
+ * returns always has the caller's size. (The library also exports a
+ * function of this name for 0.1.0 binaries: it returns the 0.1.0 layout.) */
+static inline rnn_config rnn_config_default(int32_t input_size,
+                                            int32_t hidden_size)
+{
+    rnn_config cfg;
+    (void)rnn_config_init(&cfg, sizeof cfg, input_size, hidden_size);
+    return cfg;
+}
+#endif
 
 /* ========================================================================
  * Create and destroy
@@ -163,16 +205,18 @@ typedef struct rnn rnn_t;
  * for the RNN, D*H for the head) from cfg->seed; gradients start at zero.
  * On success *out owns the model (free it with rnn_destroy); on failure *out
  * is set to NULL.
- * Errors: RNN_E_INVALID_ARG (NULL, unknown struct_size, a field out of
- * range), RNN_E_SHAPE (sizes whose products overflow), RNN_E_NOMEM. */
+ * Errors: RNN_E_INVALID_ARG (NULL, struct_size of no layout, a field out
+ * of range), RNN_E_UNSUPPORTED (a field this library does not know is set),
+ * RNN_E_SHAPE (sizes whose products overflow, more than 65536 tensors),
+ * RNN_E_NOMEM. */
 RNN_API rnn_status rnn_create(rnn_t **out, const rnn_config *cfg);
 
 /* Frees the model and everything it owns. NULL is a no-op. */
 RNN_API void rnn_destroy(rnn_t *model);
 
-/* Copies the model's configuration into *cfg. Set cfg->struct_size first
- * (rnn_config_default does); fields past it are not written.
- * Errors: RNN_E_INVALID_ARG. */
+/* Copies the model's configuration into *cfg: the first cfg->struct_size
+ * bytes (set it first; rnn_config_init does), zero past this library's
+ * layout. Errors: RNN_E_INVALID_ARG (NULL, struct_size of no layout). */
 RNN_API rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg);
 
 /* ========================================================================
@@ -293,7 +337,7 @@ typedef enum rnn_optim_kind {
 } rnn_optim_kind;
 
 /* Hyperparameters, PyTorch's names and update rules (torch.optim.SGD, Adam,
- * AdamW). Start from rnn_optim_config_default(). */
+ * AdamW). Start from rnn_optim_config_init() (or rnn_optim_config_default()). */
 typedef struct rnn_optim_config {
     size_t struct_size;   /* sizeof(rnn_optim_config)                       */
     int32_t kind;         /* rnn_optim_kind                                 */
@@ -304,10 +348,29 @@ typedef struct rnn_optim_config {
     float weight_decay;   /* >= 0 (default 0, AdamW 0.01)                   */
     float beta1, beta2;   /* Adam: in [0, 1) (default 0.9, 0.999)           */
     float eps;            /* Adam: > 0 (default 1e-8)                       */
+#ifdef RNN_TEST_GROWTH
+    unsigned char test_growth[RNN_TEST_GROWTH];
+#endif
 } rnn_optim_config;
 
-/* PyTorch's defaults for `kind` with learning rate `lr`. */
-RNN_API rnn_optim_config rnn_optim_config_default(int32_t kind, float lr);
+/* Fills the first struct_size bytes of *cfg (pass sizeof(rnn_optim_config))
+ * with PyTorch's defaults for `kind` and learning rate `lr`; sets
+ * cfg->struct_size. The values are checked by rnn_optim_create.
+ * Errors: RNN_E_INVALID_ARG (cfg NULL, struct_size of no layout). */
+RNN_API rnn_status rnn_optim_config_init(rnn_optim_config *cfg,
+                                         size_t struct_size, int32_t kind,
+                                         float lr);
+
+#ifndef RNN_BUILDING_LIBRARY
+/* The same defaults as a value, compiled into the caller (see
+ * rnn_config_default). */
+static inline rnn_optim_config rnn_optim_config_default(int32_t kind, float lr)
+{
+    rnn_optim_config cfg;
+    (void)rnn_optim_config_init(&cfg, sizeof cfg, kind, lr);
+    return cfg;
+}
+#endif
 
 typedef struct rnn_optim rnn_optim_t;
 
@@ -338,11 +401,16 @@ RNN_API rnn_status rnn_optim_step_count(const rnn_optim_t *optim,
                                         int64_t *steps);
 
 /* Scales all gradients so that their global L2 norm is at most max_norm
- * (torch.nn.utils.clip_grad_norm_). *norm (optional) receives the norm
- * BEFORE clipping. When the norm is NaN or Inf the gradients are left
- * untouched and RNN_E_NONFINITE is returned, naming the first tensor with a
- * non-finite value. Errors: RNN_E_INVALID_ARG (NULL model, max_norm not
- * > 0), RNN_E_NONFINITE. */
+ * (torch.nn.utils.clip_grad_norm_): when norm > max_norm each gradient is
+ * multiplied by max_norm / norm (torch uses max_norm / (norm + 1e-6), so
+ * its clipped norm is a hair below max_norm). The norm is computed in
+ * double: finite gradients always have a finite norm and are clipped.
+ * *norm (optional) receives it BEFORE clipping, rounded to float: +Inf when
+ * it exceeds FLT_MAX (gradients of about 1e38), still with RNN_OK. When a
+ * gradient is NaN or Inf the gradients are left untouched and
+ * RNN_E_NONFINITE names the first such tensor.
+ * Errors: RNN_E_INVALID_ARG (NULL model, max_norm not finite and > 0),
+ * RNN_E_NONFINITE. */
 RNN_API rnn_status rnn_clip_grad_norm(rnn_t *model, float max_norm,
                                       float *norm);
 
@@ -485,6 +553,9 @@ typedef struct rnn_tensor_info {
     size_t count;       /* number of floats                                */
     int32_t ndim;       /* 1 or 2                                          */
     int32_t shape[2];   /* shape[0] (rows), shape[1] (cols; 1 when ndim=1) */
+#ifdef RNN_TEST_GROWTH
+    unsigned char test_growth[RNN_TEST_GROWTH];
+#endif
 } rnn_tensor_info;
 
 /* The number of named tensors of the model, written to *count.
@@ -620,6 +691,9 @@ typedef struct rnn_allocator {
     void *(*malloc_fn)(void *user, size_t size); /* size > 0              */
     void (*free_fn)(void *user, void *ptr);
     void *user;                                  /* passed back unchanged */
+#ifdef RNN_TEST_GROWTH
+    unsigned char test_growth[RNN_TEST_GROWTH];
+#endif
 } rnn_allocator;
 
 /* Routes every heap allocation librnn makes itself through `allocator`, or

@@ -34,14 +34,17 @@ rnn_status rnn_set_allocator(const rnn_allocator *allocator)
         current.user = NULL;
         return RNN_OK;
     }
-    if (allocator->struct_size != sizeof(rnn_allocator))
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "allocator->struct_size is %zu, this library knows %zu",
-                         allocator->struct_size, sizeof(rnn_allocator));
-    if (allocator->malloc_fn == NULL || allocator->free_fn == NULL)
+    rnn_allocator full;
+    memset(&full, 0, sizeof full);
+    rnn_status status = rnn__struct_read(&full, allocator,
+                                         &rnn__allocator_layout, "allocator",
+                                         func);
+    if (status != RNN_OK)
+        return status;
+    if (full.malloc_fn == NULL || full.free_fn == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "malloc_fn and free_fn must both be set");
-    current = *allocator;
+    current = full;
     return RNN_OK;
 }
 

@@ -30,6 +30,41 @@ void *rnn__malloc(size_t bytes);
 void *rnn__calloc(size_t count, size_t size);
 void rnn__free(void *ptr);
 
+/* ---- versioned public structs (versioned.c) ----------------------------- */
+
+/* A public struct that starts with struct_size: its name, the size of this
+ * library's layout and the sizes of the layouts released before. */
+typedef struct rnn__layout {
+    const char *name;
+    size_t current;
+    const size_t *released;
+    size_t num_released;
+} rnn__layout;
+
+extern const rnn__layout rnn__config_layout;
+extern const rnn__layout rnn__optim_config_layout;
+extern const rnn__layout rnn__tensor_info_layout;
+extern const rnn__layout rnn__allocator_layout;
+
+/* RNN_OK when struct_size is a released layout's size, this library's, or
+ * larger (a newer header); RNN_E_INVALID_ARG naming `arg` otherwise. */
+rnn_status rnn__struct_check_size(size_t struct_size, const rnn__layout *layout,
+                                  const char *arg, const char *func);
+
+/* Reads the caller's struct into `full` (this library's layout, holding the
+ * defaults on entry): the fields the caller has overwrite the defaults, and
+ * full's struct_size becomes this library's. A larger caller struct must
+ * have only zero bytes past this library's layout (RNN_E_UNSUPPORTED). */
+rnn_status rnn__struct_read(void *full, const void *caller,
+                            const rnn__layout *layout, const char *arg,
+                            const char *func);
+
+/* Writes `full` into the caller's struct of struct_size bytes (checked
+ * before): the fields that fit, zero past this library's layout, and
+ * struct_size itself. */
+void rnn__struct_write(void *caller, size_t struct_size, const void *full,
+                       const rnn__layout *layout);
+
 /* ---- size arithmetic ---------------------------------------------------- */
 
 /* a*b into *out; false when it overflows size_t. */
@@ -78,7 +113,13 @@ rnn_blas_threads_fn rnn__openblas_small_kernels(void);
 
 /* ---- model (model.c) ---------------------------------------------------- */
 
-enum { RNN_MAX_NAME = 32 };
+/* RNN_MAX_TENSORS bounds what rnn_create accepts (num_layers, in effect)
+ * and so what a model file can need (safetensors.c). */
+enum { RNN_MAX_NAME = 32, RNN_MAX_TENSORS = 65536 };
+
+/* PyTorch's defaults (rnn_config_init) into *cfg, this library's layout. */
+void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
+                          int32_t hidden_size);
 
 /* One named tensor of the flat buffers, in state_dict order. */
 typedef struct rnn_tensor {
@@ -199,6 +240,9 @@ struct rnn_optim {
                       allocation of both buffers */
     float *second; /* Adam's second moment (NULL for SGD) */
 };
+
+/* PyTorch's defaults (rnn_optim_config_init) into *cfg. */
+void rnn__optim_config_defaults(rnn_optim_config *cfg, int32_t kind, float lr);
 
 /* RNN_OK, or RNN_E_INVALID_ARG naming (as `func`) the first hyperparameter
  * out of range; shared by rnn_optim_create and rnn_optim_load. */

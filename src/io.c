@@ -386,7 +386,7 @@ static rnn_status metadata_config(const rnn_st_file *file, rnn_config *cfg,
         return rnn__fail(RNN_E_FORMAT, func,
                          "the file holds an optimizer state (format \"%s\"), "
                          "not a model: load it with rnn_optim_load", format);
-    *cfg = rnn_config_default(0, 0);
+    rnn__config_defaults(cfg, 0, 0);
     const struct {
         const char *key;
         int32_t *field;
@@ -442,7 +442,7 @@ static rnn_status infer_dim(const rnn_st_file *file, const char *name,
 static rnn_status infer_config(const rnn_st_file *file, rnn_config *cfg,
                                const char *func)
 {
-    *cfg = rnn_config_default(0, 0);
+    rnn__config_defaults(cfg, 0, 0);
     rnn_status status;
     if ((status = infer_dim(file, "weight_ih_l0", 2, 1, &cfg->input_size,
                             func)) ||
@@ -835,7 +835,7 @@ static rnn_status optim_settings(const rnn_st_file *file, rnn_optim_t *o,
     rnn_optim_config *c = &o->cfg;
     if ((status = meta_name(file, "kind", optim_kind_names, 3, &kind, func)))
         return status;
-    *c = rnn_optim_config_default(kind, 0.0f);
+    rnn__optim_config_defaults(c, kind, 0.0f);
     if ((status = meta_float(file, "lr", &c->lr, func)) ||
         (status = meta_float(file, "momentum", &c->momentum, func)) ||
         (status = meta_float(file, "dampening", &c->dampening, func)) ||

@@ -5,21 +5,37 @@
  */
 #include "internal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-rnn_config rnn_config_default(int32_t input_size, int32_t hidden_size)
+void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
+                          int32_t hidden_size)
 {
-    rnn_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.struct_size = sizeof cfg;
-    cfg.input_size = input_size;
-    cfg.hidden_size = hidden_size;
-    cfg.num_layers = 1;
-    cfg.nonlinearity = RNN_TANH;
-    cfg.bias = 1;
-    cfg.head_mode = RNN_HEAD_LAST;
-    return cfg;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->input_size = input_size;
+    cfg->hidden_size = hidden_size;
+    cfg->num_layers = 1;
+    cfg->nonlinearity = RNN_TANH;
+    cfg->bias = 1;
+    cfg->head_mode = RNN_HEAD_LAST;
+}
+
+rnn_status rnn_config_init(rnn_config *cfg, size_t struct_size,
+                           int32_t input_size, int32_t hidden_size)
+{
+    static const char *func = "rnn_config_init";
+    if (cfg == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "cfg is NULL");
+    rnn_status status =
+        rnn__struct_check_size(struct_size, &rnn__config_layout, "cfg", func);
+    if (status != RNN_OK)
+        return status;
+    rnn_config full;
+    rnn__config_defaults(&full, input_size, hidden_size);
+    rnn__struct_write(cfg, struct_size, &full, &rnn__config_layout);
+    return RNN_OK;
 }
 
 static rnn_status check_flag(int32_t value, const char *field)
@@ -41,11 +57,6 @@ static rnn_status check_positive(int32_t value, const char *field)
 static rnn_status validate_config(const rnn_config *cfg)
 {
     static const char *func = "rnn_create";
-    if (cfg->struct_size != sizeof(rnn_config))
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "cfg->struct_size is %zu, this library knows %zu: "
-                         "start from rnn_config_default()",
-                         cfg->struct_size, sizeof(rnn_config));
     rnn_status status;
     if ((status = check_positive(cfg->input_size, "input_size")) ||
         (status = check_positive(cfg->hidden_size, "hidden_size")) ||
@@ -68,11 +79,17 @@ static rnn_status validate_config(const rnn_config *cfg)
     if (cfg->reserved != 0)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "reserved must be 0 (got %d)", cfg->reserved);
-    /* The tensor table is indexed by int32: 4 tensors per cell + the head. */
-    if ((int64_t)cfg->num_layers * (cfg->bidirectional ? 2 : 1) * 4 + 2 >
-        INT32_MAX)
-        return rnn__fail(RNN_E_SHAPE, func, "num_layers %d is too large",
-                         cfg->num_layers);
+    /* Checked before any work: a layout walk over millions of layers would
+     * take seconds before the allocation fails. */
+    const int64_t tensors = (int64_t)cfg->num_layers *
+                                (cfg->bidirectional ? 2 : 1) *
+                                (cfg->bias ? 4 : 2) +
+                            (cfg->output_size > 0 ? 2 : 0);
+    if (tensors > RNN_MAX_TENSORS)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "num_layers %d gives %" PRId64 " tensors, more than "
+                         "the %d a model may have",
+                         cfg->num_layers, tensors, RNN_MAX_TENSORS);
     if (cfg->bidirectional && cfg->hidden_size > INT32_MAX / 2)
         return rnn__fail(RNN_E_SHAPE, func,
                          "2 * hidden_size overflows (hidden_size %d)",
@@ -197,8 +214,14 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     *out = NULL;
     if (cfg == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "cfg is NULL");
-    rnn_status status = validate_config(cfg);
+    rnn_config full;
+    rnn__config_defaults(&full, 0, 0);
+    rnn_status status =
+        rnn__struct_read(&full, cfg, &rnn__config_layout, "cfg", func);
     if (status != RNN_OK)
+        return status;
+    cfg = &full;
+    if ((status = validate_config(cfg)) != RNN_OK)
         return status;
 
     int32_t num_tensors;
@@ -237,12 +260,12 @@ rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg)
     if (model == NULL || cfg == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "cfg");
-    if (cfg->struct_size != sizeof(rnn_config))
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "cfg->struct_size is %zu, this library knows %zu",
-                         cfg->struct_size, sizeof(rnn_config));
-    *cfg = model->cfg;
-    return RNN_OK;
+    rnn_status status = rnn__struct_check_size(cfg->struct_size,
+                                               &rnn__config_layout, "cfg", func);
+    if (status == RNN_OK)
+        rnn__struct_write(cfg, cfg->struct_size, &model->cfg,
+                          &rnn__config_layout);
+    return status;
 }
 
 static rnn_status flat_buffer(rnn_t *model, float *buffer, float **out,
@@ -292,21 +315,21 @@ static rnn_status check_info(const rnn_t *model, const rnn_tensor_info *info,
     if (model == NULL || info == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "info");
-    if (info->struct_size != sizeof(rnn_tensor_info))
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "info->struct_size is %zu, this library knows %zu",
-                         info->struct_size, sizeof(rnn_tensor_info));
-    return RNN_OK;
+    return rnn__struct_check_size(info->struct_size, &rnn__tensor_info_layout,
+                                  "info", func);
 }
 
 static void describe(const rnn_tensor *tensor, rnn_tensor_info *info)
 {
-    info->name = tensor->name;
-    info->offset = tensor->offset;
-    info->count = (size_t)tensor->rows * (size_t)tensor->cols;
-    info->ndim = tensor->ndim;
-    info->shape[0] = tensor->rows;
-    info->shape[1] = tensor->cols;
+    rnn_tensor_info full;
+    memset(&full, 0, sizeof full);
+    full.name = tensor->name;
+    full.offset = tensor->offset;
+    full.count = (size_t)tensor->rows * (size_t)tensor->cols;
+    full.ndim = tensor->ndim;
+    full.shape[0] = tensor->rows;
+    full.shape[1] = tensor->cols;
+    rnn__struct_write(info, info->struct_size, &full, &rnn__tensor_info_layout);
 }
 
 rnn_status rnn_tensor_at(const rnn_t *model, int32_t index,

@@ -6,17 +6,28 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
+
+/* One rule for every learning rate, torch.optim's: finite and >= 0 (0 is a
+ * warm-up schedule's first value). */
+static rnn_status check_lr(float lr, const char *func)
+{
+    if (lr >= 0.0f && isfinite(lr))
+        return RNN_OK;
+    return rnn__fail(RNN_E_INVALID_ARG, func,
+                     "lr must be finite and >= 0 (got %g)", (double)lr);
+}
 
 rnn_status rnn_sgd_step(rnn_t *model, float lr)
 {
     static const char *func = "rnn_sgd_step";
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
-    if (!isfinite(lr))
-        return rnn__fail(RNN_E_INVALID_ARG, func, "lr must be finite (got %g)",
-                         (double)lr);
+    rnn_status status = check_lr(lr, func);
+    if (status != RNN_OK)
+        return status;
     float *params = model->params;
     const float *grads = model->grads;
     for (size_t i = 0; i < model->num_params; ++i)
@@ -25,18 +36,32 @@ rnn_status rnn_sgd_step(rnn_t *model, float lr)
     return RNN_OK;
 }
 
-rnn_optim_config rnn_optim_config_default(int32_t kind, float lr)
+void rnn__optim_config_defaults(rnn_optim_config *cfg, int32_t kind, float lr)
 {
-    rnn_optim_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.struct_size = sizeof cfg;
-    cfg.kind = kind;
-    cfg.lr = lr;
-    cfg.beta1 = 0.9f;
-    cfg.beta2 = 0.999f;
-    cfg.eps = 1e-8f;
-    cfg.weight_decay = kind == RNN_OPTIM_ADAMW ? 0.01f : 0.0f;
-    return cfg;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->kind = kind;
+    cfg->lr = lr;
+    cfg->beta1 = 0.9f;
+    cfg->beta2 = 0.999f;
+    cfg->eps = 1e-8f;
+    cfg->weight_decay = kind == RNN_OPTIM_ADAMW ? 0.01f : 0.0f;
+}
+
+rnn_status rnn_optim_config_init(rnn_optim_config *cfg, size_t struct_size,
+                                 int32_t kind, float lr)
+{
+    static const char *func = "rnn_optim_config_init";
+    if (cfg == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "cfg is NULL");
+    rnn_status status = rnn__struct_check_size(
+        struct_size, &rnn__optim_config_layout, "cfg", func);
+    if (status != RNN_OK)
+        return status;
+    rnn_optim_config full;
+    rnn__optim_config_defaults(&full, kind, lr);
+    rnn__struct_write(cfg, struct_size, &full, &rnn__optim_config_layout);
+    return RNN_OK;
 }
 
 static bool in_range(float value, float lo, float hi)
@@ -44,21 +69,8 @@ static bool in_range(float value, float lo, float hi)
     return value >= lo && value <= hi; /* false for NaN */
 }
 
-static rnn_status check_lr(float lr, const char *func)
-{
-    if (lr > 0.0f && isfinite(lr))
-        return RNN_OK;
-    return rnn__fail(RNN_E_INVALID_ARG, func, "lr must be finite and > 0 (got %g)",
-                     (double)lr);
-}
-
 rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func)
 {
-    if (cfg->struct_size != sizeof(rnn_optim_config))
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "cfg->struct_size is %zu, this library knows %zu: start "
-                         "from rnn_optim_config_default()",
-                         cfg->struct_size, sizeof(rnn_optim_config));
     if (cfg->kind < RNN_OPTIM_SGD || cfg->kind > RNN_OPTIM_ADAMW)
         return rnn__fail(RNN_E_INVALID_ARG, func, "unknown optimizer kind %d",
                          cfg->kind);
@@ -103,8 +115,14 @@ rnn_status rnn_optim_create(rnn_optim_t **out, const rnn_t *model,
     if (model == NULL || cfg == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "cfg");
-    rnn_status status = rnn__optim_validate(cfg, func);
+    rnn_optim_config full;
+    rnn__optim_config_defaults(&full, RNN_OPTIM_SGD, 0.0f);
+    rnn_status status = rnn__struct_read(&full, cfg, &rnn__optim_config_layout,
+                                         "cfg", func);
     if (status != RNN_OK)
+        return status;
+    cfg = &full;
+    if ((status = rnn__optim_validate(cfg, func)) != RNN_OK)
         return status;
     const size_t buffers = cfg->kind == RNN_OPTIM_SGD ? 1 : 2;
     rnn_optim_t *optim = rnn__calloc(1, sizeof *optim);
@@ -232,9 +250,17 @@ rnn_status rnn_clip_grad_norm(rnn_t *model, float max_norm, float *norm)
     /* Scale by max_norm / norm exactly (no epsilon): the clipped norm then
      * equals max_norm to float rounding. */
     if (total > max_norm) {
-        const float scale = (float)(max_norm / total);
-        for (size_t i = 0; i < model->num_params; ++i)
-            model->grads[i] *= scale;
+        const double scale = max_norm / total;
+        if (scale >= FLT_MIN) {
+            const float scale_f = (float)scale;
+            for (size_t i = 0; i < model->num_params; ++i)
+                model->grads[i] *= scale_f;
+        } else {
+            /* A norm beyond FLT_MAX: a float scale would be subnormal and
+             * lose digits. */
+            for (size_t i = 0; i < model->num_params; ++i)
+                model->grads[i] = (float)(model->grads[i] * scale);
+        }
     }
     return RNN_OK;
 }

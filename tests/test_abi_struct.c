@@ -2,17 +2,17 @@
  *
  * test_abi_struct.c - the versioned public structs (rnn_config,
  * rnn_optim_config, rnn_tensor_info, rnn_allocator) across library
- * versions.
+ * versions (rnn.h, "Versioned structs").
  *
- * Each starts with size_t struct_size so that a later version can append
- * fields. A caller compiled against another version passes a size this
- * library does not know: it must be refused with RNN_E_INVALID_ARG and a
- * message naming the function and struct_size, without reading past the
- * caller's struct (each struct here sits in a heap block of exactly its
- * declared size, so ASan and valgrind see any over-read), without writing
- * to it, and without any other effect (no model or optimizer, allocator
- * unchanged). The layouts of this version are pinned too: a field moved by
- * accident would break every program compiled against 0.x.
+ * Each starts with size_t struct_size; releases only append fields. The
+ * library must accept the 0.1.0 size (giving the missing fields their
+ * defaults), its own, and a larger one whose unknown bytes are zero; refuse
+ * a larger one with a non-zero unknown byte (RNN_E_UNSUPPORTED) and any
+ * other size (RNN_E_INVALID_ARG); and read and write exactly struct_size
+ * bytes. Each struct here sits in a heap block of exactly its declared
+ * size, so ASan and valgrind see any access past it. This program is also
+ * built with RNN_TEST_GROWTH against a library whose structs grew
+ * (cmake/RnnCompat.cmake): there the 0.1.0 size is an older layout.
  */
 #include "testutil.h"
 
@@ -24,8 +24,13 @@
  * The layouts of ABI 0 on LP64 targets (x86-64, AArch64, ...)
  * ---------------------------------------------------------------------- */
 
-#if defined(__LP64__) || defined(_LP64)
+#if (defined(__LP64__) || defined(_LP64)) && !defined(RNN_TEST_GROWTH)
 _Static_assert(sizeof(rnn_config) == 56, "rnn_config size");
+_Static_assert(sizeof(rnn_optim_config) == 48, "rnn_optim_config size");
+_Static_assert(sizeof(rnn_tensor_info) == 48, "rnn_tensor_info size");
+_Static_assert(sizeof(rnn_allocator) == 32, "rnn_allocator size");
+#endif
+#if defined(__LP64__) || defined(_LP64)
 _Static_assert(offsetof(rnn_config, input_size) == 8, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, hidden_size) == 12, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, num_layers) == 16, "rnn_config layout");
@@ -38,7 +43,6 @@ _Static_assert(offsetof(rnn_config, head_mode) == 40, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, reserved) == 44, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, seed) == 48, "rnn_config layout");
 
-_Static_assert(sizeof(rnn_optim_config) == 48, "rnn_optim_config size");
 _Static_assert(offsetof(rnn_optim_config, kind) == 8, "rnn_optim_config layout");
 _Static_assert(offsetof(rnn_optim_config, nesterov) == 12, "rnn_optim_config layout");
 _Static_assert(offsetof(rnn_optim_config, lr) == 16, "rnn_optim_config layout");
@@ -49,14 +53,12 @@ _Static_assert(offsetof(rnn_optim_config, beta1) == 32, "rnn_optim_config layout
 _Static_assert(offsetof(rnn_optim_config, beta2) == 36, "rnn_optim_config layout");
 _Static_assert(offsetof(rnn_optim_config, eps) == 40, "rnn_optim_config layout");
 
-_Static_assert(sizeof(rnn_tensor_info) == 48, "rnn_tensor_info size");
 _Static_assert(offsetof(rnn_tensor_info, name) == 8, "rnn_tensor_info layout");
 _Static_assert(offsetof(rnn_tensor_info, offset) == 16, "rnn_tensor_info layout");
 _Static_assert(offsetof(rnn_tensor_info, count) == 24, "rnn_tensor_info layout");
 _Static_assert(offsetof(rnn_tensor_info, ndim) == 32, "rnn_tensor_info layout");
 _Static_assert(offsetof(rnn_tensor_info, shape) == 36, "rnn_tensor_info layout");
 
-_Static_assert(sizeof(rnn_allocator) == 32, "rnn_allocator size");
 _Static_assert(offsetof(rnn_allocator, malloc_fn) == 8, "rnn_allocator layout");
 _Static_assert(offsetof(rnn_allocator, free_fn) == 16, "rnn_allocator layout");
 _Static_assert(offsetof(rnn_allocator, user) == 24, "rnn_allocator layout");
@@ -68,21 +70,41 @@ _Static_assert(offsetof(rnn_optim_config, struct_size) == 0, "struct_size first"
 _Static_assert(offsetof(rnn_tensor_info, struct_size) == 0, "struct_size first");
 _Static_assert(offsetof(rnn_allocator, struct_size) == 0, "struct_size first");
 
+/* The 0.1.0 sizes: each struct ended with the field named here. */
+#define ROUND_UP(n, a) (((n) + (a) - 1) / (a) * (a))
+#define SIZE_0_1(type, last)                                                   \
+    ROUND_UP(offsetof(type, last) + sizeof(((type *)0)->last), _Alignof(size_t))
+static const size_t config_0_1 = SIZE_0_1(rnn_config, seed);
+static const size_t optim_0_1 = SIZE_0_1(rnn_optim_config, eps);
+static const size_t info_0_1 = SIZE_0_1(rnn_tensor_info, shape);
+static const size_t allocator_0_1 = SIZE_0_1(rnn_allocator, user);
+
+/* A newer header's struct: 16 more bytes. */
+enum { NEWER = 16 };
+
 /* ------------------------------------------------------------------------
  * Helpers
  * ---------------------------------------------------------------------- */
 
-/* A heap copy of the first `size` bytes of `src` (which has at least
- * min(size, src_size) bytes; the rest is filled with 0xa5), exactly `size`
- * bytes long, with struct_size = size. */
-static void *block_of(const void *src, size_t src_size, size_t size)
+/* A heap block of exactly `size` bytes: the first min(size, src_size) bytes
+ * of `src`, then `fill`, with struct_size = size. */
+static void *block_of(const void *src, size_t src_size, size_t size,
+                      unsigned char fill)
 {
     unsigned char *b = malloc(size);
     assert_non_null(b);
-    memset(b, 0xa5, size);
+    memset(b, fill, size);
     memcpy(b, src, src_size < size ? src_size : size);
     memcpy(b, &size, sizeof size);
     return b;
+}
+
+static void *copy_of(const void *block, size_t size)
+{
+    void *c = malloc(size);
+    assert_non_null(c);
+    memcpy(c, block, size);
+    return c;
 }
 
 /* The message names the function and struct_size. */
@@ -91,6 +113,13 @@ static void assert_struct_size_message(const char *func)
     const char *msg = rnn_last_error();
     assert_true(strncmp(msg, func, strlen(func)) == 0);
     assert_non_null(strstr(msg, "struct_size"));
+}
+
+static void assert_all_bytes(const void *block, size_t from, size_t to,
+                             unsigned char value)
+{
+    for (size_t i = from; i < to; ++i)
+        assert_int_equal(((const unsigned char *)block)[i], value);
 }
 
 static rnn_t *small_model(void)
@@ -102,68 +131,152 @@ static rnn_t *small_model(void)
     return m;
 }
 
-/* Sizes to try for a struct of `current` bytes whose last field starts at
- * `last_field`: an older version without that field, one holding only
- * struct_size, newer versions with more fields, and one byte short. */
-static size_t wrong_sizes(size_t current, size_t last_field, size_t out[5])
+/* Sizes of no layout for a struct whose 0.1.0 size is `oldest`. */
+static size_t bad_sizes(size_t oldest, size_t current, size_t out[4])
 {
-    out[0] = last_field;          /* the version before the last field */
-    out[1] = sizeof(size_t);      /* struct_size only */
-    out[2] = current + 8;         /* a newer version with one more field */
-    out[3] = current + 64;
-    out[4] = current - 1;
-    return 5;
+    out[0] = 0;              /* never initialised */
+    out[1] = sizeof(size_t); /* struct_size only */
+    out[2] = oldest - 4;     /* between two fields */
+    out[3] = current - 1;
+    return 4;
 }
 
 /* ------------------------------------------------------------------------
  * rnn_config
  * ---------------------------------------------------------------------- */
 
-static void create_rejects_older_and_newer_configs(void **state)
+static void config_init_writes_exactly_struct_size_bytes(void **state)
+{
+    (void)state;
+    const rnn_config want = rnn_config_default(4, 5);
+    assert_int_equal(want.struct_size, sizeof(rnn_config));
+    assert_int_equal(want.num_layers, 1);
+    assert_int_equal(want.bias, 1);
+    const size_t sizes[] = {config_0_1, sizeof(rnn_config),
+                            sizeof(rnn_config) + NEWER};
+    for (size_t i = 0; i < 3; ++i) {
+        unsigned char *b = block_of(&want, 0, sizes[i], 0xa5);
+        TU_OK(rnn_config_init((rnn_config *)(void *)b, sizes[i], 4, 5));
+        const size_t known = sizes[i] < sizeof want ? sizes[i] : sizeof want;
+        assert_memory_equal(b + sizeof(size_t),
+                            (const unsigned char *)&want + sizeof(size_t),
+                            known - sizeof(size_t));
+        assert_memory_equal(b, &sizes[i], sizeof(size_t));
+        assert_all_bytes(b, known, sizes[i], 0);
+        free(b);
+    }
+}
+
+static void config_init_rejects_sizes_of_no_layout(void **state)
+{
+    (void)state;
+    size_t sizes[4];
+    const size_t n = bad_sizes(config_0_1, sizeof(rnn_config), sizes);
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char b[sizeof(rnn_config)];
+        memset(b, 0x5a, sizeof b);
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_config_init",
+                 rnn_config_init((rnn_config *)(void *)b, sizes[i], 1, 1));
+        assert_struct_size_message("rnn_config_init");
+        assert_all_bytes(b, 0, sizeof b, 0x5a);
+    }
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_config_init",
+             rnn_config_init(NULL, sizeof(rnn_config), 1, 1));
+}
+
+static void create_accepts_the_0_1_0_size_and_defaults_the_rest(void **state)
+{
+    (void)state;
+    rnn_config cfg = rnn_config_default(2, 3);
+    cfg.num_layers = 2;
+    cfg.seed = 7;
+    rnn_config *old = block_of(&cfg, sizeof cfg, config_0_1, 0xa5);
+    rnn_t *m = NULL;
+    TU_OK(rnn_create(&m, old));
+    rnn_config got = rnn_config_default(9, 9);
+    TU_OK(rnn_get_config(m, &got));
+    assert_int_equal(got.num_layers, 2);
+    assert_int_equal(got.seed, 7);
+    /* the fields past 0.1.0 (if any) hold their defaults */
+    const rnn_config defaults = rnn_config_default(2, 3);
+    assert_memory_equal((const unsigned char *)&got + config_0_1,
+                        (const unsigned char *)&defaults + config_0_1,
+                        sizeof got - config_0_1);
+    /* rnn_get_config into a 0.1.0 struct writes 0.1.0 bytes only */
+    unsigned char *back = block_of(&cfg, 0, config_0_1, 0);
+    TU_OK(rnn_get_config(m, (rnn_config *)(void *)back));
+    assert_memory_equal(back, &got, config_0_1 - 0);
+    free(back);
+    free(old);
+    rnn_destroy(m);
+}
+
+static void create_accepts_a_newer_size_whose_new_fields_are_zero(void **state)
 {
     (void)state;
     const rnn_config cfg = rnn_config_default(2, 3);
-    assert_int_equal(cfg.struct_size, sizeof(rnn_config));
-    size_t sizes[5];
-    const size_t n = wrong_sizes(sizeof cfg, offsetof(rnn_config, seed), sizes);
-    for (size_t i = 0; i < n; ++i) {
-        rnn_config *old = block_of(&cfg, sizeof cfg, sizes[i]);
-        rnn_t *m = (rnn_t *)old; /* not NULL: must be reset */
-        TU_FAILS(RNN_E_INVALID_ARG, "rnn_create", rnn_create(&m, old));
-        assert_null(m);
-        assert_struct_size_message("rnn_create");
-        free(old);
-    }
-    /* zero: a struct never initialised */
-    rnn_config zero;
-    memset(&zero, 0, sizeof zero);
+    rnn_config *newer = block_of(&cfg, sizeof cfg, sizeof cfg + NEWER, 0);
     rnn_t *m = NULL;
-    TU_FAILS(RNN_E_INVALID_ARG, "rnn_create", rnn_create(&m, &zero));
+    TU_OK(rnn_create(&m, newer));
+    rnn_destroy(m);
+    /* one unknown field set: refused, naming what is needed */
+    ((unsigned char *)newer)[sizeof cfg + NEWER - 1] = 1;
+    m = (rnn_t *)newer;
+    TU_FAILS(RNN_E_UNSUPPORTED, "rnn_create", rnn_create(&m, newer));
     assert_null(m);
+    assert_non_null(strstr(rnn_last_error(), "newer librnn"));
+    free(newer);
 }
 
-static void get_config_rejects_older_and_newer_configs(void **state)
+static void create_rejects_sizes_of_no_layout(void **state)
+{
+    (void)state;
+    const rnn_config cfg = rnn_config_default(2, 3);
+    size_t sizes[4];
+    const size_t n = bad_sizes(config_0_1, sizeof cfg, sizes);
+    for (size_t i = 0; i < n; ++i) {
+        rnn_config *bad = block_of(&cfg, sizeof cfg, sizes[i] < sizeof(size_t)
+                                                         ? sizeof(size_t)
+                                                         : sizes[i], 0xa5);
+        bad->struct_size = sizes[i];
+        rnn_t *m = (rnn_t *)bad; /* not NULL: must be reset */
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_create", rnn_create(&m, bad));
+        assert_null(m);
+        assert_struct_size_message("rnn_create");
+        free(bad);
+    }
+}
+
+static void get_config_writes_exactly_struct_size_bytes(void **state)
 {
     (void)state;
     rnn_t *model = small_model();
-    const rnn_config cfg = rnn_config_default(9, 9);
-    size_t sizes[5];
-    const size_t n = wrong_sizes(sizeof cfg, offsetof(rnn_config, seed), sizes);
-    for (size_t i = 0; i < n; ++i) {
-        unsigned char *old = block_of(&cfg, sizeof cfg, sizes[i]);
-        unsigned char *copy = malloc(sizes[i]);
-        assert_non_null(copy);
-        memcpy(copy, old, sizes[i]);
+    rnn_config want = rnn_config_default(1, 1);
+    TU_OK(rnn_get_config(model, &want));
+    assert_int_equal(want.hidden_size, 3);
+    /* newer: this library's bytes, then zeros, struct_size kept */
+    unsigned char *newer = block_of(&want, 0, sizeof want + NEWER, 0xa5);
+    TU_OK(rnn_get_config(model, (rnn_config *)(void *)newer));
+    assert_memory_equal(newer + sizeof(size_t),
+                        (const unsigned char *)&want + sizeof(size_t),
+                        sizeof want - sizeof(size_t));
+    assert_all_bytes(newer, sizeof want, sizeof want + NEWER, 0);
+    assert_int_equal(((rnn_config *)(void *)newer)->struct_size,
+                     sizeof want + NEWER);
+    free(newer);
+    /* no layout: refused, nothing written */
+    size_t sizes[4];
+    const size_t n = bad_sizes(config_0_1, sizeof want, sizes);
+    for (size_t i = 1; i < n; ++i) {
+        unsigned char *bad = block_of(&want, 0, sizes[i], 0xa5);
+        unsigned char *copy = copy_of(bad, sizes[i]);
         TU_FAILS(RNN_E_INVALID_ARG, "rnn_get_config",
-                 rnn_get_config(model, (rnn_config *)(void *)old));
+                 rnn_get_config(model, (rnn_config *)(void *)bad));
         assert_struct_size_message("rnn_get_config");
-        assert_memory_equal(old, copy, sizes[i]); /* nothing written */
+        assert_memory_equal(bad, copy, sizes[i]);
         free(copy);
-        free(old);
+        free(bad);
     }
-    rnn_config now = rnn_config_default(1, 1);
-    TU_OK(rnn_get_config(model, &now));
-    assert_int_equal(now.hidden_size, 3);
     rnn_destroy(model);
 }
 
@@ -171,29 +284,67 @@ static void get_config_rejects_older_and_newer_configs(void **state)
  * rnn_optim_config
  * ---------------------------------------------------------------------- */
 
-static void optim_create_rejects_older_and_newer_configs(void **state)
+static void optim_config_init_writes_exactly_struct_size_bytes(void **state)
+{
+    (void)state;
+    const rnn_optim_config want = rnn_optim_config_default(RNN_OPTIM_ADAMW, 0.5f);
+    assert_int_equal(want.struct_size, sizeof want);
+    assert_true(want.weight_decay == 0.01f);
+    const size_t sizes[] = {optim_0_1, sizeof want, sizeof want + NEWER};
+    for (size_t i = 0; i < 3; ++i) {
+        unsigned char *b = block_of(&want, 0, sizes[i], 0xa5);
+        TU_OK(rnn_optim_config_init((rnn_optim_config *)(void *)b, sizes[i],
+                                    RNN_OPTIM_ADAMW, 0.5f));
+        const size_t known = sizes[i] < sizeof want ? sizes[i] : sizeof want;
+        assert_memory_equal(b + sizeof(size_t),
+                            (const unsigned char *)&want + sizeof(size_t),
+                            known - sizeof(size_t));
+        assert_all_bytes(b, known, sizes[i], 0);
+        free(b);
+    }
+    size_t bad[4];
+    const size_t n = bad_sizes(optim_0_1, sizeof want, bad);
+    for (size_t i = 0; i < n; ++i) {
+        rnn_optim_config c;
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_config_init",
+                 rnn_optim_config_init(&c, bad[i], RNN_OPTIM_SGD, 0.1f));
+        assert_struct_size_message("rnn_optim_config_init");
+    }
+}
+
+static void optim_create_follows_the_size_rule(void **state)
 {
     (void)state;
     rnn_t *model = small_model();
     const int32_t kinds[] = {RNN_OPTIM_SGD, RNN_OPTIM_ADAM, RNN_OPTIM_ADAMW};
     for (size_t k = 0; k < 3; ++k) {
         const rnn_optim_config oc = rnn_optim_config_default(kinds[k], 0.1f);
-        assert_int_equal(oc.struct_size, sizeof(rnn_optim_config));
-        size_t sizes[5];
-        const size_t n =
-            wrong_sizes(sizeof oc, offsetof(rnn_optim_config, eps), sizes);
-        for (size_t i = 0; i < n; ++i) {
-            rnn_optim_config *old = block_of(&oc, sizeof oc, sizes[i]);
-            rnn_optim_t *o = (rnn_optim_t *)old;
+        const size_t good[] = {optim_0_1, sizeof oc, sizeof oc + NEWER};
+        for (size_t i = 0; i < 3; ++i) {
+            rnn_optim_config *c = block_of(&oc, sizeof oc, good[i], 0);
+            rnn_optim_t *o = NULL;
+            TU_OK(rnn_optim_create(&o, model, c));
+            rnn_optim_destroy(o);
+            free(c);
+        }
+        rnn_optim_config *newer = block_of(&oc, sizeof oc, sizeof oc + NEWER, 0);
+        ((unsigned char *)newer)[sizeof oc] = 1;
+        rnn_optim_t *o = (rnn_optim_t *)newer;
+        TU_FAILS(RNN_E_UNSUPPORTED, "rnn_optim_create",
+                 rnn_optim_create(&o, model, newer));
+        assert_null(o);
+        free(newer);
+        size_t bad[4];
+        const size_t n = bad_sizes(optim_0_1, sizeof oc, bad);
+        for (size_t i = 1; i < n; ++i) {
+            rnn_optim_config *c = block_of(&oc, sizeof oc, bad[i], 0xa5);
+            o = (rnn_optim_t *)c;
             TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_create",
-                     rnn_optim_create(&o, model, old));
+                     rnn_optim_create(&o, model, c));
             assert_null(o);
             assert_struct_size_message("rnn_optim_create");
-            free(old);
+            free(c);
         }
-        rnn_optim_t *o = NULL;
-        TU_OK(rnn_optim_create(&o, model, &oc));
-        rnn_optim_destroy(o);
     }
     rnn_destroy(model);
 }
@@ -202,34 +353,47 @@ static void optim_create_rejects_older_and_newer_configs(void **state)
  * rnn_tensor_info
  * ---------------------------------------------------------------------- */
 
-static void tensor_calls_reject_older_and_newer_infos(void **state)
+static void tensor_calls_write_exactly_struct_size_bytes(void **state)
 {
     (void)state;
     rnn_t *model = small_model();
-    rnn_tensor_info info;
-    memset(&info, 0, sizeof info);
-    info.struct_size = sizeof info;
-    size_t sizes[5];
-    const size_t n = wrong_sizes(sizeof info, offsetof(rnn_tensor_info, shape), sizes);
-    for (size_t i = 0; i < n; ++i) {
-        unsigned char *old = block_of(&info, sizeof info, sizes[i]);
-        unsigned char *copy = malloc(sizes[i]);
-        assert_non_null(copy);
-        memcpy(copy, old, sizes[i]);
-        TU_FAILS(RNN_E_INVALID_ARG, "rnn_tensor_at",
-                 rnn_tensor_at(model, 0, (rnn_tensor_info *)(void *)old));
-        assert_struct_size_message("rnn_tensor_at");
-        assert_memory_equal(old, copy, sizes[i]);
-        TU_FAILS(RNN_E_INVALID_ARG, "rnn_tensor_find",
-                 rnn_tensor_find(model, "weight_hh_l0", (rnn_tensor_info *)(void *)old));
-        assert_struct_size_message("rnn_tensor_find");
-        assert_memory_equal(old, copy, sizes[i]);
-        free(copy);
-        free(old);
+    rnn_tensor_info want;
+    memset(&want, 0, sizeof want);
+    want.struct_size = sizeof want;
+    TU_OK(rnn_tensor_find(model, "weight_hh_l0", &want));
+    assert_int_equal(want.shape[0], 3);
+    assert_int_equal(want.shape[1], 3);
+    const size_t good[] = {info_0_1, sizeof want, sizeof want + NEWER};
+    for (size_t i = 0; i < 3; ++i) {
+        unsigned char *b = block_of(&want, 0, good[i], 0xa5);
+        TU_OK(rnn_tensor_find(model, "weight_hh_l0", (rnn_tensor_info *)(void *)b));
+        const size_t known = good[i] < sizeof want ? good[i] : sizeof want;
+        assert_memory_equal(b + sizeof(size_t),
+                            (const unsigned char *)&want + sizeof(size_t),
+                            known - sizeof(size_t));
+        assert_all_bytes(b, known, good[i], 0);
+        memset(b + sizeof(size_t), 0xa5, good[i] - sizeof(size_t));
+        TU_OK(rnn_tensor_at(model, 1, (rnn_tensor_info *)(void *)b));
+        assert_memory_equal(b + sizeof(size_t),
+                            (const unsigned char *)&want + sizeof(size_t),
+                            known - sizeof(size_t));
+        free(b);
     }
-    TU_OK(rnn_tensor_find(model, "weight_hh_l0", &info));
-    assert_int_equal(info.shape[0], 3);
-    assert_int_equal(info.shape[1], 3);
+    size_t bad[4];
+    const size_t n = bad_sizes(info_0_1, sizeof want, bad);
+    for (size_t i = 1; i < n; ++i) {
+        unsigned char *b = block_of(&want, 0, bad[i], 0xa5);
+        unsigned char *copy = copy_of(b, bad[i]);
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_tensor_at",
+                 rnn_tensor_at(model, 0, (rnn_tensor_info *)(void *)b));
+        assert_struct_size_message("rnn_tensor_at");
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_tensor_find",
+                 rnn_tensor_find(model, "weight_hh_l0", (rnn_tensor_info *)(void *)b));
+        assert_struct_size_message("rnn_tensor_find");
+        assert_memory_equal(b, copy, bad[i]);
+        free(copy);
+        free(b);
+    }
     rnn_destroy(model);
 }
 
@@ -252,33 +416,47 @@ static void counting_free(void *user, void *ptr)
     free(ptr);
 }
 
-static void set_allocator_rejects_older_and_newer_structs(void **state)
+static void assert_allocator_counts(bool counting)
+{
+    counted_mallocs = 0;
+    rnn_t *model = small_model();
+    assert_int_equal(counted_mallocs > 0, counting);
+    rnn_destroy(model);
+}
+
+static void set_allocator_follows_the_size_rule(void **state)
 {
     (void)state;
     rnn_allocator a;
+    memset(&a, 0, sizeof a);
     a.struct_size = sizeof a;
     a.malloc_fn = counting_malloc;
     a.free_fn = counting_free;
-    a.user = NULL;
-    TU_OK(rnn_set_allocator(&a));
-    size_t sizes[5];
-    const size_t n = wrong_sizes(sizeof a, offsetof(rnn_allocator, user), sizes);
-    for (size_t i = 0; i < n; ++i) {
-        rnn_allocator *old = block_of(&a, sizeof a, sizes[i]);
-        TU_FAILS(RNN_E_INVALID_ARG, "rnn_set_allocator", rnn_set_allocator(old));
-        assert_struct_size_message("rnn_set_allocator");
-        free(old);
+    const size_t good[] = {allocator_0_1, sizeof a, sizeof a + NEWER};
+    for (size_t i = 0; i < 3; ++i) {
+        rnn_allocator *b = block_of(&a, sizeof a, good[i], 0);
+        TU_OK(rnn_set_allocator(b));
+        free(b);
+        assert_allocator_counts(true);
+        TU_OK(rnn_set_allocator(NULL));
+        assert_allocator_counts(false);
     }
-    /* The refused calls left the counting allocator in place. */
-    counted_mallocs = 0;
-    rnn_t *model = small_model();
-    assert_true(counted_mallocs > 0);
-    rnn_destroy(model);
+    TU_OK(rnn_set_allocator(&a));
+    /* refused structs leave the counting allocator in place */
+    rnn_allocator *newer = block_of(&a, sizeof a, sizeof a + NEWER, 0);
+    ((unsigned char *)newer)[sizeof a + 3] = 1;
+    TU_FAILS(RNN_E_UNSUPPORTED, "rnn_set_allocator", rnn_set_allocator(newer));
+    free(newer);
+    size_t bad[4];
+    const size_t n = bad_sizes(allocator_0_1, sizeof a, bad);
+    for (size_t i = 1; i < n; ++i) {
+        rnn_allocator *b = block_of(&a, sizeof a, bad[i], 0xa5);
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_set_allocator", rnn_set_allocator(b));
+        assert_struct_size_message("rnn_set_allocator");
+        free(b);
+    }
+    assert_allocator_counts(true);
     TU_OK(rnn_set_allocator(NULL));
-    counted_mallocs = 0;
-    model = small_model();
-    assert_int_equal(counted_mallocs, 0);
-    rnn_destroy(model);
 }
 
 /* ------------------------------------------------------------------------
@@ -315,11 +493,16 @@ static void enum_values_are_pinned(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_rejects_older_and_newer_configs),
-        cmocka_unit_test(get_config_rejects_older_and_newer_configs),
-        cmocka_unit_test(optim_create_rejects_older_and_newer_configs),
-        cmocka_unit_test(tensor_calls_reject_older_and_newer_infos),
-        cmocka_unit_test(set_allocator_rejects_older_and_newer_structs),
+        cmocka_unit_test(config_init_writes_exactly_struct_size_bytes),
+        cmocka_unit_test(config_init_rejects_sizes_of_no_layout),
+        cmocka_unit_test(create_accepts_the_0_1_0_size_and_defaults_the_rest),
+        cmocka_unit_test(create_accepts_a_newer_size_whose_new_fields_are_zero),
+        cmocka_unit_test(create_rejects_sizes_of_no_layout),
+        cmocka_unit_test(get_config_writes_exactly_struct_size_bytes),
+        cmocka_unit_test(optim_config_init_writes_exactly_struct_size_bytes),
+        cmocka_unit_test(optim_create_follows_the_size_rule),
+        cmocka_unit_test(tensor_calls_write_exactly_struct_size_bytes),
+        cmocka_unit_test(set_allocator_follows_the_size_rule),
         cmocka_unit_test(enum_values_are_pinned),
     };
     return tu_run("test_abi_struct", tests, sizeof tests / sizeof tests[0], NULL, 0);

@@ -115,17 +115,6 @@ static void create_rejects_fields_out_of_range(void **state)
     }
 }
 
-static void create_rejects_unknown_struct_size(void **state)
-{
-    (void)state;
-    const size_t sizes[] = { 0, 3, sizeof(rnn_config) - 8, sizeof(rnn_config) + 8 };
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        rnn_config cfg = rnn_config_default(I, H);
-        cfg.struct_size = sizes[i];
-        expect_create_fails(&cfg, RNN_E_INVALID_ARG, "a wrong struct_size");
-    }
-}
-
 static void create_rejects_null_arguments(void **state)
 {
     (void)state;
@@ -193,22 +182,14 @@ static void destroy_functions_accept_null(void **state)
     assert_string_equal(rnn_last_error(), copy);
 }
 
-static void get_config_rejects_null_and_unknown_struct_size(void **state)
+static void get_config_rejects_null(void **state)
 {
     (void)state;
     rnn_t *m = make(0, 0);
     rnn_config cfg = rnn_config_default(I, H);
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_get_config", rnn_get_config(NULL, &cfg));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_get_config", rnn_get_config(m, NULL));
-    const size_t sizes[] = { 0, 3, sizeof(rnn_config) + 8 };
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        rnn_config c, before;
-        memset(&c, 0x5a, sizeof c);
-        c.struct_size = sizes[i];
-        before = c;
-        TU_FAILS(RNN_E_INVALID_ARG, "rnn_get_config", rnn_get_config(m, &c));
-        assert_memory_equal(&c, &before, sizeof c);
-    }
+    /* struct_size: test_abi_struct.c */
     rnn_destroy(m);
 }
 
@@ -303,6 +284,7 @@ static void zero_grad_and_sgd_step_reject_invalid_arguments(void **state)
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_sgd_step", rnn_sgd_step(m, NAN));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_sgd_step", rnn_sgd_step(m, INFINITY));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_sgd_step", rnn_sgd_step(m, -INFINITY));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_sgd_step", rnn_sgd_step(m, -0.1f));
     int unchanged = memcmp(p, before, n * sizeof *p) == 0;
     free(before);
     rnn_destroy(m);
@@ -398,10 +380,8 @@ typedef struct bad_optim {
 } bad_optim;
 
 static void size_zero(rnn_optim_config *c) { c->struct_size = 0; }
-static void size_larger(rnn_optim_config *c) { c->struct_size += 8; }
 static void kind_3(rnn_optim_config *c) { c->kind = 3; }
 static void kind_negative(rnn_optim_config *c) { c->kind = -1; }
-static void lr_zero(rnn_optim_config *c) { c->lr = 0.0f; }
 static void lr_negative(rnn_optim_config *c) { c->lr = -0.1f; }
 static void lr_nan(rnn_optim_config *c) { c->lr = NAN; }
 static void lr_inf(rnn_optim_config *c) { c->lr = INFINITY; }
@@ -424,10 +404,8 @@ static void eps_zero(rnn_optim_config *c) { c->eps = 0.0f; }
 
 static const bad_optim bad_optims[] = {
     { "struct_size 0", RNN_OPTIM_SGD, size_zero },
-    { "struct_size larger", RNN_OPTIM_ADAM, size_larger },
     { "kind 3", RNN_OPTIM_SGD, kind_3 },
     { "kind -1", RNN_OPTIM_SGD, kind_negative },
-    { "lr 0", RNN_OPTIM_SGD, lr_zero },
     { "lr < 0", RNN_OPTIM_ADAM, lr_negative },
     { "lr NaN", RNN_OPTIM_ADAMW, lr_nan },
     { "lr Inf", RNN_OPTIM_SGD, lr_inf },
@@ -481,7 +459,6 @@ static void optim_calls_reject_invalid_arguments(void **state)
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_step", rnn_optim_step(NULL, m));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_step", rnn_optim_step(opt, NULL));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_set_lr", rnn_optim_set_lr(NULL, 0.1f));
-    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_set_lr", rnn_optim_set_lr(opt, 0.0f));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_set_lr", rnn_optim_set_lr(opt, -1.0f));
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_set_lr", rnn_optim_set_lr(opt, NAN));
     int64_t steps = 77;
@@ -604,7 +581,7 @@ static void tensor_calls_reject_invalid_arguments(void **state)
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_tensor_find", rnn_tensor_find(m, "bias_ih_l0", NULL));
     assert_memory_equal(&info, &before, sizeof info);
 
-    const size_t sizes[] = { 0, 3, sizeof(rnn_tensor_info) + 8 };
+    const size_t sizes[] = { 0, 3 }; /* the size rule: test_abi_struct.c */
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         info.struct_size = sizes[i];
         before = info;
@@ -843,11 +820,10 @@ int main(void)
 {
     static const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_rejects_fields_out_of_range),
-        cmocka_unit_test(create_rejects_unknown_struct_size),
         cmocka_unit_test(create_rejects_null_arguments),
         cmocka_unit_test(create_reports_overflow_as_shape_and_huge_sizes_as_nomem),
         cmocka_unit_test(destroy_functions_accept_null),
-        cmocka_unit_test(get_config_rejects_null_and_unknown_struct_size),
+        cmocka_unit_test(get_config_rejects_null),
         cmocka_unit_test(forward_rejects_invalid_arguments),
         cmocka_unit_test(failed_forward_keeps_the_previous_forward),
         cmocka_unit_test(backward_before_forward_is_a_state_error),

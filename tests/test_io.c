@@ -1201,7 +1201,7 @@ static void optimizer_state_files_are_validated(void **state)
          RNN_OK, ""},
         {"{" OPTIM_META("adam", "-1", "2", "3") "," FIRST("3", "[0,12]") ","
          SECOND("3", "[12,24]") "}", 24, RNN_E_FORMAT,
-         "invalid optimizer settings: lr must be finite and > 0"},
+         "invalid optimizer settings: lr must be finite and >= 0"},
         {"{" OPTIM_META("adam", "0.5,", "2", "3") "," FIRST("3", "[0,12]") ","
          SECOND("3", "[12,24]") "}", 24, RNN_E_FORMAT, "\"lr\" is \"0.5,\""},
         {"{" OPTIM_META("adam", "1e99", "2", "3") "," FIRST("3", "[0,12]") ","

@@ -400,7 +400,7 @@ static void op_optim(session *s, uint8_t a, uint8_t b, uint8_t flags)
     if (flags & FUZZ_BAD) {
         switch (b % 6) {
         case 0: oc.struct_size -= 4; break;
-        case 1: oc.struct_size += 8; break;
+        case 1: oc.struct_size = sizeof(size_t); break;
         case 2: oc.beta1 = 1.0f; break;
         case 3: oc.beta2 = -0.1f; break;
         case 4: oc.eps = 0.0f; break;
@@ -604,7 +604,7 @@ static void op_tensor(session *s, uint8_t a, uint8_t flags)
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
     if (flags & FUZZ_BAD)
-        info.struct_size = (a & 1) ? sizeof info - sizeof(int32_t) * 2 : sizeof info + 8;
+        info.struct_size = (a & 1) ? sizeof info - sizeof(int32_t) * 2 : sizeof(size_t);
     const int32_t index = a >= 0xf0 ? hostile[a - 0xf0] : (int32_t)(a % 24);
     int32_t count = -1;
     rnn_status st = rnn_tensor_count(s->model, (flags & FUZZ_ARRAY_0) ? &count : NULL);
@@ -632,7 +632,7 @@ static void op_tensor(session *s, uint8_t a, uint8_t flags)
 
     rnn_config got = rnn_config_default(1, 1);
     if (flags & FUZZ_BAD)
-        got.struct_size = (a & 2) ? sizeof got - sizeof(uint64_t) : sizeof got + 8;
+        got.struct_size = (a & 2) ? sizeof got - sizeof(uint64_t) : sizeof(size_t);
     begin(s);
     st = rnn_get_config(s->model, (flags & FUZZ_ARRAY_3) ? &got : NULL);
     expect(s, st, "rnn_get_config", OK_OR(ST(RNN_E_INVALID_ARG)));
@@ -849,7 +849,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.cfg.seed = size;
     switch (bits >> 5) {
     case 1: s.cfg.struct_size = offsetof(rnn_config, seed); break;
-    case 2: s.cfg.struct_size = sizeof(rnn_config) + 8; break;
+    case 2: s.cfg.struct_size = sizeof(size_t); break;
     case 3: s.cfg.nonlinearity = 2; break;
     case 4: s.cfg.bias = 2; break;
     case 5: s.cfg.head_mode = -1; break;

@@ -10,7 +10,7 @@
  *   bytes 1-3   input_size, hidden_size, num_layers (size codes, below)
  *   byte 4      bit 0 bidirectional, 1 relu, 2 bias, 3 batch_first,
  *               4 head on every step; bits 5-7 select one corrupted field
- *               (0 none, 1 smaller struct_size, 2 larger struct_size,
+ *               (0 none, 1 smaller struct_size, 2 struct_size of no layout,
  *               3 nonlinearity 2, 4 bias 2, 5 head_mode -1, 6 reserved 1,
  *               7 bidirectional 2)
  *   byte 5      output_size (size code)
