@@ -24,11 +24,13 @@ cd "$(dirname "$0")"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # Everything the build, the tests, the Python binding and the benchmarks
-# need on a fresh Debian 12. libblis4-openmp is a second BLAS backend the
-# tests switch to at run time.
+# need on a fresh Debian 12. libblis4-openmp and libblas3 (the reference
+# BLAS) are the second and third BLAS backends the tests switch to at run
+# time; configuring the tests without them is an error.
 DEPS=(
     build-essential g++ cmake pkg-config binutils
     libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libblis4-openmp
+    libblas3
     python3 python3-numpy python3-torch python3-pytest
     valgrind
     libopenmpi-dev openmpi-bin

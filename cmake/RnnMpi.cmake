@@ -3,7 +3,9 @@
 # MPI data parallelism: the program examples/mpi_train.c and the ctest test
 # mpi_equivalence (label mpi). Included by the top-level CMakeLists.txt after
 # its examples and tests sections. Without MPI (Debian: libopenmpi-dev,
-# openmpi-bin) nothing here is built or registered.
+# openmpi-bin) nothing here is built; in a top-level build with BUILD_TESTING
+# a missing MPI, mpiexec or python3 is a configure error (all three are in
+# `./build.sh deps`), not a test that silently drops out of the suite.
 #
 # The examples loop of the top-level CMakeLists.txt already builds every
 # examples/*mpi*.c against MPI::MPI_C when MPI is found; this file makes the
@@ -22,16 +24,21 @@ if(NOT EXISTS "${_rnn_mpi_source}")
   return()
 endif()
 
-find_package(MPI COMPONENTS C QUIET)
-if(NOT MPI_C_FOUND)
-  message(STATUS "librnn: MPI not found: no mpi_train, no mpi_equivalence test "
-                 "(apt-get install libopenmpi-dev openmpi-bin)")
-  return()
-endif()
-
 set(_rnn_mpi_testing OFF)
 if(PROJECT_IS_TOP_LEVEL AND BUILD_TESTING)
   set(_rnn_mpi_testing ON)
+endif()
+
+find_package(MPI COMPONENTS C QUIET)
+if(NOT MPI_C_FOUND)
+  if(_rnn_mpi_testing)
+    message(FATAL_ERROR "MPI not found: the test mpi_equivalence needs it. Run "
+                        "./build.sh deps (or apt-get install libopenmpi-dev "
+                        "openmpi-bin), or configure with -DBUILD_TESTING=OFF.")
+  endif()
+  message(STATUS "librnn: MPI not found: no mpi_train "
+                 "(apt-get install libopenmpi-dev openmpi-bin)")
+  return()
 endif()
 
 if(NOT TARGET mpi_train AND _rnn_mpi_testing)
@@ -46,9 +53,9 @@ if(NOT _rnn_mpi_testing OR NOT TARGET mpi_train)
 endif()
 
 if(NOT MPIEXEC_EXECUTABLE)
-  message(STATUS "librnn: no mpiexec/mpirun found: mpi_equivalence not registered "
-                 "(apt-get install openmpi-bin)")
-  return()
+  message(FATAL_ERROR "no mpiexec/mpirun found: the test mpi_equivalence needs "
+                      "one. Run ./build.sh deps (or apt-get install openmpi-bin), "
+                      "or configure with -DBUILD_TESTING=OFF.")
 endif()
 
 # The checker needs only Python's standard library.
@@ -59,8 +66,9 @@ else()
   set(_rnn_mpi_python "${Python3_EXECUTABLE}")
 endif()
 if(NOT _rnn_mpi_python)
-  message(STATUS "librnn: no python3: mpi_equivalence not registered")
-  return()
+  message(FATAL_ERROR "no python3: the test mpi_equivalence needs one. Run "
+                      "./build.sh deps (or apt-get install python3), or "
+                      "configure with -DBUILD_TESTING=OFF.")
 endif()
 
 # Open MPI refuses to run as root and to start more ranks than it counts

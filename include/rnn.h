@@ -508,8 +508,7 @@ RNN_API rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
 /* Makes rnn_step faster by giving it its own copy of the weights: per
  * layer [W_ih | W_hh] transposed into one [I_l + H, H] matrix, and
  * b_ih + b_hh, so that a layer's step is ONE product over [x_t | h] in the
- * orientation BLAS reads fastest (measured: 15-35 % less time per step at
- * B = 1, 10-30 % for batches, see docs/benchmarks.md). Costs about
+ * orientation BLAS reads fastest (measurements in docs/benchmarks.md). Costs about
  * (I_l + H + 1) * H floats per layer; rnn_forward and rnn_backward do not
  * use it. The copy is a snapshot of the parameters. The library's own calls that
  * change them (rnn_optim_step, rnn_sgd_step, rnn_init, rnn_init_uniform,

@@ -25,18 +25,14 @@ void rnn__set_small_gemm_policy(int policy)
 
 /* OpenBLAS (0.3.16+, AVX-512 cores) multiplies a product with
  * m * n * k <= 10^6 by a kernel that reads A and B in place, where larger
- * ones pay for packing both, W_hh included, at every call: 11-14 % of the
- * forward of configs c and d in a profile (sgemm_itcopy). Cut into row
- * blocks under that size, the NN products of the recurrence run faster on
- * one core (measured, GFLOP/s whole -> blocks: 32x256x256 92 -> 106,
- * 1000x32x33 85 -> 108, 3200x64x256 92 -> 114), but the small kernel is
- * single-threaded (2 threads, 32x256x256: 160 -> 115) and its NT variant
- * is slow (3200x256x256: 97 -> 43). So: NN only; with more than one
- * OpenBLAS thread only for thin rows, n * k < 4096, where OpenBLAS's
- * threads lose (2 threads: 1000x32x32 41 -> 107, 1000x48x48 45 -> 111;
- * from 64 x 64 on they win: 1000x64x64 143 against 113 in blocks);
- * blocks of a multiple of 8 rows (10-row blocks: 98, 15: 95, 8: 106) or
- * of 4. Returns the rows per block, or 0 for one call. */
+ * ones pay for packing both, W_hh included, at every call (sgemm_itcopy in
+ * a profile of configs c and d). Cut into row blocks under that size, the
+ * NN products of the recurrence run faster on one core, but the small
+ * kernel is single-threaded and its NT variant is slow (measurements in
+ * docs/benchmarks.md). So: NN only; with more than one OpenBLAS thread
+ * only for thin rows, n * k < 4096, where OpenBLAS's threads lose (from
+ * 64 x 64 on they win); blocks of a multiple of 8 rows (faster than 10 or
+ * 15) or of 4. Returns the rows per block, or 0 for one call. */
 static int small_block_rows(bool trans_a, bool trans_b, int m, int n, int k)
 {
     const int policy = atomic_load(&small_gemm_policy);

@@ -32,13 +32,11 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
 
 /* The per-step products run faster on W_hh^T (sgemm NN, or a transposed
  * sgemv) than on W_hh (NT, plain sgemv): measured with OpenBLAS on one
- * core, B x H = 32 x 256: 76 -> 92 GFLOP/s, 16 x 128: 66 -> 114, 1 x 32:
- * 20 -> 52, 1 x 256: 43 -> 48, never slower. So forward transposes W_hh
- * into the cache before each cell's steps when the T*B rows repay it:
- * B > 1 from 64 rows; B = 1 from T >= H / 2, as the transpose (0.3-0.9 ns
- * per weight) costs several steps' gain there (config a, H = 32, T = 10:
- * forward 1.38 us without, 1.48 us with). The copy's rows are padded by
- * rnn__copy_ld. */
+ * core, never slower (figures in docs/benchmarks.md). So forward transposes
+ * W_hh into the cache before each cell's steps when the T*B rows repay it:
+ * B > 1 from 64 rows; B = 1 from T >= H / 2, as the transpose costs
+ * several steps' gain there (config a, H = 32, T = 10, is slower with the
+ * copy than without). The copy's rows are padded by rnn__copy_ld. */
 static int32_t transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
 {
     const int64_t rows = (int64_t)seq_len * batch;

@@ -29,6 +29,9 @@ rnn_status rnn__fail_nomem(const char *func);
 void *rnn__malloc(size_t bytes);
 void *rnn__calloc(size_t count, size_t size);
 void rnn__free(void *ptr);
+/* Grows a float arena to hold `floats`, keeping the old one on failure. */
+rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
+                        const char *func);
 
 /* ---- versioned public structs (versioned.c) ----------------------------- */
 
@@ -107,7 +110,7 @@ void rnn__set_small_gemm_policy(int policy);
 
 /* When the BLAS serving cblas_sgemm is OpenBLAS >= 0.3.16 built for an
  * AVX-512 core with its small-matrix kernels, its openblas_get_num_threads;
- * otherwise NULL (version.c, looked up once). */
+ * otherwise NULL (blas.c, looked up once). */
 typedef int (*rnn_blas_threads_fn)(void);
 rnn_blas_threads_fn rnn__openblas_small_kernels(void);
 
@@ -194,16 +197,12 @@ rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 /* Index in model->tensors of the tensor called `name`, or -1. */
 int32_t rnn__tensor_index(const rnn_t *model, const char *name);
 
-/* Grows a float arena to hold `floats`, keeping the old one on failure. */
-rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
-                        const char *func);
-
 /* ---- packed step weights (pack.c) -------------------------------------- */
 
 /* Row stride for a copy of weights with H columns: rows of 4 KiB
- * (H % 1024 == 0) alias in the cache sets and OpenBLAS's sgemm runs 25-50 %
- * slower on them (64 x 1024 x 1024: 62 -> 82 GFLOP/s with 16 floats of
- * padding), so such copies get 16 floats of padding. */
+ * (H % 1024 == 0) alias in the cache sets and OpenBLAS's sgemm runs slower
+ * on them (measurements in docs/benchmarks.md), so such copies get 16
+ * floats of padding. */
 static inline int32_t rnn__copy_ld(int32_t hidden)
 {
     return hidden % 1024 == 0 ? hidden + 16 : hidden;

@@ -127,7 +127,7 @@ void rnn__transpose(float *dst, int32_t ld, const float *src, int32_t rows,
                     int32_t cols)
 {
     /* 16 x 16 tiles: a row-by-row transpose writes one float per cache line
-     * and runs 5x slower at H = 256 (1.65 against 0.30 ns per float). */
+     * and runs several times slower (docs/benchmarks.md). */
     enum { TILE = 16 };
     for (int32_t i0 = 0; i0 < rows; i0 += TILE) {
         const int32_t i1 = i0 + TILE < rows ? i0 + TILE : rows;

@@ -6,9 +6,8 @@
  * matrix (rows padded by rnn__copy_ld), then b_ih + b_hh [H] (zeros
  * without bias). A step of layer l is then one product [x | h] * block
  * (sgemv T, or sgemm NN) onto the summed bias: BLAS reads this orientation
- * 10-60 % faster than PyTorch's [H, K] (measured with OpenBLAS, B = 1:
- * H = 32 0.106 -> 0.046 us, I = 64, H = 256 3.9 -> 3.0 us per layer), and
- * one call replaces two.
+ * faster than PyTorch's [H, K] (measured with OpenBLAS: docs/benchmarks.md),
+ * and one call replaces two.
  */
 #include "internal.h"
 

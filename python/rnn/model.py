@@ -397,10 +397,11 @@ class RNN:
 
     def pack_weights(self):
         """Gives streaming steps (State.step) their own transposed copy of
-        the weights, one product per layer: 10-35 % less time per step
-        (rnn_pack_weights). A snapshot: sgd_step, optimizer steps, init,
-        load_params and load_state_dict refresh it; after writing through
-        params / state_dict views, call pack_weights() again."""
+        the weights, one product per layer: less time per step
+        (rnn_pack_weights; figures in docs/benchmarks.md). A snapshot:
+        sgd_step, optimizer steps, init, load_params and load_state_dict
+        refresh it; after writing through params / state_dict views, call
+        pack_weights() again."""
         C.rnn_pack_weights(self._ptr)
         self._packed = True
 
