@@ -87,15 +87,23 @@ RNN_API int32_t rnn_version_number(void);
  * Status codes and errors
  * ====================================================================== */
 
-/* Every call that can fail returns one of these. Values never change. */
+/* Every call that can fail returns one of these. Values never change.
+ * One kind of mistake, one status, in every function:
+ *  - RNN_E_INVALID_ARG: a NULL pointer; a value out of its range that is
+ *    not a count: a config or optimizer field (sizes included), a flag, an
+ *    enum, a learning rate, a target value, an index or name that does not
+ *    exist; a struct_size of no layout.
+ *  - RNN_E_SHAPE: a count passed to the call (seq_len, batch, n, classes, a
+ *    sequence length, a buffer's capacity) out of range or disagreeing
+ *    with the model or state; sizes whose products overflow. */
 typedef enum rnn_status {
     RNN_OK = 0,
-    RNN_E_INVALID_ARG = 1, /* NULL pointer, config field out of range,
+    RNN_E_INVALID_ARG = 1, /* NULL pointer, a field or value out of range,
                               unknown enum value                            */
     RNN_E_NOMEM = 2,       /* an allocation failed; nothing was changed     */
-    RNN_E_SHAPE = 3,       /* a call's seq_len/batch <= 0 or out of range,
-                              sizes that disagree with the model, products
-                              that overflow                                 */
+    RNN_E_SHAPE = 3,       /* a call's count (seq_len, batch, n, capacity)
+                              out of range, sizes that disagree with the
+                              model, products that overflow                 */
     RNN_E_UNSUPPORTED = 4, /* valid request this model or build cannot do   */
     RNN_E_IO = 5,          /* reading or writing a file failed              */
     RNN_E_FORMAT = 6,      /* a file or buffer is not a valid model         */
@@ -291,8 +299,8 @@ typedef enum rnn_reduction {
  *   loss_i = max(z,0) - z*y + log(1 + exp(-|z|)),  z = logits[i], y = targets[i]
  * Writes the reduced loss to *loss and, when dlogits is not NULL, its
  * gradient (sigmoid(z) - y, divided by n for the mean) to dlogits[n].
- * Errors: RNN_E_INVALID_ARG (NULL, n <= 0, unknown reduction, a target
- * outside [0, 1]). */
+ * Errors: RNN_E_INVALID_ARG (NULL, unknown reduction, a target outside
+ * [0, 1]), RNN_E_SHAPE (n <= 0). */
 RNN_API rnn_status rnn_loss_bce_with_logits(int32_t n, const float *logits,
                                             const float *targets,
                                             int32_t reduction, float *loss,
@@ -306,8 +314,8 @@ RNN_API rnn_status rnn_loss_bce_with_logits(int32_t n, const float *logits,
  * Computed with the log-sum-exp shift: stable for any finite logits.
  * Writes *loss and, when dlogits is not NULL, dlogits[n*classes]
  * (softmax - one_hot, scaled like the loss).
- * Errors: RNN_E_INVALID_ARG (NULL, n or classes <= 0, unknown reduction, a
- * target out of range), RNN_E_SHAPE (n*classes overflows). */
+ * Errors: RNN_E_INVALID_ARG (NULL, unknown reduction, a target out of
+ * range), RNN_E_SHAPE (n or classes <= 0, n*classes overflows). */
 RNN_API rnn_status rnn_loss_cross_entropy(int32_t n, int32_t classes,
                                           const float *logits,
                                           const int32_t *targets,
@@ -317,7 +325,8 @@ RNN_API rnn_status rnn_loss_cross_entropy(int32_t n, int32_t classes,
 
 /* Mean squared error: loss = reduce((pred - target)^2) over n values;
  * dpred (optional, n floats) = 2 (pred - target), divided by n for the mean.
- * Errors: RNN_E_INVALID_ARG (NULL, n <= 0, unknown reduction). */
+ * Errors: RNN_E_INVALID_ARG (NULL, unknown reduction), RNN_E_SHAPE
+ * (n <= 0). */
 RNN_API rnn_status rnn_loss_mse(int32_t n, const float *pred,
                                 const float *target, int32_t reduction,
                                 float *loss, float *dpred);
@@ -327,7 +336,8 @@ RNN_API rnn_status rnn_loss_mse(int32_t n, const float *pred,
  * ====================================================================== */
 
 /* Plain SGD over the flat buffers: params -= lr * grads. Gradients are left
- * as they are. Errors: RNN_E_INVALID_ARG (NULL, lr not finite). */
+ * as they are. Every learning rate in librnn follows torch.optim's rule:
+ * finite and >= 0. Errors: RNN_E_INVALID_ARG (NULL, lr < 0 or not finite). */
 RNN_API rnn_status rnn_sgd_step(rnn_t *model, float lr);
 
 typedef enum rnn_optim_kind {
@@ -342,7 +352,7 @@ typedef struct rnn_optim_config {
     size_t struct_size;   /* sizeof(rnn_optim_config)                       */
     int32_t kind;         /* rnn_optim_kind                                 */
     int32_t nesterov;     /* SGD: 0 or 1 (needs momentum > 0, dampening 0)  */
-    float lr;             /* > 0                                            */
+    float lr;             /* >= 0 (torch.optim's rule)                      */
     float momentum;       /* SGD: >= 0 (default 0)                          */
     float dampening;      /* SGD: in [0, 1] (default 0)                     */
     float weight_decay;   /* >= 0 (default 0, AdamW 0.01)                   */

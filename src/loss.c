@@ -34,7 +34,7 @@ rnn_status rnn_loss_bce_with_logits(int32_t n, const float *logits,
                          logits == NULL ? "logits"
                                         : targets == NULL ? "targets" : "loss");
     if (n <= 0)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "n must be > 0 (got %d)", n);
+        return rnn__fail(RNN_E_SHAPE, func, "n must be > 0 (got %d)", n);
     rnn_status status = check_reduction(reduction, func);
     if (status != RNN_OK)
         return status;
@@ -67,7 +67,7 @@ rnn_status rnn_loss_cross_entropy(int32_t n, int32_t classes,
                          logits == NULL ? "logits"
                                         : targets == NULL ? "targets" : "loss");
     if (n <= 0 || classes <= 0)
-        return rnn__fail(RNN_E_INVALID_ARG, func,
+        return rnn__fail(RNN_E_SHAPE, func,
                          "n and classes must be > 0 (got %d, %d)", n, classes);
     size_t total_floats;
     if (!rnn__mul((size_t)n, (size_t)classes, &total_floats) ||
@@ -125,7 +125,7 @@ rnn_status rnn_loss_mse(int32_t n, const float *pred, const float *target,
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          pred == NULL ? "pred" : target == NULL ? "target" : "loss");
     if (n <= 0)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "n must be > 0 (got %d)", n);
+        return rnn__fail(RNN_E_SHAPE, func, "n must be > 0 (got %d)", n);
     rnn_status status = check_reduction(reduction, func);
     if (status != RNN_OK)
         return status;

@@ -336,11 +336,11 @@ static void cross_entropy_rejects_invalid_arguments(void **state)
              rnn_loss_cross_entropy(2, 2, logits, NULL, IGNORE, 0, &loss, grad));
     TU_FAILS(RNN_E_INVALID_ARG, f,
              rnn_loss_cross_entropy(2, 2, logits, labels, IGNORE, 0, NULL, grad));
-    TU_FAILS(RNN_E_INVALID_ARG, f,
+    TU_FAILS(RNN_E_SHAPE, f,
              rnn_loss_cross_entropy(0, 2, logits, labels, IGNORE, 0, &loss, grad));
-    TU_FAILS(RNN_E_INVALID_ARG, f,
+    TU_FAILS(RNN_E_SHAPE, f,
              rnn_loss_cross_entropy(2, 0, logits, labels, IGNORE, 0, &loss, grad));
-    TU_FAILS(RNN_E_INVALID_ARG, f,
+    TU_FAILS(RNN_E_SHAPE, f,
              rnn_loss_cross_entropy(-2, 2, logits, labels, IGNORE, 0, &loss, grad));
     TU_FAILS(RNN_E_INVALID_ARG, f,
              rnn_loss_cross_entropy(2, 2, logits, labels, IGNORE, 2, &loss, grad));
@@ -389,8 +389,8 @@ static void mse_rejects_invalid_arguments(void **state)
     TU_FAILS(RNN_E_INVALID_ARG, f, rnn_loss_mse(2, NULL, target, 0, &loss, grad));
     TU_FAILS(RNN_E_INVALID_ARG, f, rnn_loss_mse(2, pred, NULL, 0, &loss, grad));
     TU_FAILS(RNN_E_INVALID_ARG, f, rnn_loss_mse(2, pred, target, 0, NULL, grad));
-    TU_FAILS(RNN_E_INVALID_ARG, f, rnn_loss_mse(0, pred, target, 0, &loss, grad));
-    TU_FAILS(RNN_E_INVALID_ARG, f, rnn_loss_mse(-1, pred, target, 0, &loss, grad));
+    TU_FAILS(RNN_E_SHAPE, f, rnn_loss_mse(0, pred, target, 0, &loss, grad));
+    TU_FAILS(RNN_E_SHAPE, f, rnn_loss_mse(-1, pred, target, 0, &loss, grad));
     TU_FAILS(RNN_E_INVALID_ARG, f, rnn_loss_mse(2, pred, target, -1, &loss, grad));
 }
 

@@ -69,7 +69,7 @@ class RNNError(Exception):
 # --------------------------------------------------------------------------
 
 class RNNConfig(ctypes.Structure):
-    """``rnn_config``. Obtain one from ``C.rnn_config_default`` only."""
+    """``rnn_config``. Obtain one from :func:`new_config` only."""
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
         ("input_size", ctypes.c_int32),
@@ -87,7 +87,7 @@ class RNNConfig(ctypes.Structure):
 
 
 class RNNOptimConfig(ctypes.Structure):
-    """``rnn_optim_config``. Obtain one from ``C.rnn_optim_config_default`` only."""
+    """``rnn_optim_config``. Obtain one from :func:`new_optim_config` only."""
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
         ("kind", ctypes.c_int32),
@@ -171,7 +171,7 @@ _PROTOTYPES = {
     "rnn_last_error": (ctypes.c_char_p, []),
     "rnn_clear_error": (None, []),
     # configuration, create, destroy
-    "rnn_config_default": (RNNConfig, [_i32, _i32]),
+    "rnn_config_init": (_status, [ctypes.POINTER(RNNConfig), ctypes.c_size_t, _i32, _i32]),
     "rnn_create": (_status, [_handle_out, ctypes.POINTER(RNNConfig)]),
     "rnn_destroy": (None, [_handle]),
     "rnn_get_config": (_status, [_handle, ctypes.POINTER(RNNConfig)]),
@@ -190,7 +190,8 @@ _PROTOTYPES = {
                                ctypes.POINTER(ctypes.c_float), _f32_out]),
     # optimizers and clipping
     "rnn_sgd_step": (_status, [_handle, _f32]),
-    "rnn_optim_config_default": (RNNOptimConfig, [_i32, _f32]),
+    "rnn_optim_config_init": (_status, [ctypes.POINTER(RNNOptimConfig), ctypes.c_size_t,
+                                        _i32, _f32]),
     "rnn_optim_create": (_status, [_handle_out, _handle, ctypes.POINTER(RNNOptimConfig)]),
     "rnn_optim_destroy": (None, [_handle]),
     "rnn_optim_step": (_status, [_handle, _handle]),
@@ -341,17 +342,33 @@ def _strerror(status):
     return C.rnn_strerror(status).decode("utf-8", "replace")
 
 
+def new_config(input_size, hidden_size):
+    """An ``rnn_config`` with the library's defaults (``rnn_config_init``)."""
+    cfg = RNNConfig()
+    C.rnn_config_init(ctypes.byref(cfg), ctypes.sizeof(cfg), input_size, hidden_size)
+    return cfg
+
+
+def new_optim_config(kind, lr):
+    """An ``rnn_optim_config`` with PyTorch's defaults (``rnn_optim_config_init``)."""
+    cfg = RNNOptimConfig()
+    C.rnn_optim_config_init(ctypes.byref(cfg), ctypes.sizeof(cfg), kind, lr)
+    return cfg
+
+
 def _check_abi():
     number = C.rnn_version_number()
     if number // 10000 != BINDING_VERSION[0]:
         raise ImportError("rnn: %s is librnn %s, this binding is for major version %d"
                           % (LIBRARY_PATH, C.rnn_version().decode(), BINDING_VERSION[0]))
-    for name, struct, size in (("rnn_config", C.rnn_config_default(1, 1), ctypes.sizeof(RNNConfig)),
-                               ("rnn_optim_config", C.rnn_optim_config_default(RNN_OPTIM_SGD, 0.1),
-                                ctypes.sizeof(RNNOptimConfig))):
-        if struct.struct_size != size:
-            raise ImportError("rnn: %s has sizeof(%s) = %d, this binding mirrors %d bytes"
-                              % (LIBRARY_PATH, name, struct.struct_size, size))
+    # The structs mirrored here must be a layout the library knows (any
+    # release's, by the struct_size rule of rnn.h).
+    try:
+        new_config(1, 1)
+        new_optim_config(RNN_OPTIM_SGD, 0.1)
+    except RNNError as err:
+        raise ImportError("rnn: %s does not accept this binding's structs: %s"
+                          % (LIBRARY_PATH, err)) from None
 
 
 _check_abi()

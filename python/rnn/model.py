@@ -76,8 +76,8 @@ class RNN:
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
                  bias=True, batch_first=False, bidirectional=False, output_size=0,
                  head_mode="last", seed=0):
-        cfg = C.rnn_config_default(check_int32(input_size, "input_size"),
-                                   check_int32(hidden_size, "hidden_size"))
+        cfg = _capi.new_config(check_int32(input_size, "input_size"),
+                               check_int32(hidden_size, "hidden_size"))
         cfg.num_layers = check_int32(num_layers, "num_layers")
         cfg.nonlinearity = _choice(nonlinearity, _NONLINEARITIES, "nonlinearity")
         cfg.bias = _flag(bias, "bias")
@@ -97,7 +97,7 @@ class RNN:
 
     def _attach(self, ptr):
         self._handle = Handle(ptr, C.rnn_destroy)
-        cfg = C.rnn_config_default(1, 1)
+        cfg = _capi.new_config(1, 1)
         C.rnn_get_config(ptr, ctypes.byref(cfg))
         self._cfg = cfg
         self._last = None            # (T, B) of the last forward

@@ -29,7 +29,7 @@ class Optimizer:
     def __init__(self, model, kind="adam", lr=1e-3, **hyper):
         if not isinstance(kind, str) or kind.lower() not in _KINDS:
             raise ValueError("kind must be one of 'sgd', 'adam', 'adamw', got %r" % (kind,))
-        cfg = C.rnn_optim_config_default(_KINDS[kind.lower()], float(lr))
+        cfg = _capi.new_optim_config(_KINDS[kind.lower()], float(lr))
         if "betas" in hyper:
             betas = hyper.pop("betas")
             if len(betas) != 2:
@@ -115,7 +115,7 @@ class Optimizer:
     def lr(self, value):
         C.rnn_optim_set_lr(self._ptr, float(value))
         if self._cfg is None:
-            self._cfg = C.rnn_optim_config_default(_capi.RNN_OPTIM_SGD, float(value))
+            self._cfg = _capi.new_optim_config(_capi.RNN_OPTIM_SGD, float(value))
             self._cfg.kind = -1
         self._cfg.lr = float(value)
 

@@ -154,7 +154,7 @@ def test_c_errors_raise_rnnerror_with_the_message():
 
 
 def test_wrong_struct_size_is_rejected_by_the_library():
-    cfg = _capi.C.rnn_config_default(2, 3)
+    cfg = _capi.new_config(2, 3)
     cfg.struct_size -= 8
     out = _capi.new_handle()
     with pytest.raises(rnn.RNNError) as info:
