@@ -22,8 +22,9 @@ static void default_free(void *user, void *ptr)
     free(ptr);
 }
 
-static rnn_allocator current = {sizeof(rnn_allocator), default_malloc,
-                                default_free, NULL};
+static rnn_allocator current = {.struct_size = sizeof(rnn_allocator),
+                                .malloc_fn = default_malloc,
+                                .free_fn = default_free};
 
 rnn_status rnn_set_allocator(const rnn_allocator *allocator)
 {

@@ -35,12 +35,18 @@ rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
 
 /* ---- versioned public structs (versioned.c) ----------------------------- */
 
-/* A public struct that starts with struct_size: its name, the size of this
- * library's layout and the sizes of the layouts released before. */
+/* One layout of a versioned struct: its sizeof, and where its last field
+ * ends (the rest is padding). */
+typedef struct rnn__layout_size {
+    size_t size, fields_end;
+} rnn__layout_size;
+
+/* A public struct that starts with struct_size: its name, this library's
+ * layout and the layouts released before. */
 typedef struct rnn__layout {
     const char *name;
-    size_t current;
-    const size_t *released;
+    rnn__layout_size current;
+    const rnn__layout_size *released;
     size_t num_released;
 } rnn__layout;
 

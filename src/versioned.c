@@ -41,29 +41,50 @@ RNN__SAME_OFFSET(rnn_allocator, rnn__allocator_0_1, malloc_fn);
 RNN__SAME_OFFSET(rnn_allocator, rnn__allocator_0_1, free_fn);
 RNN__SAME_OFFSET(rnn_allocator, rnn__allocator_0_1, user);
 
-static const size_t config_sizes[] = {sizeof(rnn__config_0_1)};
-static const size_t optim_config_sizes[] = {sizeof(rnn__optim_config_0_1)};
-static const size_t tensor_info_sizes[] = {sizeof(rnn__tensor_info_0_1)};
-static const size_t allocator_sizes[] = {sizeof(rnn__allocator_0_1)};
+/* The bytes of a layout that hold fields: a caller's trailing padding may
+ * hold anything (struct assignment need not copy it), so it is never read,
+ * and a newer field may sit where an older layout had padding. */
+#define FIELDS_END(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
+#define RELEASED(type, last) {sizeof(type), FIELDS_END(type, last)}
 
-#define LAYOUT(type, sizes)                                                    \
-    {#type, sizeof(type), sizes, sizeof sizes / sizeof sizes[0]}
+#ifdef RNN_TEST_GROWTH
+#define CURRENT(type, last) {sizeof(type), FIELDS_END(type, test_growth)}
+#else
+#define CURRENT(type, last) {sizeof(type), FIELDS_END(type, last)}
+#endif
 
-const rnn__layout rnn__config_layout = LAYOUT(rnn_config, config_sizes);
+static const rnn__layout_size config_0_1[] = {
+    RELEASED(rnn__config_0_1, seed)};
+static const rnn__layout_size optim_config_0_1[] = {
+    RELEASED(rnn__optim_config_0_1, eps)};
+static const rnn__layout_size tensor_info_0_1[] = {
+    RELEASED(rnn__tensor_info_0_1, shape)};
+static const rnn__layout_size allocator_0_1[] = {
+    RELEASED(rnn__allocator_0_1, user)};
+
+#define LAYOUT(type, last, released)                                           \
+    {#type, CURRENT(type, last), released,                                     \
+     sizeof released / sizeof released[0]}
+
+const rnn__layout rnn__config_layout = LAYOUT(rnn_config, seed, config_0_1);
 const rnn__layout rnn__optim_config_layout =
-    LAYOUT(rnn_optim_config, optim_config_sizes);
+    LAYOUT(rnn_optim_config, eps, optim_config_0_1);
 const rnn__layout rnn__tensor_info_layout =
-    LAYOUT(rnn_tensor_info, tensor_info_sizes);
-const rnn__layout rnn__allocator_layout = LAYOUT(rnn_allocator, allocator_sizes);
+    LAYOUT(rnn_tensor_info, shape, tensor_info_0_1);
+const rnn__layout rnn__allocator_layout =
+    LAYOUT(rnn_allocator, user, allocator_0_1);
 
-static bool is_released_size(const rnn__layout *layout, size_t size)
+/* The layout of a caller's struct_size, or NULL when no layout has it
+ * (sizes past this library's are checked by the caller). */
+static const rnn__layout_size *layout_of(const rnn__layout *layout,
+                                         size_t size)
 {
-    if (size == layout->current)
-        return true;
+    if (size == layout->current.size)
+        return &layout->current;
     for (size_t i = 0; i < layout->num_released; ++i)
-        if (layout->released[i] == size)
-            return true;
-    return false;
+        if (layout->released[i].size == size)
+            return &layout->released[i];
+    return NULL;
 }
 
 static bool all_zero(const unsigned char *bytes, size_t count)
@@ -77,13 +98,14 @@ static bool all_zero(const unsigned char *bytes, size_t count)
 rnn_status rnn__struct_check_size(size_t struct_size, const rnn__layout *layout,
                                   const char *arg, const char *func)
 {
-    if (struct_size > layout->current || is_released_size(layout, struct_size))
+    if (struct_size > layout->current.size ||
+        layout_of(layout, struct_size) != NULL)
         return RNN_OK;
     return rnn__fail(RNN_E_INVALID_ARG, func,
                      "%s->struct_size is %zu, not the size of any %s layout "
                      "(this library's is %zu): set it to sizeof(%s), or start "
                      "from the %s initialiser",
-                     arg, struct_size, layout->name, layout->current,
+                     arg, struct_size, layout->name, layout->current.size,
                      layout->name, layout->name);
 }
 
@@ -96,19 +118,20 @@ rnn_status rnn__struct_read(void *full, const void *caller,
     rnn_status status = rnn__struct_check_size(struct_size, layout, arg, func);
     if (status != RNN_OK)
         return status;
-    if (struct_size > layout->current &&
-        !all_zero((const unsigned char *)caller + layout->current,
-                  struct_size - layout->current))
-        return rnn__fail(RNN_E_UNSUPPORTED, func,
-                         "%s sets fields this library (%s, %s of %zu bytes) "
-                         "does not know: its struct_size is %zu; a newer "
-                         "librnn is needed",
-                         arg, rnn_version(), layout->name, layout->current,
-                         struct_size);
-    const size_t known =
-        struct_size < layout->current ? struct_size : layout->current;
-    memcpy(full, caller, known);
-    memcpy(full, &layout->current, sizeof layout->current);
+    const rnn__layout_size *known = layout_of(layout, struct_size);
+    if (known == NULL) {
+        known = &layout->current;
+        if (!all_zero((const unsigned char *)caller + known->fields_end,
+                      struct_size - known->fields_end))
+            return rnn__fail(RNN_E_UNSUPPORTED, func,
+                             "%s sets fields this library (%s, %s of %zu "
+                             "bytes) does not know: its struct_size is %zu; "
+                             "a newer librnn is needed",
+                             arg, rnn_version(), layout->name,
+                             layout->current.size, struct_size);
+    }
+    memcpy(full, caller, known->fields_end);
+    memcpy(full, &layout->current.size, sizeof layout->current.size);
     return RNN_OK;
 }
 
@@ -116,11 +139,12 @@ void rnn__struct_write(void *caller, size_t struct_size, const void *full,
                        const rnn__layout *layout)
 {
     unsigned char *out = caller;
-    if (struct_size <= layout->current) {
+    const size_t current = layout->current.size;
+    if (struct_size <= current) {
         memcpy(out, full, struct_size);
     } else {
-        memcpy(out, full, layout->current);
-        memset(out + layout->current, 0, struct_size - layout->current);
+        memcpy(out, full, current);
+        memset(out + current, 0, struct_size - current);
     }
     memcpy(out, &struct_size, sizeof struct_size);
 }
