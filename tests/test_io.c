@@ -536,6 +536,14 @@ static const hostile hostiles[] = {
      VALID "}", 24, "not valid UTF-8", NULL},
     {"UTF-8 sequence cut short", "{\"__metadata__\":{\"a\":\"\xe2\x82\"},"
      VALID "}", 24, "not valid UTF-8", NULL},
+    /* cJSON would decode each into a NUL ending the name or value early. */
+    {"U+0000 in a tensor name", "{" IH("[0,8]") "," ENTRY("weight_hh_l0\\u0000x",
+     "F32", "[2,2]", "[8,24]") "}", 24, "holds \\u0000 (U+0000)", NULL},
+    {"U+0000 in an entry key", "{\"weight_ih_l0\":{\"dtype\\u0000\":\"F32\","
+     "\"shape\":[2,1],\"data_offsets\":[0,8]}," HH("[8,24]") "}", 24,
+     "holds \\u0000 (U+0000)", NULL},
+    {"U+0000 in a metadata value", "{" META("2\\u00009", "tanh") "," VALID "}",
+     24, "holds \\u0000 (U+0000)", NULL},
     {"empty object", "{}", 0, "no tensor \"weight_ih_l0\"",
      "missing tensor \"weight_ih_l0\""},
     {"missing tensor", "{" IH("[0,8]") "}", 8, "\"weight_hh_l0\"",
@@ -752,6 +760,8 @@ static void hostile_table_base_files_load(void **state)
         /* Any valid UTF-8 in metadata: 2, 3 and 4-byte sequences. */
         "{\"__metadata__\":{\"note\":\"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80\"},"
         VALID "}",
+        /* An escaped backslash, then the text u0000: no NUL. */
+        "{\"__metadata__\":{\"note\":\"C:\\\\u0000\"}," VALID "}",
     };
     rnn_t *target = target_model();
     for (size_t i = 0; i < sizeof bases / sizeof bases[0]; ++i) {
@@ -842,6 +852,54 @@ static void header_lengths_outside_the_file_fail_with_format(void **state)
         free(bytes);
     }
     rnn_destroy(target);
+}
+
+/* A million empty entries (2^21 + 1 JSON values, 12 MB) would cost cJSON
+ * about 200 MB and a second before the first entry could be refused: the
+ * count is refused first. */
+static void header_of_too_many_json_values_fails_before_parsing(void **state)
+{
+    (void)state;
+    enum { ENTRIES = 1 << 20 }; /* each a '{' and a ',' */
+    char *json = checked_malloc(16 * (size_t)ENTRIES);
+    size_t len = 0;
+    json[len++] = '{';
+    for (int i = 0; i < ENTRIES; ++i)
+        len += (size_t)sprintf(json + len, "%s\"%x\":{}", i ? "," : "", i);
+    json[len++] = '}';
+    size_t size;
+    unsigned char *bytes = image(json, len, 0, &size);
+    rnn_t *model = NOT_NULL_PTR;
+    TU_FAILS(RNN_E_FORMAT, "rnn_load_buffer", rnn_load_buffer(&model, bytes, size));
+    assert_null(model);
+    assert_error_contains("more than 2097152 JSON values");
+    free(bytes);
+    free(json);
+}
+
+/* Any file may be handed to a loader by mistake: what is not safetensors
+ * says so, not "header length 7306093603886885155 exceeds the limit". */
+static void a_file_of_another_kind_is_not_a_safetensors_file(void **state)
+{
+    (void)state;
+    static const char *path = "test_io_not_safetensors.txt";
+    static const char *const texts[] = {
+        "This is a text file, not a model.\n", /* a huge length */
+        "{}\n",                                 /* shorter than 8 bytes */
+        "\x04\0\0\0\0\0\0\0[1,2]",                /* a length, then no '{' */
+    };
+    static const size_t sizes[] = {34, 3, 13};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; ++i) {
+        write_file(path, texts[i], sizes[i]);
+        rnn_t *model = NOT_NULL_PTR;
+        TU_FAILS(RNN_E_FORMAT, "rnn_load", rnn_load(&model, path));
+        assert_null(model);
+        assert_error_contains("not a safetensors file");
+        rnn_optim_t *optim = NOT_NULL_PTR;
+        TU_FAILS(RNN_E_FORMAT, "rnn_optim_load", rnn_optim_load(&optim, path));
+        assert_error_contains("not a safetensors file");
+    }
+    unlink(path);
 }
 
 /* ------------------------------------------------------------------------
@@ -1329,6 +1387,8 @@ int main(void)
         cmocka_unit_test(header_byte_zero_fails_with_format),
         cmocka_unit_test(deeply_nested_json_fails_with_format),
         cmocka_unit_test(header_lengths_outside_the_file_fail_with_format),
+        cmocka_unit_test(header_of_too_many_json_values_fails_before_parsing),
+        cmocka_unit_test(a_file_of_another_kind_is_not_a_safetensors_file),
         cmocka_unit_test(every_truncation_of_a_file_fails_with_format),
         cmocka_unit_test(random_byte_flips_never_crash),
         cmocka_unit_test(file_without_librnn_metadata_loads_through_inference),
