@@ -325,9 +325,11 @@ RNN_API void rnn_optim_destroy(rnn_optim_t *optim);
 
 /* Applies one update from the model's gradients to its parameters. If any
  * gradient is NaN or Inf nothing is changed and RNN_E_NONFINITE names the
- * tensor. Gradients are left as they are (call rnn_zero_grad).
+ * tensor. Gradients are left as they are (call rnn_zero_grad). An optimizer
+ * takes at most 2^53 steps (the step count Adam's bias correction holds
+ * exactly); past them it changes nothing and returns RNN_E_UNSUPPORTED.
  * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (a model of another size),
- * RNN_E_NONFINITE. */
+ * RNN_E_NONFINITE, RNN_E_UNSUPPORTED (2^53 steps taken). */
 RNN_API rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model);
 
 /* Changes the learning rate (for schedules). Errors: RNN_E_INVALID_ARG. */

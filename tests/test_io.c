@@ -1277,6 +1277,15 @@ static void optimizer_state_files_are_validated(void **state)
          RNN_E_FORMAT, "shape is not [4]"},
         {"{" OPTIM_META("sgd", "0.5", "-1", "3") "," FIRST("3", "[0,12]") "}", 12,
          RNN_E_FORMAT, "\"steps\" is \"-1\""},
+        /* At most 2^53 steps: the next step must not overflow the count. */
+        {"{" OPTIM_META("adam", "0.5", "9007199254740992", "3") ","
+         FIRST("3", "[0,12]") "," SECOND("3", "[12,24]") "}", 24, RNN_OK, ""},
+        {"{" OPTIM_META("adam", "0.5", "9007199254740993", "3") ","
+         FIRST("3", "[0,12]") "," SECOND("3", "[12,24]") "}", 24, RNN_E_FORMAT,
+         "\"steps\" is \"9007199254740993\""},
+        {"{" OPTIM_META("sgd", "0.5", "9223372036854775807", "3") ","
+         FIRST("3", "[0,12]") "}", 12, RNN_E_FORMAT,
+         "\"steps\" is \"9223372036854775807\""},
         {"{" OPTIM_META("sgd", "0.5", "0", "0") "," FIRST("0", "[0,0]") "}", 0,
          RNN_E_FORMAT, "\"count\" is \"0\""},
         {"{" VALID "}", 24, RNN_E_FORMAT, "not an optimizer state"},
@@ -1322,6 +1331,40 @@ static void optimizer_state_files_are_validated(void **state)
     rnn_optim_destroy(optim);
     rnn_destroy(model);
     unlink(path);
+}
+
+/* An optimizer one step from the 2^53 limit (loaded: it cannot get there
+ * otherwise) takes that step, then refuses the next and changes nothing. */
+static void optimizer_at_the_step_limit_refuses_to_step(void **state)
+{
+    (void)state;
+    static const char json[] =
+        "{" OPTIM_META("adam", "0.5", "9007199254740991", "2") ","
+        FIRST("2", "[0,8]") "," SECOND("2", "[8,16]") "}";
+    rnn_config cfg = rnn_config_default(1, 1); /* 2 parameters */
+    cfg.bias = 0;
+    rnn_t *model = make_model(&cfg, 1);
+    size_t size, n;
+    unsigned char *bytes = image(json, sizeof json - 1, 16, &size);
+    rnn_optim_t *optim = NULL;
+    TU_OK(rnn_optim_load_buffer(&optim, bytes, size));
+    fill_grads(model);
+    TU_OK(rnn_optim_step(optim, model));
+    int64_t steps = 0;
+    TU_OK(rnn_optim_step_count(optim, &steps));
+    assert_true(steps == (int64_t)1 << 53);
+
+    float *params = params_of(model, &n);
+    float *before = tu_copy(params, n);
+    TU_FAILS(RNN_E_UNSUPPORTED, "rnn_optim_step", rnn_optim_step(optim, model));
+    assert_error_contains("2^53 steps");
+    assert_memory_equal(params, before, n * sizeof(float));
+    TU_OK(rnn_optim_step_count(optim, &steps));
+    assert_true(steps == (int64_t)1 << 53);
+    free(before);
+    free(bytes);
+    rnn_optim_destroy(optim);
+    rnn_destroy(model);
 }
 
 /* ------------------------------------------------------------------------
@@ -1396,6 +1439,7 @@ int main(void)
         cmocka_unit_test(load_params_of_another_model_fails_and_changes_nothing),
         cmocka_unit_test(optimizer_state_resumes_training_bit_for_bit),
         cmocka_unit_test(optimizer_state_files_are_validated),
+        cmocka_unit_test(optimizer_at_the_step_limit_refuses_to_step),
         cmocka_unit_test(null_arguments_fail_with_invalid_arg),
     };
     static const tu_table_test table[] = {
