@@ -12,18 +12,23 @@
  * exactly its size, so ASan sees any over-read), and leaves a model given to
  * rnn_load_params untouched.
  */
-#define _POSIX_C_SOURCE 200809L /* umask, mkdir, opendir */
+#define _POSIX_C_SOURCE 200809L /* umask, mkdir, opendir, fork, sigaction */
 
 #include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------
@@ -448,6 +453,158 @@ static void failed_save_removes_its_temporary_file(void **state)
              rnn_optim_save(optim, "test_io_no_such_dir/optim.safetensors"));
     rnn_optim_destroy(optim);
     rnn_destroy(model);
+}
+
+/* The child of child_stopped_mid_save: it says it is ready on one pipe,
+ * then waits on the other until the parent kills it or is gone (a failed
+ * assertion must not leave it behind). */
+static int ready_fd = -1, hold_fd = -1;
+
+static void stop_mid_save(int signal_number)
+{
+    (void)signal_number;
+    char byte = 1;
+    if (write(ready_fd, &byte, 1) == 1)
+        while (read(hold_fd, &byte, 1) < 0 && errno == EINTR)
+            continue;
+    _exit(3);
+}
+
+/* A child saves under a file size limit: the write past it raises SIGXFSZ,
+ * whose handler stops the child inside rnn_save, its temporary file open
+ * and locked. Returns the child's pid once it is there; *hold is the pipe
+ * end whose closing ends the child. */
+static pid_t child_stopped_mid_save(const rnn_t *model, const char *path,
+                                    int *hold)
+{
+    int ready[2], held[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(held), 0);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        close(held[1]);
+        ready_fd = ready[1];
+        hold_fd = held[0];
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = stop_mid_save;
+        sigemptyset(&action.sa_mask);
+        const struct rlimit limit = {4096, 4096};
+        if (sigaction(SIGXFSZ, &action, NULL) != 0 ||
+            setrlimit(RLIMIT_FSIZE, &limit) != 0)
+            _exit(2);
+        rnn_save(model, path);
+        _exit(1); /* the save should never have returned */
+    }
+    close(ready[1]);
+    close(held[0]);
+    *hold = held[1];
+    char byte = 0;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    return child;
+}
+
+static void save_cleanup_removes_a_killed_saves_file_but_not_a_live_ones(void **state)
+{
+    (void)state;
+    static const char *path = "test_io_killed.safetensors";
+    static const char *prefix = "test_io_killed.safetensors.tmp.";
+    rnn_config cfg = rnn_config_default(8, 64); /* 19 KB: past the limit */
+    rnn_t *model = make_model(&cfg, 1);
+    int hold = -1;
+    const pid_t child = child_stopped_mid_save(model, path, &hold);
+    assert_int_equal(count_files(".", prefix), 1);
+    int32_t removed = -1;
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 0); /* locked by the live save */
+    assert_int_equal(count_files(".", prefix), 1);
+
+    assert_int_equal(kill(child, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(hold);
+    assert_int_equal(count_files(".", prefix), 1);
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 1);
+    assert_int_equal(count_files(".", prefix), 0);
+    TU_OK(rnn_save_cleanup(path, NULL)); /* nothing left; removed optional */
+    rnn_destroy(model);
+}
+
+static void make_file(const char *path)
+{
+    write_file(path, "x", 1);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Only regular files named exactly <path>.tmp.<6 of [A-Za-z0-9]>, in the
+ * directory of path and not locked, are removed. */
+static void save_cleanup_removes_only_unlocked_leftovers_of_that_path(void **state)
+{
+    (void)state;
+    static const char *dir = "test_io_cleanup";
+    static const char *path = "test_io_cleanup/m.st";
+    static const char *const leftovers[] = {
+        "test_io_cleanup/m.st.tmp.AbC123", "test_io_cleanup/m.st.tmp.zzzzzz"};
+    static const char *const others[] = {
+        "test_io_cleanup/m.st", "test_io_cleanup/m.st.tmp.abcde",
+        "test_io_cleanup/m.st.tmp.abcdefg", "test_io_cleanup/m.st.tmp.abc-ef",
+        "test_io_cleanup/m.st.tmpXabcdef", "test_io_cleanup/m.s.tmp.abcdef",
+        "test_io_cleanup/xm.st.tmp.abcdef", "test_io_cleanup/m.st.tmp.",
+        "test_io_cleanup/target", "m.st.tmp.abcdef" /* another directory */};
+    static const char *locked = "test_io_cleanup/m.st.tmp.Live01";
+    static const char *subdir = "test_io_cleanup/m.st.tmp.dir001";
+    static const char *link = "test_io_cleanup/m.st.tmp.link01";
+    static const char *fifo = "test_io_cleanup/m.st.tmp.fifo01";
+    mkdir(dir, 0755);
+    for (size_t i = 0; i < sizeof leftovers / sizeof leftovers[0]; ++i)
+        make_file(leftovers[i]);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; ++i)
+        make_file(others[i]);
+    make_file(locked);
+    const int held = open(locked, O_RDONLY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0); /* as a live save holds it */
+    assert_int_equal(mkdir(subdir, 0755), 0);
+    assert_int_equal(symlink("target", link), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+
+    int32_t removed = -1;
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 2);
+    for (size_t i = 0; i < sizeof leftovers / sizeof leftovers[0]; ++i)
+        assert_false(exists(leftovers[i]));
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; ++i) {
+        assert_true(exists(others[i]));
+        unlink(others[i]);
+    }
+    assert_true(exists(locked) && exists(subdir) && exists(link) && exists(fifo));
+    close(held); /* the "save" died: its file is now a leftover */
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 1);
+    assert_false(exists(locked));
+    assert_true(exists(subdir) && exists(link) && exists(fifo));
+    unlink(link);
+    unlink(fifo);
+    rmdir(subdir);
+    assert_int_equal(rmdir(dir), 0);
+
+    removed = 7;
+    TU_FAILS(RNN_E_IO, "rnn_save_cleanup",
+             rnn_save_cleanup("test_io_no_such_dir/m.st", &removed));
+    assert_error_contains(strerror(ENOENT));
+    assert_int_equal(removed, 7);
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_save_cleanup", rnn_save_cleanup(NULL, NULL));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_save_cleanup", rnn_save_cleanup("", NULL));
 }
 
 static void loading_a_missing_file_a_directory_or_a_fifo_fails_with_io(void **state)
@@ -1423,6 +1580,8 @@ int main(void)
         cmocka_unit_test(saved_file_permissions_follow_the_umask),
         cmocka_unit_test(save_into_a_missing_directory_fails_with_io),
         cmocka_unit_test(failed_save_removes_its_temporary_file),
+        cmocka_unit_test(save_cleanup_removes_a_killed_saves_file_but_not_a_live_ones),
+        cmocka_unit_test(save_cleanup_removes_only_unlocked_leftovers_of_that_path),
         cmocka_unit_test(loading_a_missing_file_a_directory_or_a_fifo_fails_with_io),
         cmocka_unit_test(empty_file_fails_with_format),
         cmocka_unit_test(hostile_headers_fail_with_format_and_a_clear_message),
