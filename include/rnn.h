@@ -398,9 +398,11 @@ RNN_API void rnn_optim_destroy(rnn_optim_t *optim);
 
 /* Applies one update from the model's gradients to its parameters. If any
  * gradient is NaN or Inf nothing is changed and RNN_E_NONFINITE names the
- * tensor. Gradients are left as they are (call rnn_zero_grad).
+ * tensor. Gradients are left as they are (call rnn_zero_grad). An optimizer
+ * takes at most 2^53 steps (the step count Adam's bias correction holds
+ * exactly); past them it changes nothing and returns RNN_E_UNSUPPORTED.
  * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (a model of another size),
- * RNN_E_NONFINITE. */
+ * RNN_E_NONFINITE, RNN_E_UNSUPPORTED (2^53 steps taken). */
 RNN_API rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model);
 
 /* Changes the learning rate (for schedules). Errors: RNN_E_INVALID_ARG. */
@@ -625,10 +627,27 @@ RNN_API rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed);
 
 /* Writes the model to `path` atomically: a temporary file in the same
  * directory is written, flushed (fsync) and renamed over `path`, so a crash
- * leaves either the old file or the new one, never a partial one.
+ * leaves either the old file or the new one, never a partial one. The
+ * temporary file is named `path` + ".tmp." + 6 characters from [A-Za-z0-9]
+ * (for example "model.safetensors.tmp.q3ZxA0") and is locked (flock) from
+ * its creation to the rename; a save that fails removes it, a process that
+ * dies during the save leaves it (see rnn_save_cleanup).
  * Errors: RNN_E_INVALID_ARG, RNN_E_IO (with the system's reason),
  * RNN_E_NOMEM. */
 RNN_API rnn_status rnn_save(const rnn_t *model, const char *path);
+
+/* Removes the temporary files that saves to `path` (rnn_save or
+ * rnn_optim_save) left when their process died: the regular files of the
+ * directory of `path` named exactly `path` + ".tmp." + 6 characters from
+ * [A-Za-z0-9] that no live save holds locked. Files that a save is still
+ * writing, symbolic links, other kinds of file and every other name are left
+ * alone, so it is safe to call while other processes save to `path`; on a
+ * file system without flock nothing is removed. `path` itself is not
+ * touched. *removed (optional) receives the number of files removed.
+ * Errors: RNN_E_INVALID_ARG (NULL or empty path), RNN_E_IO (the directory
+ * cannot be listed, or a leftover cannot be removed: the message names it;
+ * those before it were removed, *removed is not written), RNN_E_NOMEM. */
+RNN_API rnn_status rnn_save_cleanup(const char *path, int32_t *removed);
 
 /* The size in bytes of the file rnn_save would write, for
  * rnn_save_buffer. Errors: RNN_E_INVALID_ARG. */
@@ -664,7 +683,8 @@ RNN_API rnn_status rnn_load_params_buffer(rnn_t *model, const void *data,
                                           size_t size);
 
 /* Saves an optimizer's state (kind, hyperparameters, step count and its
- * buffers, as safetensors) atomically, so training resumes exactly.
+ * buffers, as safetensors) atomically like rnn_save (same temporary file,
+ * cleaned by rnn_save_cleanup), so training resumes exactly.
  * Errors: RNN_E_INVALID_ARG, RNN_E_IO, RNN_E_NOMEM. */
 RNN_API rnn_status rnn_optim_save(const rnn_optim_t *optim, const char *path);
 

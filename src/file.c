@@ -2,19 +2,31 @@
  *
  * file.c - whole files in and out: read a regular file into memory, and
  * write one atomically (temporary file, fsync, rename, directory fsync), so
- * that a crash leaves the old file or the whole new one, never a part.
+ * that a crash leaves the old file or the whole new one, never a part; and
+ * rnn_save_cleanup, which removes the temporary files crashed saves left.
  */
-#define _POSIX_C_SOURCE 200809L /* fsync, strerror_r, O_CLOEXEC, getpid */
+/* fsync, strerror_r, O_CLOEXEC, O_NOFOLLOW, openat, fstatat, unlinkat,
+ * dirfd, getpid */
+#define _POSIX_C_SOURCE 200809L
 
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h> /* flock: Linux and the BSDs, not POSIX */
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A save to `path` writes `path` + temp_suffix, the X replaced by letters of
+ * temp_letters (rnn.h documents the pattern: rnn_save_cleanup matches it). */
+static const char temp_suffix[] = ".tmp.XXXXXX";
+static const char temp_letters[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+enum { TEMP_RANDOM = 6 };
 
 static rnn_status fail_errno(const char *func, int err, const char *what,
                              const char *path)
@@ -122,28 +134,47 @@ static uint64_t splitmix64(uint64_t *state)
 /* Creates `name` (ending in six characters to replace) exclusively, like
  * mkstemp, but with mode 0666 so that the user's umask decides the final
  * file's permissions as for any file they write; mkstemp's 0600 would make
- * every saved model private to its owner. */
+ * every saved model private to its owner.
+ * The file is locked (flock) until the caller closes it: the lock is how
+ * rnn_save_cleanup tells a live save from a crashed one. The lock is not
+ * waited for: only a cleaner can hold it on so new a file, and that cleaner
+ * is about to remove it, which save_atomic notices before its rename. A file
+ * system that cannot lock saves unlocked, and the cleaner, unable to lock
+ * too, leaves its files alone. */
 static int create_temp(char *name)
 {
-    static const char letters[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     static _Thread_local uint64_t calls;
     struct timespec now;
     timespec_get(&now, TIME_UTC);
     uint64_t state = (uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 30 ^
                      (uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&now ^
                      ++calls;
-    char *suffix = name + strlen(name) - 6;
+    char *suffix = name + strlen(name) - TEMP_RANDOM;
     for (int attempt = 0; attempt < 100; ++attempt) {
         uint64_t bits = splitmix64(&state);
-        for (int i = 0; i < 6; ++i, bits >>= 8)
-            suffix[i] = letters[bits % (sizeof letters - 1)];
+        for (int i = 0; i < TEMP_RANDOM; ++i, bits >>= 8)
+            suffix[i] = temp_letters[bits % (sizeof temp_letters - 1)];
         int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST)
+        if (fd >= 0) {
+            (void)flock(fd, LOCK_EX | LOCK_NB);
             return fd;
+        }
+        if (errno != EEXIST)
+            return -1;
     }
     errno = EEXIST;
     return -1;
+}
+
+/* Writes the directory of `path` into `dir` (at least strlen(path) + 2
+ * bytes) and returns the last component of `path`. */
+static const char *split_path(const char *path, char *dir)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    memcpy(dir, slash == NULL ? "." : path, len);
+    dir[len] = '\0';
+    return slash == NULL ? path : slash + 1;
 }
 
 /* Makes the rename durable. A file system that cannot sync directories
@@ -154,10 +185,7 @@ static int create_temp(char *name)
  * misreport the save. */
 static rnn_status sync_directory(const char *path, char *dir, const char *func)
 {
-    const char *slash = strrchr(path, '/');
-    size_t len = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    memcpy(dir, slash == NULL ? "." : path, len);
-    dir[len] = '\0';
+    split_path(path, dir);
     int err = 0;
     int fd = open(dir, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -182,17 +210,16 @@ static rnn_status save_atomic(const char *path, const unsigned char *header,
                               size_t header_size, const float *data,
                               size_t count, const char *func)
 {
-    static const char suffix[] = ".tmp.XXXXXX";
     const size_t len = strlen(path);
     if (len == 0)
         return rnn__fail(RNN_E_INVALID_ARG, func, "path is empty");
-    if (len > SIZE_MAX - sizeof suffix)
+    if (len > SIZE_MAX - sizeof temp_suffix)
         return rnn__fail(RNN_E_INVALID_ARG, func, "path is too long");
-    char *temp = rnn__malloc(len + sizeof suffix);
+    char *temp = rnn__malloc(len + sizeof temp_suffix);
     if (temp == NULL)
         return rnn__fail_nomem(func);
     memcpy(temp, path, len);
-    memcpy(temp + len, suffix, sizeof suffix);
+    memcpy(temp + len, temp_suffix, sizeof temp_suffix);
 
     int fd = create_temp(temp);
     if (fd < 0) {
@@ -207,14 +234,27 @@ static rnn_status save_atomic(const char *path, const unsigned char *header,
         err = write_floats(fd, data, count);
     if (err == 0 && fsync(fd) != 0)
         err = errno;
-    if (close(fd) != 0 && err == 0)
+    struct stat st;
+    if (err == 0 && fstat(fd, &st) != 0)
         err = errno;
+    /* Removed by a cleaner before create_temp locked it: renaming the name
+     * now could move another file. */
+    bool removed = err == 0 && st.st_nlink == 0;
+    if (removed) {
+        err = ENOENT;
+        what = "rnn_save_cleanup in another process removed the temporary "
+               "file of";
+    }
     if (err == 0 && rename(temp, path) != 0) {
         err = errno;
         what = "cannot rename the temporary file over";
     }
+    /* Closed only now, so that the lock covers the temporary file until it
+     * is one no more; fsync has reported any write error already. */
+    close(fd);
     if (err != 0) {
-        unlink(temp);
+        if (!removed)
+            unlink(temp);
         rnn__free(temp);
         return fail_errno(func, err, what, path);
     }
@@ -238,5 +278,116 @@ rnn_status rnn__save_file(const char *path, const void *object,
     rnn_status status = save_atomic(path, header, header_size, data, count,
                                     func);
     rnn__free(header);
+    return status;
+}
+
+/* Whether `name` is `base` + temp_suffix with each X one of temp_letters:
+ * exactly the names create_temp makes for a save to `base`. */
+static bool is_temp_name(const char *name, const char *base, size_t base_len)
+{
+    const size_t fixed = sizeof temp_suffix - 1 - TEMP_RANDOM;
+    if (strncmp(name, base, base_len) != 0 ||
+        strncmp(name + base_len, temp_suffix, fixed) != 0)
+        return false;
+    const char *random = name + base_len + fixed;
+    for (int i = 0; i < TEMP_RANDOM; ++i)
+        if (random[i] == '\0' || strchr(temp_letters, random[i]) == NULL)
+            return false;
+    return random[TEMP_RANDOM] == '\0';
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Removes the file `name` of the directory `dir` if it is a regular file
+ * that no live save holds locked: 1 when removed, 0 when left (locked, not
+ * a regular file, gone, or on a file system that cannot lock), -1 with
+ * errno on an error. */
+static int remove_leftover(int dir, const char *name)
+{
+    /* Looked at before it is opened: opening a device or a FIFO can have
+     * effects of its own. */
+    struct stat by_name, opened;
+    if (fstatat(dir, name, &by_name, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISREG(by_name.st_mode))
+        return 0;
+    const int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+                                         O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ELOOP ? 0 : -1;
+    int result = 0;
+    if (fstat(fd, &opened) != 0) {
+        result = -1;
+    } else if (S_ISREG(opened.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        /* Locked, so no live save owns the file or can rename it away: if
+         * the name still leads to it, it is a leftover. */
+        if (fstatat(dir, name, &by_name, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT)
+                result = -1;
+        } else if (same_file(&by_name, &opened)) {
+            if (unlinkat(dir, name, 0) == 0)
+                result = 1;
+            else if (errno != ENOENT)
+                result = -1;
+        }
+    }
+    const int err = errno;
+    close(fd);
+    errno = err;
+    return result;
+}
+
+rnn_status rnn_save_cleanup(const char *path, int32_t *removed)
+{
+    static const char *func = "rnn_save_cleanup";
+    if (path == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "path is NULL");
+    const size_t len = strlen(path);
+    if (len == 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "path is empty");
+    if (len > SIZE_MAX - 2)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "path is too long");
+    char *dir = rnn__malloc(len + 2);
+    if (dir == NULL)
+        return rnn__fail_nomem(func);
+    const char *base = split_path(path, dir);
+    const size_t base_len = strlen(base);
+    DIR *listing = opendir(dir);
+    if (listing == NULL) {
+        const rnn_status status = fail_errno(func, errno,
+                                             "cannot list the directory of",
+                                             path);
+        rnn__free(dir);
+        return status;
+    }
+    rnn_status status = RNN_OK;
+    int32_t count = 0;
+    for (;;) {
+        errno = 0;
+        const struct dirent *entry = readdir(listing);
+        if (entry == NULL) {
+            if (errno != 0)
+                status = fail_errno(func, errno,
+                                    "cannot list the directory of", path);
+            break;
+        }
+        if (!is_temp_name(entry->d_name, base, base_len))
+            continue;
+        const int result = remove_leftover(dirfd(listing), entry->d_name);
+        if (result < 0) {
+            status = fail_errno(func, errno, "cannot remove the leftover",
+                                entry->d_name);
+            break;
+        }
+        if (result > 0 && count < INT32_MAX)
+            ++count;
+    }
+    closedir(listing);
+    rnn__free(dir);
+    if (status == RNN_OK && removed != NULL)
+        *removed = count;
     return status;
 }

@@ -237,6 +237,12 @@ rnn_status rnn__save_file(const char *path, const void *object,
 
 /* ---- optimizers (optim.c) ---------------------------------------------- */
 
+/* The most steps an optimizer takes: Adam computes its bias correction
+ * from the step count as a double, exact up to 2^53, and a count that can
+ * never reach INT64_MAX can always be incremented. A loaded "steps" above
+ * it is refused. */
+#define RNN_MAX_STEPS ((int64_t)1 << 53)
+
 struct rnn_optim {
     rnn_optim_config cfg;
     size_t count;  /* parameters it was made for */

@@ -844,7 +844,7 @@ static rnn_status optim_settings(const rnn_st_file *file, rnn_optim_t *o,
         (status = meta_float(file, "beta1", &c->beta1, func)) ||
         (status = meta_float(file, "beta2", &c->beta2, func)) ||
         (status = meta_float(file, "eps", &c->eps, func)) ||
-        (status = meta_i64(file, "steps", 0, INT64_MAX, &steps, func)) ||
+        (status = meta_i64(file, "steps", 0, RNN_MAX_STEPS, &steps, func)) ||
         (status = meta_i64(file, "count", 1, INT64_MAX, &count, func)))
         return status;
     c->nesterov = (int32_t)nesterov;

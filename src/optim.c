@@ -218,6 +218,10 @@ rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model)
                          "the optimizer was made for %zu parameters, the model "
                          "has %zu",
                          optim->count, model->num_params);
+    if (optim->steps >= RNN_MAX_STEPS)
+        return rnn__fail(RNN_E_UNSUPPORTED, func,
+                         "the optimizer has taken 2^53 steps, the most it "
+                         "can count");
     rnn_status status = rnn__check_finite(model, model->grads, "gradient", func);
     if (status != RNN_OK)
         return status;

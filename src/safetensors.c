@@ -27,6 +27,14 @@
 /* Every integer up to 2^53 is exact in the double cJSON parses into. */
 #define MAX_JSON_INTEGER 9007199254740992.0
 
+/* cJSON spends about 100 bytes of tree per JSON value (measured: 2^21
+ * values, 235 MB and 1 s), 15 times the header text: a 100 MB header of
+ * empty entries would cost gigabytes before anything could refuse it. A
+ * model needs 7 or 8 values per tensor, so 2^21 admits 262,142 tensors
+ * (69,904 layers with biases, 34,952 bidirectional ones) and bounds the tree
+ * near 200 MB whatever the input. docs/format.md states the bound. */
+#define MAX_JSON_VALUES 2097152u
+
 /* ======================================================================== *
  * Bytes
  * ======================================================================== */
@@ -271,17 +279,53 @@ static bool is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Parses the N header bytes into *root: one JSON object, then only
- * whitespace (the padding). */
+/* What cJSON must never see, found lexically (outside strings and escapes)
+ * before it builds anything: more than MAX_JSON_VALUES values, counted as
+ * 1 + every '{', '[' and ',' (for any text an upper bound on the items cJSON
+ * creates before it stops), and the escape \u0000, which cJSON decodes into
+ * a NUL that ends the C string early: "head.bias\u0000x" would be
+ * "head.bias" to librnn and another name to every other reader. */
+static rnn_status scan_json(const unsigned char *text, size_t n,
+                            const char *func)
+{
+    size_t values = 1;
+    bool in_string = false;
+    for (size_t i = 0; i < n; ++i) {
+        const unsigned char c = text[i];
+        if (in_string) {
+            if (c == '"') {
+                in_string = false;
+            } else if (c == '\\' && i + 1 < n) {
+                if (text[i + 1] == 'u' && n - i > 5 &&
+                    memcmp(text + i + 2, "0000", 4) == 0)
+                    return rnn__fail(RNN_E_FORMAT, func,
+                                     "header byte %zu: a JSON string holds "
+                                     "\\u0000 (U+0000), which no name or "
+                                     "metadata may contain", i);
+                ++i; /* an escaped '"' or '\\' does not end the string */
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if ((c == '{' || c == '[' || c == ',') &&
+                   ++values > MAX_JSON_VALUES) {
+            return rnn__fail(RNN_E_FORMAT, func,
+                             "the header has more than %u JSON values (the "
+                             "limit; a model needs at most 8 per tensor)",
+                             MAX_JSON_VALUES);
+        }
+    }
+    return RNN_OK;
+}
+
+/* Parses the N header bytes, which start with '{', into *root: one JSON
+ * object, then only whitespace (the padding). */
 static rnn_status parse_json(const unsigned char *header, size_t n,
                              cJSON **root, const char *func)
 {
     *root = NULL;
-    if (n == 0 || header[0] != '{')
-        return rnn__fail(RNN_E_FORMAT, func,
-                         "the header does not start with '{' (not a JSON "
-                         "object)");
     rnn_status status = check_text(header, n, func);
+    if (status == RNN_OK)
+        status = scan_json(header, n, func);
     if (status != RNN_OK)
         return status;
     /* A terminated private copy: whatever cJSON reads stays inside it. */
@@ -571,19 +615,26 @@ static rnn_status parse_members(rnn_st_file *file, const char *func)
 static rnn_status parse(rnn_st_file *file, const unsigned char *bytes,
                         size_t size, const char *func)
 {
+    /* Any file can be handed to a loader by mistake: when its first bytes
+     * cannot begin a safetensors file, that is what the message says
+     * first (the length of a text file is a meaningless 19-digit number). */
     if (size < 8)
         return rnn__fail(RNN_E_FORMAT, func,
-                         "%zu bytes are too few for a safetensors file (the "
+                         "not a safetensors file: %zu bytes are too few (the "
                          "header length alone takes 8)", size);
     const uint64_t n = read_u64_le(bytes);
     if (n > MAX_HEADER)
         return rnn__fail(RNN_E_FORMAT, func,
-                         "header length %" PRIu64 " exceeds the limit of %u "
-                         "bytes", n, MAX_HEADER);
+                         "not a safetensors file: header length %" PRIu64
+                         " exceeds the limit of %u bytes", n, MAX_HEADER);
     if (n > size - 8)
         return rnn__fail(RNN_E_FORMAT, func,
-                         "header length %" PRIu64 " runs past the end of the "
-                         "%zu bytes", n, size);
+                         "not a safetensors file: header length %" PRIu64
+                         " runs past the end of the %zu bytes", n, size);
+    if (n == 0 || bytes[8] != '{')
+        return rnn__fail(RNN_E_FORMAT, func,
+                         "not a safetensors file: the header does not start "
+                         "with '{' (not a JSON object)");
     file->data = bytes + 8 + n;
     file->data_size = size - 8 - (size_t)n;
     rnn_status status = parse_json(bytes + 8, (size_t)n, &file->root, func);

@@ -12,18 +12,23 @@
  * exactly its size, so ASan sees any over-read), and leaves a model given to
  * rnn_load_params untouched.
  */
-#define _POSIX_C_SOURCE 200809L /* umask, mkdir, opendir */
+#define _POSIX_C_SOURCE 200809L /* umask, mkdir, opendir, fork, sigaction */
 
 #include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------
@@ -450,6 +455,158 @@ static void failed_save_removes_its_temporary_file(void **state)
     rnn_destroy(model);
 }
 
+/* The child of child_stopped_mid_save: it says it is ready on one pipe,
+ * then waits on the other until the parent kills it or is gone (a failed
+ * assertion must not leave it behind). */
+static int ready_fd = -1, hold_fd = -1;
+
+static void stop_mid_save(int signal_number)
+{
+    (void)signal_number;
+    char byte = 1;
+    if (write(ready_fd, &byte, 1) == 1)
+        while (read(hold_fd, &byte, 1) < 0 && errno == EINTR)
+            continue;
+    _exit(3);
+}
+
+/* A child saves under a file size limit: the write past it raises SIGXFSZ,
+ * whose handler stops the child inside rnn_save, its temporary file open
+ * and locked. Returns the child's pid once it is there; *hold is the pipe
+ * end whose closing ends the child. */
+static pid_t child_stopped_mid_save(const rnn_t *model, const char *path,
+                                    int *hold)
+{
+    int ready[2], held[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(held), 0);
+    const pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        close(held[1]);
+        ready_fd = ready[1];
+        hold_fd = held[0];
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = stop_mid_save;
+        sigemptyset(&action.sa_mask);
+        const struct rlimit limit = {4096, 4096};
+        if (sigaction(SIGXFSZ, &action, NULL) != 0 ||
+            setrlimit(RLIMIT_FSIZE, &limit) != 0)
+            _exit(2);
+        rnn_save(model, path);
+        _exit(1); /* the save should never have returned */
+    }
+    close(ready[1]);
+    close(held[0]);
+    *hold = held[1];
+    char byte = 0;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    return child;
+}
+
+static void save_cleanup_removes_a_killed_saves_file_but_not_a_live_ones(void **state)
+{
+    (void)state;
+    static const char *path = "test_io_killed.safetensors";
+    static const char *prefix = "test_io_killed.safetensors.tmp.";
+    rnn_config cfg = rnn_config_default(8, 64); /* 19 KB: past the limit */
+    rnn_t *model = make_model(&cfg, 1);
+    int hold = -1;
+    const pid_t child = child_stopped_mid_save(model, path, &hold);
+    assert_int_equal(count_files(".", prefix), 1);
+    int32_t removed = -1;
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 0); /* locked by the live save */
+    assert_int_equal(count_files(".", prefix), 1);
+
+    assert_int_equal(kill(child, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(hold);
+    assert_int_equal(count_files(".", prefix), 1);
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 1);
+    assert_int_equal(count_files(".", prefix), 0);
+    TU_OK(rnn_save_cleanup(path, NULL)); /* nothing left; removed optional */
+    rnn_destroy(model);
+}
+
+static void make_file(const char *path)
+{
+    write_file(path, "x", 1);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Only regular files named exactly <path>.tmp.<6 of [A-Za-z0-9]>, in the
+ * directory of path and not locked, are removed. */
+static void save_cleanup_removes_only_unlocked_leftovers_of_that_path(void **state)
+{
+    (void)state;
+    static const char *dir = "test_io_cleanup";
+    static const char *path = "test_io_cleanup/m.st";
+    static const char *const leftovers[] = {
+        "test_io_cleanup/m.st.tmp.AbC123", "test_io_cleanup/m.st.tmp.zzzzzz"};
+    static const char *const others[] = {
+        "test_io_cleanup/m.st", "test_io_cleanup/m.st.tmp.abcde",
+        "test_io_cleanup/m.st.tmp.abcdefg", "test_io_cleanup/m.st.tmp.abc-ef",
+        "test_io_cleanup/m.st.tmpXabcdef", "test_io_cleanup/m.s.tmp.abcdef",
+        "test_io_cleanup/xm.st.tmp.abcdef", "test_io_cleanup/m.st.tmp.",
+        "test_io_cleanup/target", "m.st.tmp.abcdef" /* another directory */};
+    static const char *locked = "test_io_cleanup/m.st.tmp.Live01";
+    static const char *subdir = "test_io_cleanup/m.st.tmp.dir001";
+    static const char *link = "test_io_cleanup/m.st.tmp.link01";
+    static const char *fifo = "test_io_cleanup/m.st.tmp.fifo01";
+    mkdir(dir, 0755);
+    for (size_t i = 0; i < sizeof leftovers / sizeof leftovers[0]; ++i)
+        make_file(leftovers[i]);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; ++i)
+        make_file(others[i]);
+    make_file(locked);
+    const int held = open(locked, O_RDONLY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0); /* as a live save holds it */
+    assert_int_equal(mkdir(subdir, 0755), 0);
+    assert_int_equal(symlink("target", link), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+
+    int32_t removed = -1;
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 2);
+    for (size_t i = 0; i < sizeof leftovers / sizeof leftovers[0]; ++i)
+        assert_false(exists(leftovers[i]));
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; ++i) {
+        assert_true(exists(others[i]));
+        unlink(others[i]);
+    }
+    assert_true(exists(locked) && exists(subdir) && exists(link) && exists(fifo));
+    close(held); /* the "save" died: its file is now a leftover */
+    TU_OK(rnn_save_cleanup(path, &removed));
+    assert_int_equal(removed, 1);
+    assert_false(exists(locked));
+    assert_true(exists(subdir) && exists(link) && exists(fifo));
+    unlink(link);
+    unlink(fifo);
+    rmdir(subdir);
+    assert_int_equal(rmdir(dir), 0);
+
+    removed = 7;
+    TU_FAILS(RNN_E_IO, "rnn_save_cleanup",
+             rnn_save_cleanup("test_io_no_such_dir/m.st", &removed));
+    assert_error_contains(strerror(ENOENT));
+    assert_int_equal(removed, 7);
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_save_cleanup", rnn_save_cleanup(NULL, NULL));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_save_cleanup", rnn_save_cleanup("", NULL));
+}
+
 static void loading_a_missing_file_a_directory_or_a_fifo_fails_with_io(void **state)
 {
     (void)state;
@@ -536,6 +693,14 @@ static const hostile hostiles[] = {
      VALID "}", 24, "not valid UTF-8", NULL},
     {"UTF-8 sequence cut short", "{\"__metadata__\":{\"a\":\"\xe2\x82\"},"
      VALID "}", 24, "not valid UTF-8", NULL},
+    /* cJSON would decode each into a NUL ending the name or value early. */
+    {"U+0000 in a tensor name", "{" IH("[0,8]") "," ENTRY("weight_hh_l0\\u0000x",
+     "F32", "[2,2]", "[8,24]") "}", 24, "holds \\u0000 (U+0000)", NULL},
+    {"U+0000 in an entry key", "{\"weight_ih_l0\":{\"dtype\\u0000\":\"F32\","
+     "\"shape\":[2,1],\"data_offsets\":[0,8]}," HH("[8,24]") "}", 24,
+     "holds \\u0000 (U+0000)", NULL},
+    {"U+0000 in a metadata value", "{" META("2\\u00009", "tanh") "," VALID "}",
+     24, "holds \\u0000 (U+0000)", NULL},
     {"empty object", "{}", 0, "no tensor \"weight_ih_l0\"",
      "missing tensor \"weight_ih_l0\""},
     {"missing tensor", "{" IH("[0,8]") "}", 8, "\"weight_hh_l0\"",
@@ -752,6 +917,8 @@ static void hostile_table_base_files_load(void **state)
         /* Any valid UTF-8 in metadata: 2, 3 and 4-byte sequences. */
         "{\"__metadata__\":{\"note\":\"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80\"},"
         VALID "}",
+        /* An escaped backslash, then the text u0000: no NUL. */
+        "{\"__metadata__\":{\"note\":\"C:\\\\u0000\"}," VALID "}",
     };
     rnn_t *target = target_model();
     for (size_t i = 0; i < sizeof bases / sizeof bases[0]; ++i) {
@@ -842,6 +1009,54 @@ static void header_lengths_outside_the_file_fail_with_format(void **state)
         free(bytes);
     }
     rnn_destroy(target);
+}
+
+/* A million empty entries (2^21 + 1 JSON values, 12 MB) would cost cJSON
+ * about 200 MB and a second before the first entry could be refused: the
+ * count is refused first. */
+static void header_of_too_many_json_values_fails_before_parsing(void **state)
+{
+    (void)state;
+    enum { ENTRIES = 1 << 20 }; /* each a '{' and a ',' */
+    char *json = checked_malloc(16 * (size_t)ENTRIES);
+    size_t len = 0;
+    json[len++] = '{';
+    for (int i = 0; i < ENTRIES; ++i)
+        len += (size_t)sprintf(json + len, "%s\"%x\":{}", i ? "," : "", i);
+    json[len++] = '}';
+    size_t size;
+    unsigned char *bytes = image(json, len, 0, &size);
+    rnn_t *model = NOT_NULL_PTR;
+    TU_FAILS(RNN_E_FORMAT, "rnn_load_buffer", rnn_load_buffer(&model, bytes, size));
+    assert_null(model);
+    assert_error_contains("more than 2097152 JSON values");
+    free(bytes);
+    free(json);
+}
+
+/* Any file may be handed to a loader by mistake: what is not safetensors
+ * says so, not "header length 7306093603886885155 exceeds the limit". */
+static void a_file_of_another_kind_is_not_a_safetensors_file(void **state)
+{
+    (void)state;
+    static const char *path = "test_io_not_safetensors.txt";
+    static const char *const texts[] = {
+        "This is a text file, not a model.\n", /* a huge length */
+        "{}\n",                                 /* shorter than 8 bytes */
+        "\x04\0\0\0\0\0\0\0[1,2]",                /* a length, then no '{' */
+    };
+    static const size_t sizes[] = {34, 3, 13};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; ++i) {
+        write_file(path, texts[i], sizes[i]);
+        rnn_t *model = NOT_NULL_PTR;
+        TU_FAILS(RNN_E_FORMAT, "rnn_load", rnn_load(&model, path));
+        assert_null(model);
+        assert_error_contains("not a safetensors file");
+        rnn_optim_t *optim = NOT_NULL_PTR;
+        TU_FAILS(RNN_E_FORMAT, "rnn_optim_load", rnn_optim_load(&optim, path));
+        assert_error_contains("not a safetensors file");
+    }
+    unlink(path);
 }
 
 /* ------------------------------------------------------------------------
@@ -1219,6 +1434,15 @@ static void optimizer_state_files_are_validated(void **state)
          RNN_E_FORMAT, "shape is not [4]"},
         {"{" OPTIM_META("sgd", "0.5", "-1", "3") "," FIRST("3", "[0,12]") "}", 12,
          RNN_E_FORMAT, "\"steps\" is \"-1\""},
+        /* At most 2^53 steps: the next step must not overflow the count. */
+        {"{" OPTIM_META("adam", "0.5", "9007199254740992", "3") ","
+         FIRST("3", "[0,12]") "," SECOND("3", "[12,24]") "}", 24, RNN_OK, ""},
+        {"{" OPTIM_META("adam", "0.5", "9007199254740993", "3") ","
+         FIRST("3", "[0,12]") "," SECOND("3", "[12,24]") "}", 24, RNN_E_FORMAT,
+         "\"steps\" is \"9007199254740993\""},
+        {"{" OPTIM_META("sgd", "0.5", "9223372036854775807", "3") ","
+         FIRST("3", "[0,12]") "}", 12, RNN_E_FORMAT,
+         "\"steps\" is \"9223372036854775807\""},
         {"{" OPTIM_META("sgd", "0.5", "0", "0") "," FIRST("0", "[0,0]") "}", 0,
          RNN_E_FORMAT, "\"count\" is \"0\""},
         {"{" VALID "}", 24, RNN_E_FORMAT, "not an optimizer state"},
@@ -1264,6 +1488,40 @@ static void optimizer_state_files_are_validated(void **state)
     rnn_optim_destroy(optim);
     rnn_destroy(model);
     unlink(path);
+}
+
+/* An optimizer one step from the 2^53 limit (loaded: it cannot get there
+ * otherwise) takes that step, then refuses the next and changes nothing. */
+static void optimizer_at_the_step_limit_refuses_to_step(void **state)
+{
+    (void)state;
+    static const char json[] =
+        "{" OPTIM_META("adam", "0.5", "9007199254740991", "2") ","
+        FIRST("2", "[0,8]") "," SECOND("2", "[8,16]") "}";
+    rnn_config cfg = rnn_config_default(1, 1); /* 2 parameters */
+    cfg.bias = 0;
+    rnn_t *model = make_model(&cfg, 1);
+    size_t size, n;
+    unsigned char *bytes = image(json, sizeof json - 1, 16, &size);
+    rnn_optim_t *optim = NULL;
+    TU_OK(rnn_optim_load_buffer(&optim, bytes, size));
+    fill_grads(model);
+    TU_OK(rnn_optim_step(optim, model));
+    int64_t steps = 0;
+    TU_OK(rnn_optim_step_count(optim, &steps));
+    assert_true(steps == (int64_t)1 << 53);
+
+    float *params = params_of(model, &n);
+    float *before = tu_copy(params, n);
+    TU_FAILS(RNN_E_UNSUPPORTED, "rnn_optim_step", rnn_optim_step(optim, model));
+    assert_error_contains("2^53 steps");
+    assert_memory_equal(params, before, n * sizeof(float));
+    TU_OK(rnn_optim_step_count(optim, &steps));
+    assert_true(steps == (int64_t)1 << 53);
+    free(before);
+    free(bytes);
+    rnn_optim_destroy(optim);
+    rnn_destroy(model);
 }
 
 /* ------------------------------------------------------------------------
@@ -1322,6 +1580,8 @@ int main(void)
         cmocka_unit_test(saved_file_permissions_follow_the_umask),
         cmocka_unit_test(save_into_a_missing_directory_fails_with_io),
         cmocka_unit_test(failed_save_removes_its_temporary_file),
+        cmocka_unit_test(save_cleanup_removes_a_killed_saves_file_but_not_a_live_ones),
+        cmocka_unit_test(save_cleanup_removes_only_unlocked_leftovers_of_that_path),
         cmocka_unit_test(loading_a_missing_file_a_directory_or_a_fifo_fails_with_io),
         cmocka_unit_test(empty_file_fails_with_format),
         cmocka_unit_test(hostile_headers_fail_with_format_and_a_clear_message),
@@ -1329,6 +1589,8 @@ int main(void)
         cmocka_unit_test(header_byte_zero_fails_with_format),
         cmocka_unit_test(deeply_nested_json_fails_with_format),
         cmocka_unit_test(header_lengths_outside_the_file_fail_with_format),
+        cmocka_unit_test(header_of_too_many_json_values_fails_before_parsing),
+        cmocka_unit_test(a_file_of_another_kind_is_not_a_safetensors_file),
         cmocka_unit_test(every_truncation_of_a_file_fails_with_format),
         cmocka_unit_test(random_byte_flips_never_crash),
         cmocka_unit_test(file_without_librnn_metadata_loads_through_inference),
@@ -1336,6 +1598,7 @@ int main(void)
         cmocka_unit_test(load_params_of_another_model_fails_and_changes_nothing),
         cmocka_unit_test(optimizer_state_resumes_training_bit_for_bit),
         cmocka_unit_test(optimizer_state_files_are_validated),
+        cmocka_unit_test(optimizer_at_the_step_limit_refuses_to_step),
         cmocka_unit_test(null_arguments_fail_with_invalid_arg),
     };
     static const tu_table_test table[] = {
