@@ -27,13 +27,15 @@
 /* Every integer up to 2^53 is exact in the double cJSON parses into. */
 #define MAX_JSON_INTEGER 9007199254740992.0
 
-/* cJSON spends about 100 bytes of tree per JSON value (measured: 2^21
- * values, 235 MB and 1 s), 15 times the header text: a 100 MB header of
- * empty entries would cost gigabytes before anything could refuse it. A
- * model needs 7 or 8 values per tensor, so 2^21 admits 262,142 tensors
- * (69,904 layers with biases, 34,952 bidirectional ones) and bounds the tree
- * near 200 MB whatever the input. docs/format.md states the bound. */
-#define MAX_JSON_VALUES 2097152u
+/* cJSON spends about 100 bytes of tree per JSON value, 15 times the header
+ * text: a 100 MB header of empty entries would cost gigabytes before
+ * anything could refuse it. A model needs 7 or 8 values per tensor and has
+ * at most RNN_MAX_TENSORS of them, so 2^20 admits every model with room to
+ * spare and bounds the tree near 100 MB whatever the input (figures in
+ * docs/format.md, which states the bound). */
+#define MAX_JSON_VALUES 1048576u
+_Static_assert(MAX_JSON_VALUES > 8u * RNN_MAX_TENSORS + 64u,
+               "the JSON bound must admit every model rnn_create makes");
 
 /* ======================================================================== *
  * Bytes
