@@ -221,6 +221,7 @@ _PROTOTYPES = {
     "rnn_init": (_status, [_handle, _i32, _u64]),
     # saving and loading
     "rnn_save": (_status, [_handle, _path]),
+    "rnn_save_cleanup": (_status, [_path, ctypes.POINTER(_i32)]),
     "rnn_save_size": (_status, [_handle, _size_p]),
     "rnn_save_buffer": (_status, [_handle, ctypes.c_void_p, _sz, _size_p]),
     "rnn_load": (_status, [_handle_out, _path]),

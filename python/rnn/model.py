@@ -28,6 +28,14 @@ def _path_arg(path):
     return os.fsencode(os.fspath(path))
 
 
+def save_cleanup(path):
+    """Removes the temporary files that interrupted saves to ``path`` left
+    behind (``<path>.tmp.XXXXXX`` that no live save holds); returns how many."""
+    removed = ctypes.c_int32()
+    C.rnn_save_cleanup(_path_arg(path), ctypes.byref(removed))
+    return removed.value
+
+
 def _flag(value, name):
     if not isinstance(value, (bool, int, np.bool_, np.integer)):
         raise ValueError("%s must be a bool, got %r" % (name, value))

@@ -613,3 +613,17 @@ def test_loss_argument_checks():
         rnn.mse(np.zeros(2), np.zeros(2), reduction="none")
     loss, grad = rnn.mse([1.0, 3.0], [0.0, 0.0], need_grad=False)
     assert loss == pytest.approx(5.0) and grad is None
+
+
+def test_save_cleanup_removes_leftovers_of_interrupted_saves(tmp_path):
+    model = rnn.RNN(2, 3)
+    path = tmp_path / "m.safetensors"
+    model.save(path)
+    (tmp_path / "m.safetensors.tmp.Ab3dE9").write_bytes(b"half a file")
+    (tmp_path / "m.safetensors.tmp.notmine").write_bytes(b"not the pattern")
+    assert rnn.save_cleanup(path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors",
+                                                          "m.safetensors.tmp.notmine"]
+    assert rnn.save_cleanup(path) == 0
+    with pytest.raises(rnn.RNNError):
+        rnn.save_cleanup(tmp_path / "missing-dir" / "m.safetensors")
