@@ -8,12 +8,15 @@
  * tensor infos and an allocator with the 0.1.0 struct_size. In the ASan
  * build any byte the library writes past a 0.1.0 struct is caught.
  */
+#define _POSIX_C_SOURCE 200809L /* getpid */
+
 #include "rnn_0_1_0.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 
@@ -96,8 +99,12 @@ static void check_tensors(const rnn_t *model)
 
 static void check_round_trip(rnn_t *model, rnn_optim_t *optim)
 {
-    const char *path = "compat_0_1_0.safetensors";
-    const char *opath = "compat_0_1_0_optim.safetensors";
+    /* ctest runs this program against two libraries at once, in one
+     * directory: each run names its own files. */
+    char path[64], opath[64];
+    snprintf(path, sizeof path, "compat_0_1_0_%ld.safetensors", (long)getpid());
+    snprintf(opath, sizeof opath, "compat_0_1_0_%ld_optim.safetensors",
+             (long)getpid());
     CHECK_OK(rnn_save(model, path));
     CHECK_OK(rnn_optim_save(optim, opath));
     rnn_t *loaded = NULL;
