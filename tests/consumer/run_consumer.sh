@@ -9,6 +9,10 @@
 #      librnn.a, when it was built)
 #   2. a CMake project doing find_package(rnn VERSION REQUIRED) and linking
 #      rnn::rnn (and rnn::rnn_static when it exists)
+# then MOVES the installed tree to another directory (of another depth) and
+# builds and runs the consumer against the moved tree again, with pkg-config
+# (rnn.pc finds its prefix from its own location, ${pcfiledir}) and with
+# find_package: an installed librnn is relocatable.
 # Uses $CC and $CMAKE_COMMAND when set (ctest sets them).
 set -euo pipefail
 
@@ -22,6 +26,7 @@ version=$3
 here=$(cd "$(dirname "$0")" && pwd)
 cc=${CC:-cc}
 cmake=${CMAKE_COMMAND:-cmake}
+ld_library_path_in=${LD_LIBRARY_PATH:-}
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -110,5 +115,52 @@ CMAKE
 "$cmake" -S "$work/cmake-next" -B "$work/cmake-next/build" \
     -DCMAKE_PREFIX_PATH="$prefix" >"$work/cmake-next.log" ||
     { cat "$work/cmake-next.log"; exit 1; }
+
+step "the installed tree moved to another directory"
+moved=$work/relocated/one/level/deeper
+mkdir -p "$(dirname "$moved")"
+mv "$prefix" "$moved"
+libdir=$moved/${libdir#"$prefix"/}
+[ ! -e "$prefix" ] || { echo "FAIL: $prefix still exists after the move"; exit 1; }
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
+# Nothing may be found through the old place: only the rpath points at the
+# moved tree.
+export LD_LIBRARY_PATH="$ld_library_path_in"
+pkg-config --validate rnn
+got=$(pkg-config --modversion rnn)
+[ "$got" = "$version" ] || { echo "FAIL: moved tree: pkg-config --modversion rnn = $got"; exit 1; }
+flags=$(pkg-config --cflags --libs rnn)
+echo "cflags/libs: $flags"
+case "$flags" in
+    *"$prefix/"*|*"$prefix "*) echo "FAIL: moved tree: rnn.pc still names $prefix"; exit 1 ;;
+esac
+pc_libdir=$(cd "$(pkg-config --variable=libdir rnn)" && pwd)
+pc_includedir=$(cd "$(pkg-config --variable=includedir rnn)" && pwd)
+[ "$pc_libdir" = "$libdir" ] ||
+    { echo "FAIL: moved tree: libdir resolves to $pc_libdir, expected $libdir"; exit 1; }
+[ -e "$pc_includedir/rnn.h" ] ||
+    { echo "FAIL: moved tree: no rnn.h in includedir $pc_includedir"; exit 1; }
+# shellcheck disable=SC2046  # word splitting of pkg-config output is intended
+"$cc" -o "$work/consumer_pc_moved" "$here/consumer.c" $(pkg-config --cflags --libs rnn) \
+    -Wl,-rpath,"$libdir" -lm
+"$work/consumer_pc_moved"
+loaded_from "$work/consumer_pc_moved"
+if [ -e "$libdir/librnn.a" ]; then
+    libs=$(pkg-config --static --libs rnn | sed 's/-lrnn\b/-l:librnn.a/')
+    # shellcheck disable=SC2046,SC2086  # splitting pkg-config output is intended
+    "$cc" -o "$work/consumer_pc_static_moved" "$here/consumer.c" $(pkg-config --cflags rnn) \
+        $libs -lm
+    "$work/consumer_pc_static_moved"
+fi
+"$cmake" -S "$here" -B "$work/cmake-build-moved" \
+    -DCMAKE_PREFIX_PATH="$moved" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
+    -DCMAKE_C_COMPILER="$cc" -DRNN_EXPECTED_VERSION="$version" \
+    -DCMAKE_BUILD_TYPE=Release >"$work/cmake-configure-moved.log" ||
+    { cat "$work/cmake-configure-moved.log"; exit 1; }
+"$cmake" --build "$work/cmake-build-moved" >"$work/cmake-build-moved.log" ||
+    { cat "$work/cmake-build-moved.log"; exit 1; }
+"$work/cmake-build-moved/consumer_cmake"
+loaded_from "$work/cmake-build-moved/consumer_cmake"
 
 echo "install_consumer: OK"
