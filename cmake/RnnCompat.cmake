@@ -23,25 +23,24 @@ set(_rnn_compat_dir "${CMAKE_CURRENT_SOURCE_DIR}/compat")
 
 # librnn with grown structs: the library's sources compiled once more.
 add_library(rnn_grown SHARED ${RNN_SOURCES})
-target_include_directories(rnn_grown PRIVATE
-  "${PROJECT_SOURCE_DIR}/include" "${PROJECT_SOURCE_DIR}/src" "${RNN_CJSON_INCLUDE_DIR}")
-target_compile_definitions(rnn_grown PRIVATE RNN_BUILDING_LIBRARY=1 RNN_TEST_GROWTH=16)
+rnn_library_setup(rnn_grown DEFINITIONS RNN_TEST_GROWTH=16)  # cmake/RnnLibrarySetup.cmake
 target_link_libraries(rnn_grown PRIVATE ${RNN_PRIVATE_LIBS})
 target_link_options(rnn_grown PRIVATE
   "LINKER:--version-script=${PROJECT_SOURCE_DIR}/cmake/rnn.map")
-rnn_target_warnings(rnn_grown LIBRARY)
 set_target_properties(rnn_grown PROPERTIES
   OUTPUT_NAME rnn
   SOVERSION "${PROJECT_VERSION_MAJOR}"
-  LIBRARY_OUTPUT_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/grown"
-  C_VISIBILITY_PRESET hidden
-  VISIBILITY_INLINES_HIDDEN ON)
+  LIBRARY_OUTPUT_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/grown")
 
 function(_rnn_compat_program name library)
   add_executable(${name} "${_rnn_compat_dir}/program_0_1_0.c")
   target_include_directories(${name} PRIVATE "${_rnn_compat_dir}")
   target_link_libraries(${name} PRIVATE ${library} m)
-  add_test(NAME ${name} COMMAND ${name})
+  # A directory each: both programs save and remove the same file names
+  # (compat_0_1_0*.safetensors) and run in parallel under ctest -j.
+  set(_dir "${CMAKE_CURRENT_BINARY_DIR}/${name}-work")
+  file(MAKE_DIRECTORY "${_dir}")
+  add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY "${_dir}")
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "${RNN_TEST_ENV}" LABELS "unit;abi" TIMEOUT ${RNN_TEST_TIMEOUT})
 endfunction()

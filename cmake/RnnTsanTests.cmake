@@ -2,7 +2,8 @@
 #
 # ThreadSanitizer run of tests/test_threads.c: ctest test tsan_threads (label
 # tsan). Included from tests/CMakeLists.txt, whose RNN_TEST_SUPPORT_SOURCES,
-# RNN_CMOCKA and RNN_TEST_TIMEOUT it uses.
+# RNN_CMOCKA and RNN_TEST_TIMEOUT it uses (and the top CMakeLists.txt's
+# RNN_SOURCES, RNN_PRIVATE_LIBS and rnn_library_setup()).
 #
 # TSan must instrument every access it judges, so the program is built from
 # the library's SOURCES (src/*.c, compiled again with -fsanitize=thread)
@@ -58,15 +59,9 @@ endif()
 
 set(RNN_TSAN_FLAGS -fsanitize=thread -fno-omit-frame-pointer -g)
 
-file(GLOB _rnn_tsan_sources CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/src/*.c")
-add_library(rnn_tsan_objects OBJECT ${_rnn_tsan_sources})
-target_include_directories(rnn_tsan_objects PRIVATE
-  "${PROJECT_SOURCE_DIR}/include"
-  "${PROJECT_SOURCE_DIR}/src"
-  "${RNN_CJSON_INCLUDE_DIR}")
-target_compile_definitions(rnn_tsan_objects PRIVATE RNN_BUILDING_LIBRARY=1)
+add_library(rnn_tsan_objects OBJECT ${RNN_SOURCES})
+rnn_library_setup(rnn_tsan_objects)  # as librnn is compiled: cmake/RnnLibrarySetup.cmake
 target_compile_options(rnn_tsan_objects PRIVATE ${RNN_TSAN_FLAGS})
-rnn_target_warnings(rnn_tsan_objects LIBRARY)
 
 # Functions cloned per instruction set (target_clones) get an ifunc
 # resolver, which the dynamic loader runs while relocating the program,
@@ -79,11 +74,14 @@ set(CMAKE_REQUIRED_FLAGS "-fsanitize=thread --param=tsan-instrument-func-entry-e
 set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=thread")
 check_c_source_compiles("int main(void) { return 0; }" RNN_HAVE_TSAN_NO_FUNC_HOOKS)
 cmake_pop_check_state()
-foreach(_src IN LISTS _rnn_tsan_sources)
+foreach(_src IN LISTS RNN_SOURCES)
   file(STRINGS "${_src}" _clones REGEX "target_clones")
   if(_clones AND RNN_HAVE_TSAN_NO_FUNC_HOOKS)
+    # A source's options hold for every target of the directory (rnn_grown
+    # compiles the same files here): only when compiling rnn_tsan_objects.
     set_property(SOURCE "${_src}" TARGET_DIRECTORY rnn_tsan_objects APPEND
-                 PROPERTY COMPILE_OPTIONS "--param=tsan-instrument-func-entry-exit=0")
+                 PROPERTY COMPILE_OPTIONS
+                 "$<$<STREQUAL:$<TARGET_PROPERTY:NAME>,rnn_tsan_objects>:--param=tsan-instrument-func-entry-exit=0>")
   endif()
 endforeach()
 

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { I = 3, H = 4, T = 5, B = 2 };
@@ -86,6 +87,35 @@ static void backward_checks_incoming_gradients(void **state)
     rnn_destroy(model);
 }
 
+/* A NaN in dh_n, then an Inf in dy: each is named, and neither dx nor the
+ * gradients are written; once both are finite the pass runs. */
+static void backward_names_nonfinite_dh_n_and_dy_and_writes_nothing(void **state)
+{
+    (void)state;
+    rnn_t *model = make_model(RNN_TANH);
+    float x[T * B * I] = {0}, dy[T * B * H] = {0}, dh_n[B * H] = {0};
+    float dx[T * B * I];
+    TU_OK(rnn_forward(model, T, B, x, NULL, NULL, NULL, NULL));
+    dh_n[4] = NAN;
+    tu_sentinel_fill(dx, T * B * I);
+    float *grads;
+    size_t n;
+    TU_OK(rnn_grads(model, &grads, &n));
+    float *before = tu_copy(grads, n);
+    TU_FAILS(RNN_E_NONFINITE, "rnn_backward", rnn_backward(model, dy, dh_n, dx, NULL));
+    assert_non_null(strstr(rnn_last_error(), "dh_n"));
+    assert_true(tu_sentinel_intact("dx", dx, T * B * I));
+    assert_memory_equal(before, grads, n * sizeof *grads);
+    dh_n[4] = 0.0f;
+    dy[0] = INFINITY;
+    TU_FAILS(RNN_E_NONFINITE, "rnn_backward", rnn_backward(model, dy, dh_n, dx, NULL));
+    assert_non_null(strstr(rnn_last_error(), "dy"));
+    dy[0] = 0.0f;
+    TU_OK(rnn_backward(model, dy, dh_n, dx, NULL));
+    free(before);
+    rnn_destroy(model);
+}
+
 static void step_keeps_the_state_when_it_would_overflow(void **state)
 {
     (void)state;
@@ -130,6 +160,7 @@ int main(void)
         cmocka_unit_test(forward_names_the_nonfinite_input),
         cmocka_unit_test(forward_reports_overflowing_relu_states_and_leaves_no_pass),
         cmocka_unit_test(backward_checks_incoming_gradients),
+        cmocka_unit_test(backward_names_nonfinite_dh_n_and_dy_and_writes_nothing),
         cmocka_unit_test(step_keeps_the_state_when_it_would_overflow),
         cmocka_unit_test(check_mode_is_off_by_default_and_validated),
     };

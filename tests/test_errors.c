@@ -209,6 +209,18 @@ static void create_refuses_more_than_65536_tensors_before_any_work(void **state)
     TU_OK(rnn_set_allocator(NULL));
 }
 
+/* An allocator needs both functions; NULL restores the default. */
+static void set_allocator_rejects_an_allocator_missing_a_function(void **state)
+{
+    (void)state;
+    rnn_allocator a = {sizeof(rnn_allocator), NULL, counting_free, NULL};
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_set_allocator", rnn_set_allocator(&a));
+    a.malloc_fn = counting_malloc;
+    a.free_fn = NULL;
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_set_allocator", rnn_set_allocator(&a));
+    TU_OK(rnn_set_allocator(NULL));
+}
+
 /* destroy(NULL) does nothing, not even touch the last error. */
 static void destroy_functions_accept_null(void **state)
 {
@@ -863,6 +875,7 @@ int main(void)
         cmocka_unit_test(create_rejects_fields_out_of_range),
         cmocka_unit_test(create_rejects_null_arguments),
         cmocka_unit_test(create_reports_overflow_as_shape_and_huge_sizes_as_nomem),
+        cmocka_unit_test(set_allocator_rejects_an_allocator_missing_a_function),
         cmocka_unit_test(destroy_functions_accept_null),
         cmocka_unit_test(get_config_rejects_null),
         cmocka_unit_test(forward_rejects_invalid_arguments),

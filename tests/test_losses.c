@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_losses.c - rnn_loss_cross_entropy and rnn_loss_mse.
+ * test_losses.c - rnn_loss_bce_with_logits, rnn_loss_cross_entropy and
+ * rnn_loss_mse.
  *
  * The oracles are the losses written out in double in this file
- * (torch.nn.CrossEntropyLoss as a log-softmax by log-sum-exp, and the mean
- * squared error); librnn's gradients are checked against central
- * differences of those formulas. Then each loss is chained through a model
+ * (torch.nn.BCEWithLogitsLoss in its stable form, torch.nn.CrossEntropyLoss
+ * as a log-softmax by log-sum-exp, and the mean squared error); librnn's
+ * gradients are checked against the closed form (BCE: sigmoid(z) - y) or
+ * against central differences of those formulas. Then each loss is chained through a model
  * with a head (RNN_HEAD_LAST and RNN_HEAD_ALL): the gradient of librnn's
  * head_backward + backward against central differences of the loss, both
  * through the double reference model (tests/reference.h) and through
  * librnn's own float forward.
- * rnn_loss_bce_with_logits is covered by test_head_loss.c.
  */
 #include "testutil.h"
 
@@ -27,6 +28,18 @@ enum { IGNORE = -100 }; /* torch's default ignore_index */
 /* ------------------------------------------------------------------------
  * The oracles, in double
  * ---------------------------------------------------------------------- */
+
+/* torch.nn.BCEWithLogitsLoss of one logit, written so that it never
+ * overflows, and its derivative's sigmoid. */
+static double bce_ref(double z, double y)
+{
+    return fmax(z, 0.0) - z * y + log1p(exp(-fabs(z)));
+}
+
+static double sigmoid(double z)
+{
+    return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+}
 
 /* torch.nn.CrossEntropyLoss: -log_softmax(row)[target], the log-softmax
  * shifted by the row maximum; rows whose target is ignore_index count for
@@ -152,6 +165,85 @@ static int cross_entropy_matches(int32_t n, int32_t classes, const float *logits
     free(z);
     free(grad);
     return ok;
+}
+
+/* ------------------------------------------------------------------------
+ * Binary cross-entropy on logits
+ * ---------------------------------------------------------------------- */
+
+/* loss and dlogits of one reduction from per-element values. */
+static double reduce(int32_t reduction, double sum, int32_t n)
+{
+    return reduction == RNN_REDUCTION_MEAN ? sum / n : sum;
+}
+
+/* Checks rnn_loss_bce_with_logits on n logits/targets against the formula. */
+static int bce_matches(int32_t n, const float *z, const float *y, int32_t reduction)
+{
+    float loss = TU_SENTINEL, *dz = tu_floats((size_t)n), loss_no_grad = TU_SENTINEL;
+    double *want_dz = calloc((size_t)n, sizeof *want_dz), sum = 0.0;
+    assert_non_null(want_dz);
+    for (int32_t i = 0; i < n; i++) {
+        sum += bce_ref(z[i], y[i]);
+        want_dz[i] = reduce(reduction, sigmoid(z[i]) - y[i], n);
+    }
+    double want = reduce(reduction, sum, n);
+    TU_OK(rnn_loss_bce_with_logits(n, z, y, reduction, &loss, dz));
+    TU_OK(rnn_loss_bce_with_logits(n, z, y, reduction, &loss_no_grad, NULL));
+    int ok = tu_close("bce loss", &loss, &want, 1, LOSS_TOL);
+    ok &= tu_close("bce loss (dlogits NULL)", &loss_no_grad, &want, 1, LOSS_TOL);
+    ok &= tu_close("bce dlogits", dz, want_dz, (size_t)n, LOSS_TOL);
+    free(dz);
+    free(want_dz);
+    return ok;
+}
+
+static void bce_matches_formula_for_mean_and_sum(void **state)
+{
+    (void)state;
+    enum { N = 37 };
+    float z[N], y[N];
+    tu_rng rng = tu_rng_make(1);
+    tu_fill(&rng, z, N, -6.0, 6.0);
+    for (int i = 0; i < N; i++) /* 0, 1 and soft targets */
+        y[i] = i % 3 == 0 ? 0.0f : i % 3 == 1 ? 1.0f : (float)tu_uniform(&rng, 0.0, 1.0);
+    assert_true(bce_matches(N, z, y, RNN_REDUCTION_MEAN));
+    assert_true(bce_matches(N, z, y, RNN_REDUCTION_SUM));
+}
+
+/* max(z,0) - z*y + log1p(exp(-|z|)) never overflows: loss and gradient
+ * stay finite and exact at +-100 and +-1e4. */
+static void bce_is_stable_at_extreme_logits(void **state)
+{
+    (void)state;
+    static const float z[] = { 100.0f, -100.0f, 1e4f, -1e4f, 100.0f, -100.0f,
+                               1e4f, -1e4f, 1e4f, -1e4f };
+    static const float y[] = { 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+                               0.5f, 0.5f };
+    const int32_t n = (int32_t)(sizeof z / sizeof z[0]);
+    float loss, dz[sizeof z / sizeof z[0]];
+    TU_OK(rnn_loss_bce_with_logits(n, z, y, RNN_REDUCTION_SUM, &loss, dz));
+    assert_true(isfinite(loss));
+    for (int32_t i = 0; i < n; i++)
+        assert_true(isfinite(dz[i]));
+    assert_true(bce_matches(n, z, y, RNN_REDUCTION_SUM));
+    assert_true(bce_matches(n, z, y, RNN_REDUCTION_MEAN));
+}
+
+static void bce_rejects_targets_outside_zero_one(void **state)
+{
+    (void)state;
+    const float bad[] = { -0.01f, 1.01f, NAN, -INFINITY };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        float z[3] = { 0.5f, -0.5f, 1.0f }, y[3] = { 0.0f, 1.0f, 0.5f };
+        float loss = TU_SENTINEL, dz[3];
+        tu_sentinel_fill(dz, 3);
+        y[1] = bad[i];
+        TU_FAILS(RNN_E_INVALID_ARG, "rnn_loss_bce_with_logits",
+                 rnn_loss_bce_with_logits(3, z, y, RNN_REDUCTION_MEAN, &loss, dz));
+        assert_true(tu_sentinel_intact("loss", &loss, 1));
+        assert_true(tu_sentinel_intact("dlogits", dz, 3));
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -601,6 +693,9 @@ MODEL_TESTS(3, head_all_mse_two_layers)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bce_matches_formula_for_mean_and_sum),
+        cmocka_unit_test(bce_is_stable_at_extreme_logits),
+        cmocka_unit_test(bce_rejects_targets_outside_zero_one),
         cmocka_unit_test(cross_entropy_matches_log_softmax_with_mean_and_sum),
         cmocka_unit_test(cross_entropy_with_one_class_is_zero),
         cmocka_unit_test(cross_entropy_ignores_rows_with_ignore_index),

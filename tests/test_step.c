@@ -4,8 +4,8 @@
  * rnn_forward on the unidirectional rows of the shape table, rnn_step_head
  * equals the head (also through rnn_pack_weights' copy of the weights),
  * and the state calls (create, reset with a mask, get/set,
- * batch) do what they say; states of another shape and bidirectional
- * models are refused.
+ * batch) do what they say; states of another shape, states too large and
+ * bidirectional models are refused.
  */
 #include "testutil.h"
 
@@ -287,6 +287,21 @@ static void state_of_another_shape_is_refused(void **state)
     assert_memory_equal(got, h, sizeof h);
 }
 
+/* A batch whose state (h, saved, scratch) would hold more than INT32_MAX
+ * floats is refused with RNN_E_SHAPE before any allocation. */
+static void state_create_rejects_a_state_too_large_to_describe(void **state)
+{
+    (void)state;
+    rnn_config cfg = rnn_config_default(2, 64);
+    cfg.num_layers = 3;
+    rnn_t *model = NULL;
+    TU_OK(rnn_create(&model, &cfg));
+    rnn_state_t *st = (rnn_state_t *)model; /* must become NULL */
+    TU_FAILS(RNN_E_SHAPE, "rnn_state_create", rnn_state_create(&st, model, INT32_MAX));
+    assert_null(st);
+    rnn_destroy(model);
+}
+
 static void bidirectional_model_has_no_streaming_state(void **state)
 {
     (void)state;
@@ -314,6 +329,7 @@ int main(void)
         cmocka_unit_test(reset_with_mask_resets_only_masked_streams),
         cmocka_unit_test(state_steps_on_another_model_of_the_same_sizes),
         cmocka_unit_test(state_of_another_shape_is_refused),
+        cmocka_unit_test(state_create_rejects_a_state_too_large_to_describe),
         cmocka_unit_test(bidirectional_model_has_no_streaming_state),
     };
     static const tu_table_test table[] = {

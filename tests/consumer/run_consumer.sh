@@ -9,6 +9,10 @@
 #      librnn.a, when it was built)
 #   2. a CMake project doing find_package(rnn VERSION REQUIRED) and linking
 #      rnn::rnn (and rnn::rnn_static when it exists)
+# then MOVES the installed tree to another directory (of another depth) and
+# builds and runs the consumer against the moved tree again, with pkg-config
+# (rnn.pc finds its prefix from its own location, ${pcfiledir}) and with
+# find_package: an installed librnn is relocatable.
 # Uses $CC and $CMAKE_COMMAND when set (ctest sets them).
 set -euo pipefail
 
@@ -22,11 +26,13 @@ version=$3
 here=$(cd "$(dirname "$0")" && pwd)
 cc=${CC:-cc}
 cmake=${CMAKE_COMMAND:-cmake}
+ld_library_path_in=${LD_LIBRARY_PATH:-}
 
 rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 prefix=$work/prefix
+moved=$work/relocated/one/level/deeper   # of another depth than $prefix
 
 step() { echo "== $*"; }
 
@@ -40,62 +46,80 @@ loaded_from() {
     esac
 }
 
+# use_prefix DIR: pkg-config sees only DIR's rnn.pc (nothing may come from
+# an rnn installed on the system; rnn.pc has no Requires, so no other
+# directory is needed). Sets libdir.
+use_prefix() {
+    local pc
+    pc=$(find "$1" -name rnn.pc -path '*/pkgconfig/*' | head -n 1)
+    [ -n "$pc" ] || { echo "FAIL: no rnn.pc in $1"; exit 1; }
+    libdir=$(dirname "$(dirname "$pc")")
+    export PKG_CONFIG_PATH="$libdir/pkgconfig"
+    export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
+}
+
+# pkg_config_consumers SUFFIX [LINK FLAG...]: consumer.c built with the flags
+# pkg-config gives (and --static with librnn.a, when it was built) runs and
+# loads librnn from $libdir.
+pkg_config_consumers() {
+    local suffix=$1 libs
+    shift
+    local got
+    got=$(pkg-config --modversion rnn)
+    [ "$got" = "$version" ] || { echo "FAIL: pkg-config --modversion rnn = $got, expected $version"; exit 1; }
+    pkg-config --validate rnn
+    echo "cflags/libs: $(pkg-config --cflags --libs rnn)"
+    # shellcheck disable=SC2046  # word splitting of pkg-config output is intended
+    "$cc" -o "$work/consumer_pc$suffix" "$here/consumer.c" $(pkg-config --cflags --libs rnn) "$@" -lm
+    "$work/consumer_pc$suffix"
+    loaded_from "$work/consumer_pc$suffix"
+    if [ -e "$libdir/librnn.a" ]; then
+        step "pkg-config --static with librnn.a"
+        # Libs.private must list everything librnn.a needs.
+        libs=$(pkg-config --static --libs rnn | sed 's/-lrnn\b/-l:librnn.a/')
+        # shellcheck disable=SC2046,SC2086  # splitting pkg-config output is intended
+        "$cc" -o "$work/consumer_pc_static$suffix" "$here/consumer.c" $(pkg-config --cflags rnn) $libs -lm
+        case "$(ldd "$work/consumer_pc_static$suffix")" in
+            *librnn.so*) echo "FAIL: consumer_pc_static$suffix loads librnn.so"; exit 1 ;;
+        esac
+        "$work/consumer_pc_static$suffix"
+    fi
+}
+
+# cmake_consumers SUFFIX PREFIX: the CMake project of this directory finds
+# rnn in PREFIX, builds, runs and loads librnn from $libdir.
+cmake_consumers() {
+    local dir=$work/cmake-build$1
+    "$cmake" -S "$here" -B "$dir" \
+        -DCMAKE_PREFIX_PATH="$2" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
+        -DCMAKE_C_COMPILER="$cc" -DRNN_EXPECTED_VERSION="$version" \
+        -DCMAKE_BUILD_TYPE=Release >"$dir.configure.log" ||
+        { cat "$dir.configure.log"; exit 1; }
+    "$cmake" --build "$dir" >"$dir.build.log" || { cat "$dir.build.log"; exit 1; }
+    "$dir/consumer_cmake"
+    loaded_from "$dir/consumer_cmake"
+    if [ -e "$dir/consumer_cmake_static" ]; then
+        "$dir/consumer_cmake_static"
+    fi
+}
+
 step "cmake --install into $prefix"
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" ||
     { cat "$work/install.log"; exit 1; }
-
-pc=$(find "$prefix" -name rnn.pc -path '*/pkgconfig/*' | head -n 1)
-[ -n "$pc" ] || { echo "FAIL: no rnn.pc installed"; cat "$work/install.log"; exit 1; }
-libdir=$(dirname "$(dirname "$pc")")
+use_prefix "$prefix"
 for f in "$prefix/include/rnn.h" "$libdir/librnn.so" "$libdir/librnn.so.${version%%.*}" \
          "$libdir/librnn.so.$version" "$libdir/cmake/rnn/rnnConfig.cmake" \
          "$libdir/cmake/rnn/rnnConfigVersion.cmake" "$libdir/cmake/rnn/rnnTargets.cmake"; do
     [ -e "$f" ] || { echo "FAIL: not installed: $f"; exit 1; }
 done
 echo "installed: $(cd "$prefix" && find . -type f -o -type l | sort | tr '\n' ' ')"
-
-# Only the fresh prefix: nothing may come from an rnn installed on the system.
-# (rnn.pc has no Requires, so no other directory is needed.)
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
-export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$libdir${ld_library_path_in:+:$ld_library_path_in}"
 
 step "pkg-config"
-got=$(pkg-config --modversion rnn)
-[ "$got" = "$version" ] || { echo "FAIL: pkg-config --modversion rnn = $got, expected $version"; exit 1; }
-pkg-config --validate rnn
-echo "cflags/libs: $(pkg-config --cflags --libs rnn)"
-# shellcheck disable=SC2046  # word splitting of pkg-config output is intended
-"$cc" -o "$work/consumer_pc" "$here/consumer.c" $(pkg-config --cflags --libs rnn) -lm
-"$work/consumer_pc"
-# The program must have found librnn in the fresh prefix.
-loaded_from "$work/consumer_pc"
-
-if [ -e "$libdir/librnn.a" ]; then
-    step "pkg-config --static with librnn.a"
-    # Libs.private must list everything librnn.a needs.
-    libs=$(pkg-config --static --libs rnn | sed 's/-lrnn\b/-l:librnn.a/')
-    # shellcheck disable=SC2046,SC2086  # splitting pkg-config output is intended
-    "$cc" -o "$work/consumer_pc_static" "$here/consumer.c" $(pkg-config --cflags rnn) $libs -lm
-    case "$(ldd "$work/consumer_pc_static")" in
-        *librnn.so*) echo "FAIL: consumer_pc_static loads librnn.so"; exit 1 ;;
-    esac
-    "$work/consumer_pc_static"
-fi
+pkg_config_consumers ""
 
 step "find_package(rnn $version) with CMake"
-"$cmake" -S "$here" -B "$work/cmake-build" \
-    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
-    -DCMAKE_C_COMPILER="$cc" -DRNN_EXPECTED_VERSION="$version" \
-    -DCMAKE_BUILD_TYPE=Release >"$work/cmake-configure.log" ||
-    { cat "$work/cmake-configure.log"; exit 1; }
-"$cmake" --build "$work/cmake-build" >"$work/cmake-build.log" ||
-    { cat "$work/cmake-build.log"; exit 1; }
-"$work/cmake-build/consumer_cmake"
-loaded_from "$work/cmake-build/consumer_cmake"
-if [ -e "$work/cmake-build/consumer_cmake_static" ]; then
-    "$work/cmake-build/consumer_cmake_static"
-fi
+cmake_consumers "" "$prefix"
 
 step "find_package(rnn $((${version%%.*} + 1)).0) must be refused (SameMajorVersion)"
 mkdir -p "$work/cmake-next"
@@ -110,5 +134,24 @@ CMAKE
 "$cmake" -S "$work/cmake-next" -B "$work/cmake-next/build" \
     -DCMAKE_PREFIX_PATH="$prefix" >"$work/cmake-next.log" ||
     { cat "$work/cmake-next.log"; exit 1; }
+
+step "the installed tree moved to $moved"
+mkdir -p "$(dirname "$moved")"
+mv "$prefix" "$moved"
+[ ! -e "$prefix" ] || { echo "FAIL: $prefix still exists after the move"; exit 1; }
+use_prefix "$moved"
+# Nothing through the old place nor LD_LIBRARY_PATH: the programs find
+# librnn through an rpath to the moved tree.
+export LD_LIBRARY_PATH="$ld_library_path_in"
+case "$(pkg-config --cflags --libs rnn)" in
+    *"$prefix/"*|*"$prefix "*) echo "FAIL: moved tree: rnn.pc still names $prefix"; exit 1 ;;
+esac
+pc_libdir=$(cd "$(pkg-config --variable=libdir rnn)" && pwd)
+[ "$pc_libdir" = "$libdir" ] ||
+    { echo "FAIL: moved tree: libdir resolves to $pc_libdir, expected $libdir"; exit 1; }
+[ -e "$(pkg-config --variable=includedir rnn)/rnn.h" ] ||
+    { echo "FAIL: moved tree: no rnn.h in includedir $(pkg-config --variable=includedir rnn)"; exit 1; }
+pkg_config_consumers _moved -Wl,-rpath,"$libdir"
+cmake_consumers -moved "$moved"
 
 echo "install_consumer: OK"
