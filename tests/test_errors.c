@@ -7,8 +7,10 @@
  * *out set to NULL by failing create calls). Also destroy(NULL), the
  * rnn_strerror texts and the last-error life cycle.
  *
- * Sizes <= 0 of sequence data (seq_len, batch) report RNN_E_SHAPE, as the
- * rnn_forward documentation lists them; loss sizes report RNN_E_INVALID_ARG.
+ * One kind of mistake, one status (rnn.h): a count passed to a call
+ * (seq_len, batch, a loss's n or classes, a capacity) <= 0 or out of range
+ * is RNN_E_SHAPE; NULLs, config fields, flags, enums and values are
+ * RNN_E_INVALID_ARG.
  */
 #define _POSIX_C_SOURCE 200809L /* alarm, write, _exit: the watchdog */
 
