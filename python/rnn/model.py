@@ -109,6 +109,7 @@ class RNN:
         C.rnn_get_config(ptr, ctypes.byref(cfg))
         self._cfg = cfg
         self._last = None            # (T, B) of the last forward
+        self._one_sequence = False   # the last forward took x [T, I]
         self._params = self._grads = None
         self._infos = None
         self._packed = False         # rnn_pack_weights was called
@@ -204,20 +205,48 @@ class RNN:
 
     # -- training ------------------------------------------------------------
 
+    # One sequence without a batch dimension, as torch.nn.RNN takes it: x
+    # [T, I], h0/h_n [L*D, H], y [T, D*H], logits [O] or [T, O]. The arrays
+    # cross the C API as a batch of one.
+
+    def _batch_axis(self):
+        return 0 if self.batch_first else 1
+
+    def _batched(self, array, axis):
+        return None if array is None else np.expand_dims(array, axis)
+
+    def _unbatched(self, array, axis):
+        return None if array is None else np.squeeze(array, axis)
+
     def forward(self, x, h0=None, lengths=None):
         """Runs the RNN over a batch; returns ``(y, h_n)``.
 
-        x: [T, B, I] ([B, T, I] when batch_first). h0: None (zeros) or
-        [L*D, B, H]. lengths: None or B integers in [1, T]; steps t >=
-        lengths[b] give y = 0 and leave h unchanged (packed-sequence
+        x: [T, B, I] ([B, T, I] when batch_first), or one sequence [T, I]
+        (then h0/h_n are [L*D, H] and y is [T, D*H], as in torch). h0: None
+        (zeros) or [L*D, B, H]. lengths: None or B integers in [1, T]; steps
+        t >= lengths[b] give y = 0 and leave h unchanged (packed-sequence
         semantics). Returns y [T, B, D*H] ([B, T, D*H]) and h_n [L*D, B, H].
         What backward needs is kept inside the model.
         """
-        ptr = self._ptr
         x = as_f32(x, "x")
+        if x.ndim == 2:
+            if lengths is not None:
+                raise ValueError("lengths needs a batch: x [T, I] is one sequence")
+            y, h_n = self._forward(self._batched(x, self._batch_axis()),
+                                   self._batched(as_f32(h0, "h0") if h0 is not None else None, 1),
+                                   None)
+            self._one_sequence = True
+            return self._unbatched(y, self._batch_axis()), self._unbatched(h_n, 1)
+        y, h_n = self._forward(x, h0, lengths)
+        self._one_sequence = False
+        return y, h_n
+
+    def _forward(self, x, h0, lengths):
+        ptr = self._ptr
         layout = "[B, T, I] (batch_first)" if self.batch_first else "[T, B, I]"
         if x.ndim != 3:
-            raise ValueError("x must have 3 dimensions %s, got shape %s" % (layout, x.shape))
+            raise ValueError("x must have 3 dimensions %s (or 2, [T, I], for one "
+                             "sequence), got shape %s" % (layout, x.shape))
         if self.batch_first:
             batch, seq_len, width = x.shape
         else:
@@ -251,8 +280,18 @@ class RNN:
         steps are ignored). dh_n: None or the gradient w.r.t. h_n. Weight
         gradients are ADDED to :attr:`grads` (see :meth:`zero_grad`), and a
         pending :meth:`head_backward` gradient is consumed. Returns
-        ``(dx, dh0)``, each None when not asked for.
+        ``(dx, dh0)``, each None when not asked for (shaped like x and h0,
+        also for one unbatched sequence).
         """
+        if self._one_sequence:
+            dx, dh0 = self._backward(
+                self._batched(as_f32(dy, "dy") if dy is not None else None, self._batch_axis()),
+                self._batched(as_f32(dh_n, "dh_n") if dh_n is not None else None, 1),
+                need_dx, need_dh0)
+            return self._unbatched(dx, self._batch_axis()), self._unbatched(dh0, 1)
+        return self._backward(dy, dh_n, need_dx, need_dh0)
+
+    def _backward(self, dy, dh_n, need_dx, need_dh0):
         ptr = self._ptr
         if self._last is None:
             C.rnn_backward(ptr, None, None, None, None)   # raises RNN_E_STATE
@@ -280,12 +319,18 @@ class RNN:
             return self._seq_shape(seq_len, batch, self.output_size)
         return (batch, self.output_size)
 
+    def _logits_batch_axis(self):
+        return self._batch_axis() if self.head_mode == "all" else 0
+
     def head_forward(self):
         """Logits of the head on the last forward: [B, O] (head_mode "last")
-        or like y with O features (head_mode "all"; 0 at padded steps)."""
+        or like y with O features (head_mode "all"; 0 at padded steps); [O]
+        or [T, O] after a forward of one unbatched sequence."""
         shape = self._logits_shape()
         logits = np.empty(shape if shape else (1,), dtype=np.float32)
         C.rnn_head_forward(self._ptr, logits)   # raises when there is no head or forward
+        if self._one_sequence:
+            return self._unbatched(logits, self._logits_batch_axis())
         return logits
 
     def head_backward(self, dlogits):
@@ -293,6 +338,8 @@ class RNN:
         and keeps dL/dh for the next :meth:`backward`."""
         shape = self._logits_shape()
         dlogits = as_f32(dlogits, "dlogits")
+        if self._one_sequence and shape is not None:
+            dlogits = self._batched(dlogits, self._logits_batch_axis())
         if shape is None:
             C.rnn_head_backward(self._ptr, dlogits)   # raises RNN_E_UNSUPPORTED / STATE
             return
@@ -374,6 +421,57 @@ class RNN:
     def grad_dict(self):
         """dict name -> NumPy view of each gradient (like state_dict)."""
         return self._named(self.grads)
+
+    def named_parameters(self):
+        """Yields (name, view) for each parameter, in state_dict order, like
+        torch.nn.Module.named_parameters (the gradient of each is
+        ``grad_dict()[name]``)."""
+        yield from self.state_dict().items()
+
+    def parameters(self):
+        """Yields the view of each parameter, in state_dict order."""
+        for _, view in self.named_parameters():
+            yield view
+
+    # -- moving weights to and from torch (no safetensors package needed) -----
+
+    def to_torch(self):
+        """A torch.nn.RNN with this model's configuration and weights, and the
+        head as a torch.nn.Linear (None without a head): ``torch_rnn, head =
+        model.to_torch()``. Needs torch (imported here only)."""
+        import torch
+        module = torch.nn.RNN(self.input_size, self.hidden_size, self.num_layers,
+                              nonlinearity=self.nonlinearity, bias=self.bias,
+                              batch_first=self.batch_first,
+                              bidirectional=self.bidirectional)
+        weights = self.state_dict()
+        module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()
+                                if not k.startswith("head.")})
+        head = None
+        if self.output_size > 0:
+            head = torch.nn.Linear(self.num_directions * self.hidden_size, self.output_size)
+            head.load_state_dict({"weight": torch.from_numpy(weights["head.weight"].copy()),
+                                  "bias": torch.from_numpy(weights["head.bias"].copy())})
+        return module, head
+
+    @classmethod
+    def from_torch(cls, module, head=None, head_mode="last"):
+        """A model with the configuration and weights of a torch.nn.RNN (and
+        of a torch.nn.Linear head reading its output, when given):
+        ``model = rnn.RNN.from_torch(torch_rnn, head)``."""
+        output_size = 0 if head is None else head.out_features
+        model = cls(module.input_size, module.hidden_size, module.num_layers,
+                    nonlinearity=module.nonlinearity, bias=module.bias,
+                    batch_first=module.batch_first, bidirectional=module.bidirectional,
+                    output_size=output_size, head_mode=head_mode)
+        weights = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        if head is not None:
+            weights["head.weight"] = head.weight.detach().cpu()
+            if head.bias is None:
+                raise ValueError("from_torch: the head must have a bias (librnn's has one)")
+            weights["head.bias"] = head.bias.detach().cpu()
+        model.load_state_dict(weights)
+        return model
 
     def load_state_dict(self, state_dict, strict=True):
         """Copies tensors (NumPy arrays, torch tensors, ...) into the model.

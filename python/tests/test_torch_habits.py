@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: MIT
+"""The habits of torch.nn.RNN users: one unbatched sequence, named_parameters,
+and moving a model to and from torch in one line each way (no safetensors
+package), checked against torch."""
+
+import numpy as np
+import pytest
+import torch
+
+import rnn
+
+ATOL = 1e-5
+
+
+def _pair(**config):
+    model = rnn.RNN(seed=5, **config)
+    module, head = model.to_torch()
+    return model, module, head
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_one_unbatched_sequence_matches_torch(batch_first, bidirectional):
+    model, module, _ = _pair(input_size=3, hidden_size=5, num_layers=2,
+                             batch_first=batch_first, bidirectional=bidirectional)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((7, 3)).astype(np.float32)
+    h0 = rng.standard_normal((model.num_layers * model.num_directions, 5)).astype(np.float32)
+    y, h_n = model.forward(x, h0)
+    xt, h0t = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    yt, h_nt = module(xt, h0t)
+    assert y.shape == tuple(yt.shape) and h_n.shape == tuple(h_nt.shape)
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(h_n, h_nt.detach().numpy(), atol=ATOL)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx, dh0 = model.backward(dy)
+    yt.backward(torch.tensor(dy))
+    assert dx.shape == x.shape and dh0.shape == h0.shape
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=ATOL)
+    np.testing.assert_allclose(dh0, h0t.grad.numpy(), atol=ATOL)
+    for name, grad in model.grad_dict().items():
+        np.testing.assert_allclose(grad, getattr(module, name).grad.numpy(), atol=ATOL)
+
+
+@pytest.mark.parametrize("head_mode", ["last", "all"])
+def test_one_unbatched_sequence_through_the_head(head_mode):
+    model, module, head = _pair(input_size=2, hidden_size=4, output_size=3,
+                                head_mode=head_mode)
+    x = np.random.default_rng(2).standard_normal((6, 2)).astype(np.float32)
+    model.forward(x)
+    logits = model.head_forward()
+    y, _ = module(torch.tensor(x))
+    want = head(y[-1] if head_mode == "last" else y).detach().numpy()
+    assert logits.shape == want.shape
+    np.testing.assert_allclose(logits, want, atol=ATOL)
+    model.zero_grad()
+    model.head_backward(np.ones_like(logits))
+    model.backward(need_dx=False, need_dh0=False)
+    assert np.any(model.grad_dict()["weight_hh_l0"] != 0)
+
+
+def test_unbatched_sequence_with_lengths_is_refused():
+    model = rnn.RNN(2, 3)
+    with pytest.raises(ValueError, match="lengths"):
+        model.forward(np.zeros((4, 2), np.float32), lengths=[4])
+
+
+def test_named_parameters_are_the_state_dict_views_in_torch_order():
+    model = rnn.RNN(2, 3, num_layers=2, bidirectional=True, output_size=1)
+    module = torch.nn.RNN(2, 3, num_layers=2, bidirectional=True)
+    names = [name for name, _ in model.named_parameters()]
+    assert names == [name for name, _ in module.named_parameters()] + ["head.weight", "head.bias"]
+    first = next(model.parameters())
+    first[...] = 0.25
+    assert np.all(model.state_dict()["weight_ih_l0"] == 0.25)
+    assert sum(p.size for p in model.parameters()) == model.params.size
+
+
+@pytest.mark.parametrize("config", [
+    dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, nonlinearity="relu"),
+    dict(input_size=2, hidden_size=5, bias=False, batch_first=True, output_size=2),
+])
+def test_to_torch_and_from_torch_round_trip_the_weights_and_the_outputs(config):
+    model = rnn.RNN(seed=9, **config)
+    module, head = model.to_torch()
+    assert module.nonlinearity == model.nonlinearity and module.bias == model.bias
+    assert (head is None) == (model.output_size == 0)
+    x = np.random.default_rng(3).standard_normal(
+        (2, 6, config["input_size"]) if model.batch_first else (6, 2, config["input_size"])
+    ).astype(np.float32)
+    y, h_n = model.forward(x)
+    yt, h_nt = module(torch.tensor(x))
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(h_n, h_nt.detach().numpy(), atol=ATOL)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.5)
+    back = rnn.RNN.from_torch(module, head)
+    assert back.config() == dict(model.config(), seed=0)
+    for name, value in module.state_dict().items():
+        np.testing.assert_array_equal(back.state_dict()[name], value.numpy())
+    if head is not None:
+        np.testing.assert_array_equal(back.state_dict()["head.weight"], head.weight.detach().numpy())
