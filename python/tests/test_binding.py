@@ -219,7 +219,8 @@ def test_error_message_is_per_thread():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(x=np.zeros((2, 3))), "3 dimensions"),
+    (dict(x=np.zeros((2,))), "3 dimensions"),
+    (dict(x=np.zeros((2, 1, 1, 3))), "3 dimensions"),
     (dict(x=np.zeros((2, 1, 4))), "input_size is 3"),
     (dict(x=np.zeros((0, 1, 3))), "T > 0"),
     (dict(x=np.zeros((2, 1, 3), complex)), "real numbers"),
