@@ -42,25 +42,16 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     floats[WORK_DC] = ops->has_cell_state ? (size_t)cache->batch * cfg->hidden_size : 0;
 }
 
-static size_t work_floats(const rnn_t *model)
-{
-    size_t floats[WORKS], total;
-    work_parts(model, floats);
-    rnn__sum_floats(floats, WORKS, &total);
-    return total;
-}
-
-/* Points the workspace at its arena; parts a cell does not use are NULL. */
-static void layout_work(rnn_t *model)
+/* Points the workspace at its arena, parts of floats[] each; parts a cell
+ * does not use are NULL. */
+static void layout_work(rnn_t *model, const size_t floats[WORKS])
 {
     rnn_grad_work *work = &model->work;
-    size_t floats[WORKS];
     float **const parts[WORKS] = {
         [WORK_GRAD_IN] = &work->grad_in, [WORK_GRAD_OUT] = &work->grad_out,
         [WORK_GATHER] = &work->gather, [WORK_DX_TM] = &work->dx_tm,
         [WORK_D_PROJ] = &work->d_proj, [WORK_D_REC] = &work->d_rec,
         [WORK_DC] = &work->dc};
-    work_parts(model, floats);
     rnn__carve(work->arena, floats, WORKS, parts);
 }
 
@@ -169,28 +160,24 @@ static float *d_rec_rows(const rnn_t *model, float *d_proj_t, int32_t t)
 
 /* Step t's backward: the cell turns the whole dL/dh_t into dA_t and dR_t
  * (and dL/dc_t into dL/dc_{t-1}); padded rows pass nothing on. */
-static void backprop_step(rnn_t *model, int32_t cell, int32_t dir, int32_t t,
-                          float *dh_t, float *d_proj_t)
+static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
+                          int32_t t, float *dh_t, float *d_proj_t)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size;
     const int32_t width = ops->gates * hidden;
-    const rnn_cell_backward_args step = {
-        .fwd = rnn__step_buffers(model, cell, dir, t),
-        .dh = dh_t,
-        .dc = model->work.dc,
-        .d_proj = d_proj_t,
-        .d_rec = d_rec_rows(model, d_proj_t, t),
-    };
-    ops->backward(&step);
+    step->dh = dh_t;
+    step->d_proj = d_proj_t;
+    step->d_rec = d_rec_rows(model, d_proj_t, t);
+    ops->backward(step);
     if (!cache->has_lengths)
         return;
-    zero_finished(cache, t, width, step.d_proj);
-    if (step.d_rec != step.d_proj)
-        zero_finished(cache, t, width, step.d_rec);
-    if (step.dc != NULL)
-        zero_finished(cache, t, hidden, step.dc);
+    zero_finished(cache, t, width, step->d_proj);
+    if (step->d_rec != step->d_proj)
+        zero_finished(cache, t, width, step->d_rec);
+    if (step->dc != NULL)
+        zero_finished(cache, t, hidden, step->dc);
 }
 
 /* Walks the steps against forward order: completes dL/dh_t with
@@ -203,10 +190,14 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
     const int32_t seq_len = cache->seq_len, width = model->cell_ops->gates * hidden;
     const size_t bh = (size_t)batch * hidden, step = (size_t)batch * width;
     const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
+    const int32_t first = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
+    rnn_cell_backward_args args = {.fwd = rnn__step_buffers(model, cell, dir),
+                                   .dc = model->work.dc};
+    rnn__step_move(&args.fwd, model->cell_ops, first);
     if (model->work.dc != NULL)
         memset(model->work.dc, 0, bh * sizeof(float));
     for (int32_t k = 0; k < seq_len; ++k) {
-        const int32_t t = dir == 0 ? seq_len - 1 - k : k;
+        const int32_t t = first + k * next;
         float *dh_t = grad + (size_t)t * bh;
         if (k > 0) {
             const int32_t later = dir == 0 ? t + 1 : t - 1;
@@ -215,7 +206,9 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
             rnn__rows_product(batch, hidden, width, d_rec_later, w_hh, hidden,
                               false, 1.0f, dh_t);
         }
-        backprop_step(model, cell, dir, t, dh_t, d_proj + (size_t)t * step);
+        backprop_step(model, &args, t, dh_t, d_proj + (size_t)t * step);
+        if (k + 1 < seq_len) /* never points outside the cache */
+            rnn__step_move(&args.fwd, model->cell_ops, next);
     }
 }
 
@@ -350,12 +343,15 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
                 dh_n, (size_t)model->num_cells * model->cache.batch *
                           model->cfg.hidden_size, "dh_n", func);
     }
+    size_t floats[WORKS], total;
+    work_parts(model, floats);
+    rnn__sum_floats(floats, WORKS, &total);
     if (status == RNN_OK)
-        status = rnn__reserve(&model->work.arena, &model->work.capacity,
-                              work_floats(model), func);
+        status = rnn__reserve(&model->work.arena, &model->work.capacity, total,
+                              func);
     if (status != RNN_OK)
         return status;
-    layout_work(model);
+    layout_work(model, floats);
 
     const int32_t dirs = model->dirs;
     const size_t block =

@@ -34,54 +34,40 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
     return rnn__hidden_slot(model, cell, dir == 0 ? 1 : 0);
 }
 
-/* c_t of a cell, slots as for h; NULL when the cell has no c. */
-static float *cell_state_slot(const rnn_t *model, int32_t cell, int32_t slot)
+/* A cell's block in a per-cell part of the cache ([slots, B, units * H]
+ * for each cell), or NULL when the part is. */
+static float *cell_block(const rnn_t *model, float *part, int32_t cell,
+                         size_t slots, int32_t units)
 {
-    if (model->cache.cell_state == NULL)
+    if (part == NULL)
         return NULL;
-    const rnn_cache *cache = &model->cache;
-    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
-    const size_t block = ((size_t)cache->seq_len + 1) * bh;
-    return cache->cell_state + (size_t)cell * block + (size_t)slot * bh;
-}
-
-/* Rows of step t in a per-cell [T, B, units * H] block, or NULL. */
-static float *step_rows(const rnn_t *model, float *base, int32_t units,
-                        int32_t cell, int32_t t)
-{
-    if (base == NULL)
-        return NULL;
-    const rnn_cache *cache = &model->cache;
-    const size_t row = (size_t)units * (size_t)model->cfg.hidden_size;
-    const size_t step = (size_t)cache->batch * row;
-    return base + ((size_t)cell * (size_t)cache->seq_len + (size_t)t) * step;
-}
-
-/* Step t's [B, G*H] projection rows (h_t's slot when the cell projects
- * into the state); the T steps' rows are contiguous, in order of t. */
-static float *proj_rows(const rnn_t *model, int32_t cell, int32_t dir,
-                        int32_t t)
-{
-    if (model->cell_ops->project_into_state)
-        return rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
-    return step_rows(model, model->cache.proj, model->cell_ops->gates, cell, t);
+    const size_t bh = (size_t)model->cache.batch * (size_t)model->cfg.hidden_size;
+    return part + (size_t)cell * slots * (size_t)units * bh;
 }
 
 rnn_cell_forward_args rnn__step_buffers(const rnn_t *model, int32_t cell,
-                                        int32_t dir, int32_t t)
+                                        int32_t dir)
 {
-    const int32_t out = rnn__out_slot(dir, t), prev = rnn__prev_slot(dir, t);
+    const rnn_cache *cache = &model->cache;
+    const rnn_cell_ops *ops = model->cell_ops;
+    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
+    const size_t steps = (size_t)cache->seq_len;
+    const size_t out = (size_t)rnn__out_slot(dir, 0) * bh;
+    const size_t prev = (size_t)rnn__prev_slot(dir, 0) * bh;
+    float *h = cell_block(model, cache->hidden, cell, steps + 1, 1);
+    float *c = cell_block(model, cache->cell_state, cell, steps + 1, 1);
     const rnn_cell_forward_args step = {
         .cfg = &model->cfg,
-        .rows = model->cache.batch,
+        .rows = cache->batch,
         .hidden = model->cfg.hidden_size,
-        .proj = proj_rows(model, cell, dir, t),
-        .c_prev = cell_state_slot(model, cell, prev),
-        .c = cell_state_slot(model, cell, out),
-        .h_prev = rnn__hidden_slot(model, cell, prev),
-        .h = rnn__hidden_slot(model, cell, out),
-        .saved = step_rows(model, model->cache.saved,
-                           model->cell_ops->saved_units, cell, t),
+        .proj = ops->project_into_state
+                    ? h + out
+                    : cell_block(model, cache->proj, cell, steps, ops->gates),
+        .c_prev = c != NULL ? c + prev : NULL,
+        .c = c != NULL ? c + out : NULL,
+        .h_prev = h + prev,
+        .h = h + out,
+        .saved = cell_block(model, cache->saved, cell, steps, ops->saved_units),
     };
     return step;
 }
@@ -143,14 +129,18 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
     return true;
 }
 
-/* Floats of the cache for (T, B), or 0 when the count overflows. */
-static size_t cache_floats(const rnn_t *model, int32_t seq_len, int32_t batch)
+/* The cache for (T, B): its parts (arena order) and their sum, in floats. */
+typedef struct cache_plan {
+    size_t floats[PARTS];
+    size_t total;
+} cache_plan;
+
+/* false when the count overflows. */
+static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
+                       cache_plan *plan)
 {
-    size_t floats[PARTS], total;
-    if (!cache_parts(model, seq_len, batch, floats) ||
-        !rnn__sum_floats(floats, PARTS, &total))
-        return 0;
-    return total;
+    return cache_parts(model, seq_len, batch, plan->floats) &&
+           rnn__sum_floats(plan->floats, PARTS, &plan->total);
 }
 
 static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
@@ -166,8 +156,10 @@ static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
     return RNN_OK;
 }
 
+/* Checks the arguments and plans the cache for them. */
 static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
-                           const float *x, const int32_t *lengths)
+                           const float *x, const int32_t *lengths,
+                           cache_plan *plan)
 {
     static const char *func = "rnn_forward";
     if (model == NULL)
@@ -179,37 +171,39 @@ static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
                          seq_len);
     if (batch <= 0)
         return rnn__fail(RNN_E_SHAPE, func, "batch must be > 0 (got %d)", batch);
-    /* BLAS takes int sizes: T*B rows must fit, as must T*B*(D*H) elements
-     * addressed with int strides by some backends. */
+    /* BLAS takes int sizes: T*B rows must fit, as must T*B*(D*H) and
+     * T*B*(G*H) elements addressed with int strides by some backends. */
     const int64_t rows = (int64_t)seq_len * batch;
-    const int64_t widest = model->cfg.input_size > model->dirs * model->cfg.hidden_size
-                               ? model->cfg.input_size
-                               : (int64_t)model->dirs * model->cfg.hidden_size;
+    const int64_t hidden = model->cfg.hidden_size;
+    int64_t widest = model->cfg.input_size > model->dirs * hidden
+                         ? model->cfg.input_size
+                         : model->dirs * hidden;
+    if (model->cell_ops->gates * hidden > widest)
+        widest = model->cell_ops->gates * hidden;
     if (rows > INT_MAX || rows * widest > INT_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
                          "seq_len * batch * width = %d * %d * %lld exceeds "
                          "INT_MAX",
                          seq_len, batch, (long long)widest);
-    if (cache_floats(model, seq_len, batch) == 0)
+    if (!plan_cache(model, seq_len, batch, plan))
         return rnn__fail(RNN_E_SHAPE, func, "cache size for seq_len %d, batch %d "
                          "overflows", seq_len, batch);
     return check_lengths(lengths, seq_len, batch, func);
 }
 
-/* Points the cache at its arena for (T, B); the arena already fits (and
- * cache_parts succeeded). Parts a cell does not use are NULL. */
-static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch)
+/* Points the cache at its arena for (T, B) as planned; the arena already
+ * fits. Parts a cell does not use are NULL. */
+static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch,
+                         const cache_plan *plan)
 {
     rnn_cache *cache = &model->cache;
-    size_t floats[PARTS];
     float *lengths;
     float **const parts[PARTS] = {
         [PART_X] = &cache->x, [PART_HIDDEN] = &cache->hidden,
         [PART_PROJ] = &cache->proj, [PART_CELL_STATE] = &cache->cell_state,
         [PART_SAVED] = &cache->saved, [PART_REC] = &cache->rec,
         [PART_W_HH_T] = &cache->w_hh_t, [PART_LENGTHS] = &lengths};
-    cache_parts(model, seq_len, batch, floats);
-    rnn__carve(cache->arena, floats, PARTS, parts);
+    rnn__carve(cache->arena, plan->floats, PARTS, parts);
     cache->seq_len = seq_len;
     cache->batch = batch;
     cache->w_hh_t_ld = transposed_ld(model, seq_len, batch);
@@ -258,7 +252,7 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
     const int32_t rows = cache->seq_len * cache->batch;
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view w = rnn__cell(model, model->params, cell);
-    float *out = proj_rows(model, cell, dir, 0);
+    float *out = rnn__step_buffers(model, cell, dir).proj;
     if (w.b_ih != NULL)
         fill_bias(out, (size_t)rows, width, w.b_ih,
                        ops->separate_projections ? NULL : w.b_hh);
@@ -294,10 +288,14 @@ static void load_state(const rnn_t *model, int32_t cell, const float *from,
 static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
                               const float *h0)
 {
-    const int32_t slot = dir == 0 ? 0 : model->cache.seq_len;
+    const rnn_cache *cache = &model->cache;
+    const int32_t slot = dir == 0 ? 0 : cache->seq_len;
+    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
+    float *c = cell_block(model, cache->cell_state, cell,
+                          (size_t)cache->seq_len + 1, 1);
     load_state(model, cell, h0, rnn__hidden_slot(model, cell, slot));
-    if (model->cell_ops->has_cell_state)
-        load_state(model, cell, NULL, cell_state_slot(model, cell, slot));
+    if (c != NULL)
+        load_state(model, cell, NULL, c + (size_t)slot * bh);
 }
 
 /* Sequences that ended before step t keep their previous state. */
@@ -339,22 +337,22 @@ static float *separate_rec(const rnn_t *model, const rnn_cell_view *w,
     return cache->rec;
 }
 
-static void run_step(rnn_t *model, int32_t cell, int32_t dir, int32_t t,
+/* Step t, whose buffers `step` holds. */
+static void run_step(rnn_t *model, rnn_cell_forward_args *step, int32_t t,
                      const rnn_cell_view *w)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size;
-    rnn_cell_forward_args step = rnn__step_buffers(model, cell, dir, t);
     if (ops->separate_projections)
-        step.rec = separate_rec(model, w, step.h_prev);
+        step->rec = separate_rec(model, w, step->h_prev);
     else
-        recurrent_product(model, w->w_hh, step.h_prev, 1.0f, step.proj);
-    ops->forward(&step);
+        recurrent_product(model, w->w_hh, step->h_prev, 1.0f, step->proj);
+    ops->forward(step);
     if (cache->has_lengths) {
-        hold_finished(cache, t, hidden, step.h, step.h_prev);
-        if (step.c != NULL)
-            hold_finished(cache, t, hidden, step.c, step.c_prev);
+        hold_finished(cache, t, hidden, step->h, step->h_prev);
+        if (step->c != NULL)
+            hold_finished(cache, t, hidden, step->c, step->c_prev);
     }
 }
 
@@ -363,12 +361,18 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     const rnn_cache *cache = &model->cache;
     const int32_t seq_len = cache->seq_len;
     const rnn_cell_view w = rnn__cell(model, model->params, cell);
+    const int32_t first = dir == 0 ? 0 : seq_len - 1, next = dir == 0 ? 1 : -1;
+    rnn_cell_forward_args step = rnn__step_buffers(model, cell, dir);
     if (cache->w_hh_t_ld != 0)
         rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
                        model->cell_ops->gates * model->cfg.hidden_size,
                        model->cfg.hidden_size);
-    for (int32_t k = 0; k < seq_len; ++k)
-        run_step(model, cell, dir, dir == 0 ? k : seq_len - 1 - k, &w);
+    rnn__step_move(&step, model->cell_ops, first);
+    for (int32_t k = 0; k < seq_len; ++k) {
+        run_step(model, &step, first + k * next, &w);
+        if (k + 1 < seq_len) /* never points outside the cache */
+            rnn__step_move(&step, model->cell_ops, next);
+    }
 }
 
 /* y(t, b) = [forward | reverse] top-layer output, 0 past each length. */
@@ -454,17 +458,18 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                        const float *x, const int32_t *lengths, const float *h0,
                        float *y, float *h_n)
 {
-    rnn_status status = validate(model, seq_len, batch, x, lengths);
+    cache_plan plan;
+    rnn_status status = validate(model, seq_len, batch, x, lengths, &plan);
     if (status == RNN_OK && model->check_finite)
         status = check_inputs(model, seq_len, batch, x, h0);
     if (status != RNN_OK)
         return status;
     rnn_cache *cache = &model->cache;
-    status = rnn__reserve(&cache->arena, &cache->capacity,
-                          cache_floats(model, seq_len, batch), "rnn_forward");
+    status = rnn__reserve(&cache->arena, &cache->capacity, plan.total,
+                          "rnn_forward");
     if (status != RNN_OK)
         return status;
-    layout_cache(model, seq_len, batch);
+    layout_cache(model, seq_len, batch, &plan);
     prepare_inputs(model, x, lengths);
     model->head_grad_pending = false;
     for (int32_t layer = 0; layer < model->cfg.num_layers; ++layer) {

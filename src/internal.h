@@ -328,10 +328,10 @@ rnn_status rnn__check_array(const float *array, size_t n, const char *name,
 float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
 /* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
 float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
-/* Step t's buffers in the cache, for the cell's forward and backward (rec
+/* Step 0's buffers in the cache, for the cell's forward and backward (rec
  * NULL: the caller adds it). */
 rnn_cell_forward_args rnn__step_buffers(const rnn_t *model, int32_t cell,
-                                        int32_t dir, int32_t t);
+                                        int32_t dir);
 /* The slot of h_t (output of step t) and of the state step t reads. */
 static inline int32_t rnn__out_slot(int32_t dir, int32_t t)
 {
@@ -340,6 +340,24 @@ static inline int32_t rnn__out_slot(int32_t dir, int32_t t)
 static inline int32_t rnn__prev_slot(int32_t dir, int32_t t)
 {
     return dir == 0 ? t : t + 1;
+}
+/* Moves a step's buffers `steps` steps on (back when negative): every
+ * buffer of a step lies one step's rows further than the step before
+ * (slots and rows both follow t), so the step loops move pointers instead
+ * of recomputing them. */
+static inline void rnn__step_move(rnn_cell_forward_args *step,
+                                  const rnn_cell_ops *ops, int32_t steps)
+{
+    const ptrdiff_t states = (ptrdiff_t)steps * step->rows * step->hidden;
+    step->proj += ops->gates * states;
+    step->h_prev += states;
+    step->h += states;
+    if (step->c != NULL) {
+        step->c_prev += states;
+        step->c += states;
+    }
+    if (step->saved != NULL)
+        step->saved += ops->saved_units * states;
 }
 /* Last valid step of sequence b in the cached forward. */
 static inline int32_t rnn__last_step(const rnn_cache *cache, int32_t b)
