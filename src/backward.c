@@ -21,7 +21,7 @@
 /* The sizes of the workspace's parts, in floats, in arena order. The cache
  * was sized for the same (T, B), so none of them overflows. */
 enum { WORK_GRAD_IN, WORK_GRAD_OUT, WORK_GATHER, WORK_DX_TM, WORK_D_PROJ,
-       WORK_D_REC, WORK_DC, WORKS };
+       WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORKS };
 
 static void work_parts(const rnn_t *model, size_t floats[WORKS])
 {
@@ -39,7 +39,10 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     floats[WORK_D_PROJ] =
         ops->project_into_state ? 0 : (size_t)model->dirs * rows * width;
     floats[WORK_D_REC] = ops->separate_projections ? rows * width : 0;
-    floats[WORK_DC] = ops->has_cell_state ? (size_t)cache->batch * cfg->hidden_size : 0;
+    const size_t bh = (size_t)cache->batch * cfg->hidden_size;
+    floats[WORK_DC] = ops->has_cell_state ? bh : 0;
+    floats[WORK_DH_DIRECT] = floats[WORK_DH0_DIRECT] =
+        ops->direct_state_grad ? bh : 0;
 }
 
 /* Points the workspace at its arena, parts of floats[] each; parts a cell
@@ -51,7 +54,8 @@ static void layout_work(rnn_t *model, const size_t floats[WORKS])
         [WORK_GRAD_IN] = &work->grad_in, [WORK_GRAD_OUT] = &work->grad_out,
         [WORK_GATHER] = &work->gather, [WORK_DX_TM] = &work->dx_tm,
         [WORK_D_PROJ] = &work->d_proj, [WORK_D_REC] = &work->d_rec,
-        [WORK_DC] = &work->dc};
+        [WORK_DC] = &work->dc, [WORK_DH_DIRECT] = &work->dh_direct,
+        [WORK_DH0_DIRECT] = &work->dh0_direct};
     rnn__carve(work->arena, floats, WORKS, parts);
 }
 
@@ -160,6 +164,30 @@ static float *d_rec_rows(const rnn_t *model, float *d_proj_t, int32_t t)
 
 /* Step t's backward: the cell turns the whole dL/dh_t into dA_t and dR_t
  * (and dL/dc_t into dL/dc_{t-1}); padded rows pass nothing on. */
+/* Routes the part of dL/dh_prev that the cell passed around rec (step t's
+ * dh_prev): into the dL/dh rows of the step that made h_prev, given as
+ * `made_prev` (NULL when step t is the last in backward order), or, for
+ * the rows whose step t read h0, into work.dh0_direct. Padded rows pass
+ * nothing (their dL/dh is 0 going forward; going in reverse h0 is read
+ * at each sequence's last valid step). */
+static void route_direct_grad(rnn_t *model, int32_t dir, int32_t t,
+                              float *made_prev)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t hidden = model->cfg.hidden_size;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    for (int32_t b = 0; b < cache->batch; ++b) {
+        const int32_t last = rnn__last_step(cache, b);
+        const size_t row = (size_t)b * hidden;
+        if (dir == 0 ? t == 0 : t == last)
+            memcpy(model->work.dh0_direct + row, model->work.dh_direct + row,
+                   row_bytes);
+        else if (t <= last)
+            rnn__add(made_prev + row, model->work.dh_direct + row,
+                     (size_t)hidden);
+    }
+}
+
 static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
                           int32_t t, float *dh_t, float *d_proj_t)
 {
@@ -192,7 +220,8 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
     const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
     const int32_t first = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
     rnn_cell_backward_args args = {.fwd = rnn__step_buffers(model, cell, dir),
-                                   .dc = model->work.dc};
+                                   .dc = model->work.dc,
+                                   .dh_prev = model->work.dh_direct};
     rnn__step_move(&args.fwd, model->cell_ops, first);
     if (model->work.dc != NULL)
         memset(model->work.dc, 0, bh * sizeof(float));
@@ -207,13 +236,18 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
                               false, 1.0f, dh_t);
         }
         backprop_step(model, &args, t, dh_t, d_proj + (size_t)t * step);
-        if (k + 1 < seq_len) /* never points outside the cache */
+        const bool last = k + 1 == seq_len;
+        if (args.dh_prev != NULL)
+            route_direct_grad(model, dir, t,
+                              last ? NULL : grad + (size_t)(t + next) * bh);
+        if (!last) /* never points outside the cache */
             rnn__step_move(&args.fwd, model->cell_ops, next);
     }
 }
 
-/* dh0 = dR of the step that read h0, times W_hh. Going in reverse that step
- * is each sequence's last valid one, so its rows are gathered first. */
+/* dh0 = dR of the step that read h0, times W_hh (+ what the cell passed
+ * around rec). Going in reverse that step is each sequence's last valid
+ * one, so its rows are gathered first. */
 static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
                                      float *d_proj, float *dh0)
 {
@@ -234,8 +268,11 @@ static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
         }
         d_rec_first = rows;
     }
+    float *dh0_cell = dh0 + (size_t)cell * batch * hidden;
     rnn__gemm(false, false, batch, hidden, width, 1.0f, d_rec_first, width, w_hh,
-              hidden, 0.0f, dh0 + (size_t)cell * batch * hidden, hidden);
+              hidden, 0.0f, dh0_cell, hidden);
+    if (model->work.dh0_direct != NULL)
+        rnn__add(dh0_cell, model->work.dh0_direct, (size_t)batch * hidden);
 }
 
 /* bias[j] += column sums of d[rows, width], and the same into also[] when

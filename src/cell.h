@@ -80,8 +80,8 @@ typedef struct rnn_cell_backward_args {
     /* [rows, G*H] dL/d(rec) out: == d_proj unless separate_projections.
      * The driver turns it into dW_hh, db_hh and d_rec W_hh for h_{t-1}. */
     float *d_rec;
-    /* [rows, H] dL/dh_{t-1} so far, to which a cell adds what reaches
-     * h_{t-1} other than through rec (GRU: dh * z); NULL unless
+    /* [rows, H] out: the part of dL/dh_{t-1} that does not go through rec
+     * (GRU: dh * z), which the driver adds to the rest; NULL unless
      * direct_state_grad. */
     float *dh_prev;
 } rnn_cell_backward_args;

@@ -193,6 +193,8 @@ typedef struct rnn_grad_work {
                           project_into_state (then dA replaces dL/dh) */
     float *d_rec;      /* [T, B, G*H] dR (separate_projections) */
     float *dc;         /* [B, H] the carried dL/dc (has_cell_state) */
+    float *dh_direct;  /* [B, H] a step's dh_prev (direct_state_grad) */
+    float *dh0_direct; /* [B, H] its rows that reach h0 */
 } rnn_grad_work;
 
 struct rnn {
