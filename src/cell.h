@@ -42,7 +42,9 @@
 #include <stdint.h>
 
 /* One forward step of one cell over `rows` sequences (row stride: the
- * widths given, packed). */
+ * widths given, packed). In rnn_step the new states overwrite the old ones
+ * (c == c_prev, and h == h_prev unless project_into_state): a cell reads
+ * element i of h_prev and c_prev before it writes element i. */
 typedef struct rnn_cell_forward_args {
     const rnn_config *cfg; /* the model's (Elman: nonlinearity) */
     int32_t rows, hidden;
@@ -87,7 +89,7 @@ typedef struct rnn_cell_backward_args {
 } rnn_cell_backward_args;
 
 typedef struct rnn_cell_ops {
-    const char *name;        /* torch's mode: "RNN_TANH", "LSTM", "GRU"... */
+    const char *name;        /* torch's module: "RNN", "LSTM", "GRU" */
     int32_t gates;           /* G: 1 Elman, 4 LSTM, 3 GRU */
     bool has_cell_state;     /* c besides h (LSTM) */
     bool separate_projections; /* rec kept apart from in (GRU) */
