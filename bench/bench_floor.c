@@ -6,7 +6,7 @@
  */
 #include "bench_floor.h"
 
-#include "internal.h" /* rnn__gemm, rnn__bias_act, rnn__copy_ld, ...: compiled from src/ into the bench */
+#include "internal.h" /* rnn__gemm, rnn__act, rnn__copy_ld, ...: compiled from src/ into the bench */
 
 #include <math.h>
 #include <stdio.h>
@@ -199,7 +199,7 @@ static void run_recurrence(bench_floor *f, int cell, int dir)
         float *out = slot(f, cell, out_slot(dir, t));
         const float *prev = slot(f, cell, prev_slot(dir, t));
         recurrent_product(f, cell, prev, out);
-        rnn__bias_act(out, (size_t)batch, hidden, NULL, NULL, f->nl);
+        rnn__act(out, (size_t)batch * hidden, f->nl);
     }
 }
 
@@ -429,7 +429,8 @@ static void advance_direct(bench_floor *f, float *state)
         float *h = state + (size_t)layer * n;
         step_project(batch, hidden, in_size, input, w.w_ih, false, f->scratch);
         step_project(batch, hidden, hidden, h, w.w_hh, true, f->scratch);
-        rnn__bias_act(f->scratch, (size_t)batch, hidden, w.b_ih, w.b_hh, f->nl);
+        rnn__add_bias(f->scratch, (size_t)batch, hidden, w.b_ih, w.b_hh);
+        rnn__act(f->scratch, (size_t)batch * hidden, f->nl);
         memcpy(h, f->scratch, n * sizeof(float));
         input = h;
         in_size = hidden;
@@ -472,7 +473,7 @@ static void advance_packed(bench_floor *f, float *state)
         float *h = state + (size_t)layer * n;
         join_rows(f, block, in_size, input, h);
         packed_product(f, block, in_size, f->scratch);
-        rnn__bias_act(f->scratch, (size_t)f->B, f->H, NULL, NULL, f->nl);
+        rnn__act(f->scratch, (size_t)f->B * f->H, f->nl);
         memcpy(h, f->scratch, n * sizeof(float));
         input = h;
         in_size = f->H;
@@ -544,8 +545,7 @@ void bench_part_fwd_act(void *p)
         memcpy(f->act_buf, f->pre + (size_t)cell * tbh(f), tbh(f) * sizeof(float));
         for (int k = 0; k < f->T; ++k) {
             const int t = dir == 0 ? k : f->T - 1 - k;
-            rnn__bias_act(f->act_buf + (size_t)t * bh(f), (size_t)f->B, f->H, NULL,
-                          NULL, f->nl);
+            rnn__act(f->act_buf + (size_t)t * bh(f), bh(f), f->nl);
         }
     }
 }
@@ -673,7 +673,7 @@ void bench_part_step_act(void *p)
     bench_floor *f = p;
     for (int layer = 0; layer < f->L; ++layer) {
         memcpy(f->scratch, f->step_pre, bh(f) * sizeof(float));
-        rnn__bias_act(f->scratch, (size_t)f->B, f->H, NULL, NULL, f->nl);
+        rnn__act(f->scratch, (size_t)f->B * f->H, f->nl);
     }
 }
 

@@ -92,3 +92,23 @@ rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
     *capacity = floats;
     return RNN_OK;
 }
+
+bool rnn__sum_floats(const size_t *floats, int count, size_t *total)
+{
+    *total = 0;
+    for (int i = 0; i < count; ++i) {
+        if (*total + floats[i] < *total)
+            return false;
+        *total += floats[i];
+    }
+    return true;
+}
+
+void rnn__carve(float *arena, const size_t *floats, int count,
+                float **const *parts)
+{
+    for (int i = 0; i < count; ++i) {
+        *parts[i] = floats[i] != 0 ? arena : NULL;
+        arena += floats[i];
+    }
+}

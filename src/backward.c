@@ -3,42 +3,72 @@
  * backward.c - backpropagation through time over the cached forward.
  *
  * Layers are visited top-down. For each cell, the buffer that arrives
- * holding dL/dh_t (from the layer above, dy, dh_n and the head) becomes dA_t
- * in place, one step at a time against the forward's order:
- *     dA_t = (dL/dh_t + dA_{t+1} W_hh) * act'(h_t)
+ * holding dL/dh_t (from the layer above, dy, dh_n and the head) is
+ * completed one step at a time against the forward's order, and handed to
+ * the cell's backward (cell.h), which turns it into dA_t = dL/d(in_t) and
+ * dR_t = dL/d(rec_t) (the same rows unless the cell keeps the projections
+ * apart; for Elman dA_t is made in place: dA_t = dL/dh_t * act'(h_t)):
+ *     dL/dh_t += dR_{t+1} W_hh
  * (one sgemm, or sgemv when B = 1, per step). Then, batched over all steps:
- * dW_hh += dA^T H_prev and dW_ih += dA^T X (ONE sgemm each, K = T*B), the
- * biases get the column sums of dA, and the gradient w.r.t. the layer input
- * is dA W_ih (one sgemm per direction).
+ * dW_hh += dR^T H_prev and dW_ih += dA^T X (ONE sgemm each, K = T*B), the
+ * biases get the column sums of dA and dR, and the gradient w.r.t. the
+ * layer input is dA W_ih (one sgemm per direction).
  */
 #include "internal.h"
 
 #include <string.h>
 
-static size_t work_floats(const rnn_t *model)
+/* The sizes of the workspace's parts, in floats, in arena order. The cache
+ * was sized for the same (T, B), so none of them overflows. */
+enum { WORK_GRAD_IN, WORK_GRAD_OUT, WORK_GATHER, WORK_DX_TM, WORK_D_PROJ,
+       WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORKS };
+
+static void work_parts(const rnn_t *model, size_t floats[WORKS])
 {
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
+    const rnn_cell_ops *ops = model->cell_ops;
     const size_t rows = (size_t)cache->seq_len * cache->batch;
     const size_t dh = (size_t)model->dirs * cfg->hidden_size;
-    const size_t widest = dh > (size_t)cfg->input_size ? dh : (size_t)cfg->input_size;
-    size_t floats = 2 * rows * dh + (size_t)cache->batch * widest;
-    if (cfg->batch_first)
-        floats += rows * (size_t)cfg->input_size;
-    return floats;
+    const size_t width = (size_t)ops->gates * cfg->hidden_size;
+    size_t widest = dh > (size_t)cfg->input_size ? dh : (size_t)cfg->input_size;
+    widest = widest > width ? widest : width;
+    floats[WORK_GRAD_IN] = floats[WORK_GRAD_OUT] = rows * dh;
+    floats[WORK_GATHER] = (size_t)cache->batch * widest;
+    floats[WORK_DX_TM] = cfg->batch_first ? rows * (size_t)cfg->input_size : 0;
+    floats[WORK_D_PROJ] =
+        ops->project_into_state ? 0 : (size_t)model->dirs * rows * width;
+    floats[WORK_D_REC] = ops->separate_projections ? rows * width : 0;
+    const size_t bh = (size_t)cache->batch * cfg->hidden_size;
+    floats[WORK_DC] = ops->has_cell_state ? bh : 0;
+    floats[WORK_DH_DIRECT] = floats[WORK_DH0_DIRECT] =
+        ops->direct_state_grad ? bh : 0;
 }
 
-static void layout_work(rnn_t *model)
+/* Points the workspace at its arena, parts of floats[] each; parts a cell
+ * does not use are NULL. */
+static void layout_work(rnn_t *model, const size_t floats[WORKS])
 {
     rnn_grad_work *work = &model->work;
-    const size_t rows = (size_t)model->cache.seq_len * model->cache.batch;
-    const size_t dh = (size_t)model->dirs * model->cfg.hidden_size;
-    const size_t widest =
-        dh > (size_t)model->cfg.input_size ? dh : (size_t)model->cfg.input_size;
-    work->grad_in = work->arena;
-    work->grad_out = work->grad_in + rows * dh;
-    work->gather = work->grad_out + rows * dh;
-    work->dx_tm = work->gather + (size_t)model->cache.batch * widest;
+    float **const parts[WORKS] = {
+        [WORK_GRAD_IN] = &work->grad_in, [WORK_GRAD_OUT] = &work->grad_out,
+        [WORK_GATHER] = &work->gather, [WORK_DX_TM] = &work->dx_tm,
+        [WORK_D_PROJ] = &work->d_proj, [WORK_D_REC] = &work->d_rec,
+        [WORK_DC] = &work->dc, [WORK_DH_DIRECT] = &work->dh_direct,
+        [WORK_DH0_DIRECT] = &work->dh0_direct};
+    rnn__carve(work->arena, floats, WORKS, parts);
+}
+
+/* Direction dir's [T, B, G*H] dA block: the dL/dh block itself when the
+ * cell projects into the state (dA is made in place), else its own. */
+static float *d_proj_block(const rnn_t *model, float *grad, int32_t dir)
+{
+    const rnn_cache *cache = &model->cache;
+    const size_t block = (size_t)cache->seq_len * cache->batch *
+                         (size_t)model->cell_ops->gates * model->cfg.hidden_size;
+    if (model->cell_ops->project_into_state)
+        return grad + dir * block;
+    return model->work.d_proj + dir * block;
 }
 
 /* dL/dy of the top layer into one time-major [T, B, H] block per direction,
@@ -113,116 +143,211 @@ static void add_final_state_grad(const rnn_t *model, int32_t cell, int32_t dir,
     }
 }
 
-static void zero_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
-                          float *grad_t)
+static void zero_finished(const rnn_cache *cache, int32_t t, int32_t width,
+                          float *rows)
 {
     for (int32_t b = 0; b < cache->batch; ++b)
         if (t >= cache->lengths[b])
-            memset(grad_t + (size_t)b * hidden, 0, (size_t)hidden * sizeof(float));
+            memset(rows + (size_t)b * width, 0, (size_t)width * sizeof(float));
 }
 
-/* Turns dL/dh (all steps) into dA in place, walking against forward order. */
-static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad)
+/* Step t's rows of dR: its own block when the cell keeps the projections
+ * apart, else dA's. */
+static float *d_rec_rows(const rnn_t *model, float *d_proj_t, int32_t t)
+{
+    if (!model->cell_ops->separate_projections)
+        return d_proj_t;
+    const size_t step = (size_t)model->cache.batch * model->cell_ops->gates *
+                        model->cfg.hidden_size;
+    return model->work.d_rec + (size_t)t * step;
+}
+
+/* Step t's backward: the cell turns the whole dL/dh_t into dA_t and dR_t
+ * (and dL/dc_t into dL/dc_{t-1}); padded rows pass nothing on. */
+/* Routes the part of dL/dh_prev that the cell passed around rec (step t's
+ * dh_prev): into the dL/dh rows of the step that made h_prev, given as
+ * `made_prev` (NULL when step t is the last in backward order), or, for
+ * the rows whose step t read h0, into work.dh0_direct. Padded rows pass
+ * nothing (their dL/dh is 0 going forward; going in reverse h0 is read
+ * at each sequence's last valid step). */
+static void route_direct_grad(rnn_t *model, int32_t dir, int32_t t,
+                              float *made_prev)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
-    const int32_t seq_len = cache->seq_len;
-    const size_t bh = (size_t)batch * hidden;
-    const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
-    for (int32_t k = 0; k < seq_len; ++k) {
-        const int32_t t = dir == 0 ? seq_len - 1 - k : k;
-        float *da = grad + (size_t)t * bh;
-        if (k > 0) {
-            const float *da_later = grad + (size_t)(dir == 0 ? t + 1 : t - 1) * bh;
-            rnn__rows_product(batch, hidden, hidden, da_later, w_hh, hidden,
-                              false, 1.0f, da);
-        }
-        rnn__mul_act_grad(da, rnn__hidden_slot(model, cell, rnn__out_slot(dir, t)),
-                          bh, model->cfg.nonlinearity);
-        if (cache->has_lengths)
-            zero_finished(cache, t, hidden, da);
+    const int32_t hidden = model->cfg.hidden_size;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    for (int32_t b = 0; b < cache->batch; ++b) {
+        const int32_t last = rnn__last_step(cache, b);
+        const size_t row = (size_t)b * hidden;
+        if (dir == 0 ? t == 0 : t == last)
+            memcpy(model->work.dh0_direct + row, model->work.dh_direct + row,
+                   row_bytes);
+        else if (t <= last)
+            rnn__add(made_prev + row, model->work.dh_direct + row,
+                     (size_t)hidden);
     }
 }
 
-/* dh0 = dA of the step that read h0, times W_hh. Going in reverse that step
- * is each sequence's last valid one, so its rows are gathered first. */
-static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
-                                     const float *grad, float *dh0)
+static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
+                          int32_t t, float *dh_t, float *d_proj_t)
+{
+    const rnn_cache *cache = &model->cache;
+    const rnn_cell_ops *ops = model->cell_ops;
+    const int32_t hidden = model->cfg.hidden_size;
+    const int32_t width = ops->gates * hidden;
+    step->dh = dh_t;
+    step->d_proj = d_proj_t;
+    step->d_rec = d_rec_rows(model, d_proj_t, t);
+    ops->backward(step);
+    if (!cache->has_lengths)
+        return;
+    zero_finished(cache, t, width, step->d_proj);
+    if (step->d_rec != step->d_proj)
+        zero_finished(cache, t, width, step->d_rec);
+    if (step->dc != NULL)
+        zero_finished(cache, t, hidden, step->dc);
+}
+
+/* Walks the steps against forward order: completes dL/dh_t with
+ * dR_{t+1} W_hh and has the cell make dA_t (in `d_proj`) and dR_t. */
+static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
+                           float *d_proj)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
-    const size_t bh = (size_t)batch * hidden;
+    const int32_t seq_len = cache->seq_len, width = model->cell_ops->gates * hidden;
+    const size_t bh = (size_t)batch * hidden, step = (size_t)batch * width;
     const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
-    const float *da_first = grad;
+    const int32_t first = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
+    rnn_cell_backward_args args = {.fwd = rnn__step_buffers(model, cell, dir),
+                                   .dc = model->work.dc,
+                                   .dh_prev = model->work.dh_direct};
+    rnn__step_move(&args.fwd, model->cell_ops, first);
+    if (model->work.dc != NULL)
+        memset(model->work.dc, 0, bh * sizeof(float));
+    for (int32_t k = 0; k < seq_len; ++k) {
+        const int32_t t = first + k * next;
+        float *dh_t = grad + (size_t)t * bh;
+        if (k > 0) {
+            const int32_t later = dir == 0 ? t + 1 : t - 1;
+            const float *d_rec_later =
+                d_rec_rows(model, d_proj + (size_t)later * step, later);
+            rnn__rows_product(batch, hidden, width, d_rec_later, w_hh, hidden,
+                              false, 1.0f, dh_t);
+        }
+        backprop_step(model, &args, t, dh_t, d_proj + (size_t)t * step);
+        const bool last = k + 1 == seq_len;
+        if (args.dh_prev != NULL)
+            route_direct_grad(model, dir, t,
+                              last ? NULL : grad + (size_t)(t + next) * bh);
+        if (!last) /* never points outside the cache */
+            rnn__step_move(&args.fwd, model->cell_ops, next);
+    }
+}
+
+/* dh0 = dR of the step that read h0, times W_hh (+ what the cell passed
+ * around rec). Going in reverse that step is each sequence's last valid
+ * one, so its rows are gathered first. */
+static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
+                                     float *d_proj, float *dh0)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
+    const int32_t width = model->cell_ops->gates * hidden;
+    const size_t step = (size_t)batch * width;
+    const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
+    const float *d_rec_first = d_rec_rows(model, d_proj, 0);
     if (dir == 1) {
         float *rows = model->work.gather;
-        for (int32_t b = 0; b < batch; ++b)
-            memcpy(rows + (size_t)b * hidden,
-                   grad + (size_t)rnn__last_step(cache, b) * bh + (size_t)b * hidden,
-                   (size_t)hidden * sizeof(float));
-        da_first = rows;
+        for (int32_t b = 0; b < batch; ++b) {
+            const int32_t t = rnn__last_step(cache, b);
+            memcpy(rows + (size_t)b * width,
+                   d_rec_rows(model, d_proj + (size_t)t * step, t) +
+                       (size_t)b * width,
+                   (size_t)width * sizeof(float));
+        }
+        d_rec_first = rows;
     }
-    rnn__gemm(false, false, batch, hidden, hidden, 1.0f, da_first, hidden, w_hh,
-              hidden, 0.0f, dh0 + (size_t)cell * bh, hidden);
+    float *dh0_cell = dh0 + (size_t)cell * batch * hidden;
+    rnn__gemm(false, false, batch, hidden, width, 1.0f, d_rec_first, width, w_hh,
+              hidden, 0.0f, dh0_cell, hidden);
+    if (model->work.dh0_direct != NULL)
+        rnn__add(dh0_cell, model->work.dh0_direct, (size_t)batch * hidden);
+}
+
+/* bias[j] += column sums of d[rows, width], and the same into also[] when
+ * given (merged projections: b_ih and b_hh get the same gradient). */
+static void add_bias_grad(rnn_t *model, const float *d, int32_t rows,
+                          int32_t width, float *bias, float *also)
+{
+    float *sums = model->work.gather;
+    memset(sums, 0, (size_t)width * sizeof(float));
+    rnn__add_col_sums(sums, d, (size_t)rows, width);
+    rnn__add(bias, sums, (size_t)width);
+    if (also != NULL)
+        rnn__add(also, sums, (size_t)width);
 }
 
 /* The cell's weight and bias gradients, batched over all T*B rows. */
 static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
-                             const float *grad)
+                             const float *d_proj)
 {
     const rnn_cache *cache = &model->cache;
+    const bool separate = model->cell_ops->separate_projections;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
+    const int32_t width = model->cell_ops->gates * hidden;
     const int32_t rows = cache->seq_len * cache->batch;
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view dw = rnn__cell(model, model->grads, cell);
     const float *h_prev = rnn__hidden_slot(model, cell, dir == 0 ? 0 : 1);
-    rnn__gemm(true, false, hidden, hidden, rows, 1.0f, grad, hidden, h_prev,
+    const float *d_rec = separate ? model->work.d_rec : d_proj;
+    rnn__gemm(true, false, width, hidden, rows, 1.0f, d_rec, width, h_prev,
               hidden, 1.0f, dw.w_hh, hidden);
     if (layer == 0) {
         const int32_t in = model->cfg.input_size;
-        rnn__gemm(true, false, hidden, in, rows, 1.0f, grad, hidden, cache->x, in,
-                  1.0f, dw.w_ih, in);
+        rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width, cache->x,
+                  in, 1.0f, dw.w_ih, in);
     } else {
         for (int32_t src = 0; src < dirs; ++src)
-            rnn__gemm(true, false, hidden, hidden, rows, 1.0f, grad, hidden,
+            rnn__gemm(true, false, width, hidden, rows, 1.0f, d_proj, width,
                       rnn__outputs(model, (layer - 1) * dirs + src, src), hidden,
                       1.0f, dw.w_ih + (size_t)src * hidden, dirs * hidden);
     }
-    if (dw.b_ih != NULL) {
-        float *sums = model->work.gather;
-        memset(sums, 0, (size_t)hidden * sizeof(float));
-        rnn__add_col_sums(sums, grad, (size_t)rows, hidden);
-        rnn__add(dw.b_ih, sums, (size_t)hidden);
-        rnn__add(dw.b_hh, sums, (size_t)hidden);
-    }
+    if (dw.b_ih == NULL)
+        return;
+    add_bias_grad(model, d_proj, rows, width, dw.b_ih, separate ? NULL : dw.b_hh);
+    if (separate)
+        add_bias_grad(model, d_rec, rows, width, dw.b_hh, NULL);
 }
 
 /* dL/d(layer input) = sum over directions of dA W_ih: into the layer below's
  * per-direction blocks, or into dx for layer 0. */
-static void input_grad(rnn_t *model, int32_t layer, const float *grad,
-                       float *below, float *dx)
+static void input_grad(rnn_t *model, int32_t layer, float *grad, float *below,
+                       float *dx)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
+    const int32_t width = model->cell_ops->gates * hidden;
     const int32_t rows = cache->seq_len * cache->batch;
     const size_t block = (size_t)rows * hidden;
     for (int32_t dir = 0; dir < dirs; ++dir) {
         const float *w_ih = rnn__cell(model, model->params, layer * dirs + dir).w_ih;
+        const float *d_proj = d_proj_block(model, grad, dir);
         const float beta = dir == 0 ? 0.0f : 1.0f;
         if (layer == 0) {
             const int32_t in = model->cfg.input_size;
-            rnn__gemm(false, false, rows, in, hidden, 1.0f, grad + dir * block,
-                      hidden, w_ih, in, beta, dx, in);
+            rnn__gemm(false, false, rows, in, width, 1.0f, d_proj, width, w_ih,
+                      in, beta, dx, in);
             continue;
         }
         for (int32_t src = 0; src < dirs; ++src)
-            rnn__gemm(false, false, rows, hidden, hidden, 1.0f,
-                      grad + dir * block, hidden, w_ih + (size_t)src * hidden,
-                      dirs * hidden, beta, below + src * block, hidden);
+            rnn__gemm(false, false, rows, hidden, width, 1.0f, d_proj, width,
+                      w_ih + (size_t)src * hidden, dirs * hidden, beta,
+                      below + src * block, hidden);
     }
 }
 
-static void write_input_grad(rnn_t *model, const float *grad, float *dx)
+static void write_input_grad(rnn_t *model, float *grad, float *dx)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
@@ -255,12 +380,15 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
                 dh_n, (size_t)model->num_cells * model->cache.batch *
                           model->cfg.hidden_size, "dh_n", func);
     }
+    size_t floats[WORKS], total;
+    work_parts(model, floats);
+    rnn__sum_floats(floats, WORKS, &total);
     if (status == RNN_OK)
-        status = rnn__reserve(&model->work.arena, &model->work.capacity,
-                              work_floats(model), func);
+        status = rnn__reserve(&model->work.arena, &model->work.capacity, total,
+                              func);
     if (status != RNN_OK)
         return status;
-    layout_work(model);
+    layout_work(model, floats);
 
     const int32_t dirs = model->dirs;
     const size_t block =
@@ -274,13 +402,14 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
     for (int32_t layer = model->cfg.num_layers - 1; layer >= 0; --layer) {
         for (int32_t dir = 0; dir < dirs; ++dir) {
             const int32_t cell = layer * dirs + dir;
-            float *da = grad + dir * block;
+            float *dh = grad + dir * block;
+            float *d_proj = d_proj_block(model, grad, dir);
             if (dh_n != NULL)
-                add_final_state_grad(model, cell, dir, dh_n, da);
-            backprop_steps(model, cell, dir, da);
+                add_final_state_grad(model, cell, dir, dh_n, dh);
+            backprop_steps(model, cell, dir, dh, d_proj);
             if (dh0 != NULL)
-                write_initial_state_grad(model, cell, dir, da, dh0);
-            add_weight_grads(model, layer, dir, da);
+                write_initial_state_grad(model, cell, dir, d_proj, dh0);
+            add_weight_grads(model, layer, dir, d_proj);
         }
         if (layer > 0) {
             input_grad(model, layer, grad, below, NULL);

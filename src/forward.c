@@ -3,14 +3,18 @@
  * forward.c - the forward pass over whole sequences, keeping in the model
  * what backward and the head need.
  *
- * Per layer and direction ("cell"):
- *   1. the input projection of all T steps is ONE sgemm (M = T*B), written
- *      straight into the cell's hidden-state slots;
- *   2. each step adds h_prev W_hh^T in place (sgemm, or sgemv when B = 1)
- *      and applies bias + activation in one pass.
- * Each cell's states live in a [T+1, B, H] block: the T outputs are one
- * contiguous matrix (the next layer's input, the batched weight gradients)
- * and the initial state sits beside them (slot 0 forward, slot T reverse).
+ * Per layer and direction ("cell"), whatever the cell (cell.h):
+ *   1. the input projection of all T steps is ONE sgemm (M = T*B, N = G*H)
+ *      onto the pre-filled biases, written straight into the hidden-state
+ *      slots when the cell projects into the state (Elman), else into the
+ *      cell's own [T, B, G*H] rows;
+ *   2. each step adds h_prev W_hh^T onto its rows in place (sgemm, or sgemv
+ *      when B = 1), or into rows of its own when the cell keeps the
+ *      projections apart, and hands them to the cell's forward.
+ * Each cell's states live in a [T+1, B, H] block (c in a second one): the
+ * T outputs are one contiguous matrix (the next layer's input, the batched
+ * weight gradients) and the initial state sits beside them (slot 0
+ * forward, slot T reverse).
  */
 #include "internal.h"
 
@@ -30,6 +34,44 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
     return rnn__hidden_slot(model, cell, dir == 0 ? 1 : 0);
 }
 
+/* A cell's block in a per-cell part of the cache ([slots, B, units * H]
+ * for each cell), or NULL when the part is. */
+static float *cell_block(const rnn_t *model, float *part, int32_t cell,
+                         size_t slots, int32_t units)
+{
+    if (part == NULL)
+        return NULL;
+    const size_t bh = (size_t)model->cache.batch * (size_t)model->cfg.hidden_size;
+    return part + (size_t)cell * slots * (size_t)units * bh;
+}
+
+rnn_cell_forward_args rnn__step_buffers(const rnn_t *model, int32_t cell,
+                                        int32_t dir)
+{
+    const rnn_cache *cache = &model->cache;
+    const rnn_cell_ops *ops = model->cell_ops;
+    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
+    const size_t steps = (size_t)cache->seq_len;
+    const size_t out = (size_t)rnn__out_slot(dir, 0) * bh;
+    const size_t prev = (size_t)rnn__prev_slot(dir, 0) * bh;
+    float *h = cell_block(model, cache->hidden, cell, steps + 1, 1);
+    float *c = cell_block(model, cache->cell_state, cell, steps + 1, 1);
+    const rnn_cell_forward_args step = {
+        .cfg = &model->cfg,
+        .rows = cache->batch,
+        .hidden = model->cfg.hidden_size,
+        .proj = ops->project_into_state
+                    ? h + out
+                    : cell_block(model, cache->proj, cell, steps, ops->gates),
+        .c_prev = c != NULL ? c + prev : NULL,
+        .c = c != NULL ? c + out : NULL,
+        .h_prev = h + prev,
+        .h = h + out,
+        .saved = cell_block(model, cache->saved, cell, steps, ops->saved_units),
+    };
+    return step;
+}
+
 /* The per-step products run faster on W_hh^T (sgemm NN, or a transposed
  * sgemv) than on W_hh (NT, plain sgemv): measured with OpenBLAS on one
  * core, never slower (figures in docs/benchmarks.md). So forward transposes
@@ -37,39 +79,68 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
  * B > 1 from 64 rows; B = 1 from T >= H / 2, as the transpose costs
  * several steps' gain there (config a, H = 32, T = 10, is slower with the
  * copy than without). The copy's rows are padded by rnn__copy_ld. */
-static int32_t transposed_ld(int32_t hidden, int32_t seq_len, int32_t batch)
+static int32_t transposed_ld(const rnn_t *model, int32_t seq_len,
+                             int32_t batch)
 {
+    const int32_t hidden = model->cfg.hidden_size;
     const int64_t rows = (int64_t)seq_len * batch;
     const bool pays = batch > 1 ? rows >= 64 : (int64_t)seq_len * 2 >= hidden;
     if (!pays)
         return 0;
-    return rnn__copy_ld(hidden);
+    return rnn__copy_ld(model->cell_ops->gates * hidden);
 }
 
 /* One copy, reused cell after cell: the cells run one at a time. */
 static size_t transposed_floats(const rnn_t *model, int32_t seq_len,
                                 int32_t batch)
 {
-    const int32_t hidden = model->cfg.hidden_size;
-    return (size_t)hidden * (size_t)transposed_ld(hidden, seq_len, batch);
+    return (size_t)model->cfg.hidden_size *
+           (size_t)transposed_ld(model, seq_len, batch);
 }
 
-/* Floats of the cache for (T, B), or 0 when the count overflows. */
-static size_t cache_floats(const rnn_t *model, int32_t seq_len, int32_t batch)
+/* The sizes of the cache's parts for (T, B), in floats, in arena order. */
+enum { PART_X, PART_HIDDEN, PART_PROJ, PART_CELL_STATE, PART_SAVED, PART_REC,
+       PART_W_HH_T, PART_LENGTHS, PARTS };
+
+/* floats[] of every part; false when one overflows. */
+static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
+                        size_t floats[PARTS])
 {
     const rnn_config *cfg = &model->cfg;
-    size_t x, hidden, per_cell, total;
-    if (!rnn__mul3((size_t)seq_len, (size_t)batch, (size_t)cfg->input_size, &x) ||
-        !rnn__mul3((size_t)seq_len + 1, (size_t)batch, (size_t)cfg->hidden_size,
-                   &per_cell) ||
-        !rnn__mul(per_cell, (size_t)model->num_cells, &hidden))
-        return 0;
-    /* + the W_hh^T copies, + the lengths, stored as int32 at the end */
-    const size_t extra = transposed_floats(model, seq_len, batch) + (size_t)batch;
-    total = x + hidden;
-    if (total < x || total + extra < total)
-        return 0;
-    return total + extra;
+    const rnn_cell_ops *ops = model->cell_ops;
+    const size_t cells = (size_t)model->num_cells, hidden = (size_t)cfg->hidden_size;
+    const size_t gates = (size_t)ops->gates;
+    size_t states, steps;
+    memset(floats, 0, PARTS * sizeof floats[0]);
+    if (!rnn__mul3((size_t)seq_len + 1, (size_t)batch, hidden, &states) ||
+        !rnn__mul(states, cells, &states) ||
+        !rnn__mul3((size_t)seq_len, (size_t)batch, hidden, &steps) ||
+        !rnn__mul(steps, cells, &steps) ||
+        !rnn__mul3((size_t)seq_len, (size_t)batch, (size_t)cfg->input_size,
+                   &floats[PART_X]) ||
+        (!ops->project_into_state && !rnn__mul(steps, gates, &floats[PART_PROJ])) ||
+        !rnn__mul(steps, (size_t)ops->saved_units, &floats[PART_SAVED]))
+        return false;
+    floats[PART_HIDDEN] = states;
+    floats[PART_CELL_STATE] = ops->has_cell_state ? states : 0;
+    floats[PART_REC] = ops->separate_projections ? (size_t)batch * gates * hidden : 0;
+    floats[PART_W_HH_T] = transposed_floats(model, seq_len, batch);
+    floats[PART_LENGTHS] = (size_t)batch; /* int32, at the end */
+    return true;
+}
+
+/* The cache for (T, B): its parts (arena order) and their sum, in floats. */
+typedef struct cache_plan {
+    size_t floats[PARTS];
+    size_t total;
+} cache_plan;
+
+/* false when the count overflows. */
+static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
+                       cache_plan *plan)
+{
+    return cache_parts(model, seq_len, batch, plan->floats) &&
+           rnn__sum_floats(plan->floats, PARTS, &plan->total);
 }
 
 static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
@@ -85,8 +156,10 @@ static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
     return RNN_OK;
 }
 
+/* Checks the arguments and plans the cache for them. */
 static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
-                           const float *x, const int32_t *lengths)
+                           const float *x, const int32_t *lengths,
+                           cache_plan *plan)
 {
     static const char *func = "rnn_forward";
     if (model == NULL)
@@ -98,38 +171,43 @@ static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
                          seq_len);
     if (batch <= 0)
         return rnn__fail(RNN_E_SHAPE, func, "batch must be > 0 (got %d)", batch);
-    /* BLAS takes int sizes: T*B rows must fit, as must T*B*(D*H) elements
-     * addressed with int strides by some backends. */
+    /* BLAS takes int sizes: T*B rows must fit, as must T*B*(D*H) and
+     * T*B*(G*H) elements addressed with int strides by some backends. */
     const int64_t rows = (int64_t)seq_len * batch;
-    const int64_t widest = model->cfg.input_size > model->dirs * model->cfg.hidden_size
-                               ? model->cfg.input_size
-                               : (int64_t)model->dirs * model->cfg.hidden_size;
+    const int64_t hidden = model->cfg.hidden_size;
+    int64_t widest = model->cfg.input_size > model->dirs * hidden
+                         ? model->cfg.input_size
+                         : model->dirs * hidden;
+    if (model->cell_ops->gates * hidden > widest)
+        widest = model->cell_ops->gates * hidden;
     if (rows > INT_MAX || rows * widest > INT_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
                          "seq_len * batch * width = %d * %d * %lld exceeds "
                          "INT_MAX",
                          seq_len, batch, (long long)widest);
-    if (cache_floats(model, seq_len, batch) == 0)
+    if (!plan_cache(model, seq_len, batch, plan))
         return rnn__fail(RNN_E_SHAPE, func, "cache size for seq_len %d, batch %d "
                          "overflows", seq_len, batch);
     return check_lengths(lengths, seq_len, batch, func);
 }
 
-/* Points the cache at its arena for (T, B); the arena already fits. */
-static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch)
+/* Points the cache at its arena for (T, B) as planned; the arena already
+ * fits. Parts a cell does not use are NULL. */
+static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch,
+                         const cache_plan *plan)
 {
     rnn_cache *cache = &model->cache;
-    const rnn_config *cfg = &model->cfg;
-    const size_t bh = (size_t)batch * (size_t)cfg->hidden_size;
+    float *lengths;
+    float **const parts[PARTS] = {
+        [PART_X] = &cache->x, [PART_HIDDEN] = &cache->hidden,
+        [PART_PROJ] = &cache->proj, [PART_CELL_STATE] = &cache->cell_state,
+        [PART_SAVED] = &cache->saved, [PART_REC] = &cache->rec,
+        [PART_W_HH_T] = &cache->w_hh_t, [PART_LENGTHS] = &lengths};
+    rnn__carve(cache->arena, plan->floats, PARTS, parts);
     cache->seq_len = seq_len;
     cache->batch = batch;
-    cache->x = cache->arena;
-    cache->hidden = cache->x + (size_t)seq_len * batch * (size_t)cfg->input_size;
-    cache->w_hh_t =
-        cache->hidden + (size_t)model->num_cells * ((size_t)seq_len + 1) * bh;
-    cache->w_hh_t_ld = transposed_ld(cfg->hidden_size, seq_len, batch);
-    cache->lengths = (int32_t *)(void *)(cache->w_hh_t +
-                                         transposed_floats(model, seq_len, batch));
+    cache->w_hh_t_ld = transposed_ld(model, seq_len, batch);
+    cache->lengths = (int32_t *)(void *)lengths;
 }
 
 static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
@@ -148,57 +226,76 @@ static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
         memcpy(cache->lengths, lengths, (size_t)cache->batch * sizeof(int32_t));
 }
 
-/* Fills rows[count, H] with b_ih + b_hh, so that the projection adds onto
- * it (beta = 1): the bias then costs no pass of its own in the step loop,
- * and the BLAS skips the pass that beta = 0 makes to zero its output. */
-static void fill_bias(float *rows, size_t count, int32_t hidden,
-                      const rnn_cell_view *w)
+/* Fills rows[count, width] with b_ih + b_hh (b_ih alone when b_hh is
+ * NULL), so that a projection adds onto it (beta = 1): the bias then costs
+ * no pass of its own in the step loop, and the BLAS skips the pass that
+ * beta = 0 makes to zero its output. */
+static void fill_bias(float *rows, size_t count, int32_t width,
+                      const float *b_ih, const float *b_hh)
 {
-    for (int32_t j = 0; j < hidden; ++j)
-        rows[j] = w->b_ih[j] + w->b_hh[j];
+    for (int32_t j = 0; j < width; ++j)
+        rows[j] = b_hh != NULL ? b_ih[j] + b_hh[j] : b_ih[j];
     for (size_t r = 1; r < count; ++r)
-        memcpy(rows + r * hidden, rows, (size_t)hidden * sizeof(float));
+        memcpy(rows + r * width, rows, (size_t)width * sizeof(float));
 }
 
-/* Input projection of all steps: out[T*B, H] = bias + input W_ih^T. The
- * input of layer l > 0 is the previous layer's output, one [T*B, H] block
- * per direction, so the product is one sgemm per source direction. */
+/* Input projection of all steps: out[T*B, G*H] = bias + input W_ih^T, the
+ * bias b_ih + b_hh (b_ih alone when the cell keeps the projections apart).
+ * The input of layer l > 0 is the previous layer's output, one [T*B, H]
+ * block per direction, so the product is one sgemm per source direction. */
 static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
+    const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
+    const int32_t width = ops->gates * hidden;
     const int32_t rows = cache->seq_len * cache->batch;
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view w = rnn__cell(model, model->params, cell);
-    float *out = rnn__outputs(model, cell, dir);
+    float *out = rnn__step_buffers(model, cell, dir).proj;
     if (w.b_ih != NULL)
-        fill_bias(out, (size_t)rows, hidden, &w);
+        fill_bias(out, (size_t)rows, width, w.b_ih,
+                       ops->separate_projections ? NULL : w.b_hh);
     const float beta = w.b_ih != NULL ? 1.0f : 0.0f;
     if (layer == 0) {
         const int32_t in = model->cfg.input_size;
-        rnn__gemm(false, true, rows, hidden, in, 1.0f, cache->x, in, w.w_ih, in,
-                  beta, out, hidden);
+        rnn__gemm(false, true, rows, width, in, 1.0f, cache->x, in, w.w_ih, in,
+                  beta, out, width);
         return;
     }
     for (int32_t src = 0; src < dirs; ++src) {
         const int32_t src_cell = (layer - 1) * dirs + src;
         const float *input = rnn__outputs(model, src_cell, src);
-        rnn__gemm(false, true, rows, hidden, hidden, 1.0f, input, hidden,
+        rnn__gemm(false, true, rows, width, hidden, 1.0f, input, hidden,
                   w.w_ih + (size_t)src * hidden, dirs * hidden,
-                  src == 0 ? beta : 1.0f, out, hidden);
+                  src == 0 ? beta : 1.0f, out, width);
     }
 }
 
+/* Copies the cell's slice of a [L*D, B, H] initial state into `slot`, or
+ * zeros it when there is none. */
+static void load_state(const rnn_t *model, int32_t cell, const float *from,
+                       float *slot)
+{
+    const size_t bh = (size_t)model->cache.batch * model->cfg.hidden_size;
+    if (from != NULL)
+        memcpy(slot, from + (size_t)cell * bh, bh * sizeof(float));
+    else
+        memset(slot, 0, bh * sizeof(float));
+}
+
+/* h0 (and c0 = 0: the API has no c0 yet) into the cell's initial slots. */
 static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
                               const float *h0)
 {
     const rnn_cache *cache = &model->cache;
-    const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
-    float *slot = rnn__hidden_slot(model, cell, dir == 0 ? 0 : cache->seq_len);
-    if (h0 != NULL)
-        memcpy(slot, h0 + (size_t)cell * bh, bh * sizeof(float));
-    else
-        memset(slot, 0, bh * sizeof(float));
+    const int32_t slot = dir == 0 ? 0 : cache->seq_len;
+    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
+    float *c = cell_block(model, cache->cell_state, cell,
+                          (size_t)cache->seq_len + 1, 1);
+    load_state(model, cell, h0, rnn__hidden_slot(model, cell, slot));
+    if (c != NULL)
+        load_state(model, cell, NULL, c + (size_t)slot * bh);
 }
 
 /* Sequences that ended before step t keep their previous state. */
@@ -211,30 +308,70 @@ static void hold_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
                    (size_t)hidden * sizeof(float));
 }
 
+/* out[B, G*H] (+)= h_prev W_hh^T, from the [H, G*H] W_hh^T copy or from
+ * W_hh itself. */
+static void recurrent_product(const rnn_t *model, const float *w_hh,
+                              const float *h_prev, float beta, float *out)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t hidden = model->cfg.hidden_size;
+    const int32_t width = model->cell_ops->gates * hidden;
+    if (cache->w_hh_t_ld != 0)
+        rnn__rows_product(cache->batch, width, hidden, h_prev, cache->w_hh_t,
+                          cache->w_hh_t_ld, false, beta, out);
+    else
+        rnn__rows_product(cache->batch, width, hidden, h_prev, w_hh, hidden,
+                          true, beta, out);
+}
+
+/* The step's rec rows of their own, b_hh included (separate projections). */
+static float *separate_rec(const rnn_t *model, const rnn_cell_view *w,
+                           const float *h_prev)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
+    if (w->b_hh != NULL)
+        fill_bias(cache->rec, (size_t)cache->batch, width, w->b_hh, NULL);
+    recurrent_product(model, w->w_hh, h_prev, w->b_hh != NULL ? 1.0f : 0.0f,
+                      cache->rec);
+    return cache->rec;
+}
+
+/* Step t, whose buffers `step` holds. */
+static void run_step(rnn_t *model, rnn_cell_forward_args *step, int32_t t,
+                     const rnn_cell_view *w)
+{
+    const rnn_cache *cache = &model->cache;
+    const rnn_cell_ops *ops = model->cell_ops;
+    const int32_t hidden = model->cfg.hidden_size;
+    if (ops->separate_projections)
+        step->rec = separate_rec(model, w, step->h_prev);
+    else
+        recurrent_product(model, w->w_hh, step->h_prev, 1.0f, step->proj);
+    ops->forward(step);
+    if (cache->has_lengths) {
+        hold_finished(cache, t, hidden, step->h, step->h_prev);
+        if (step->c != NULL)
+            hold_finished(cache, t, hidden, step->c, step->c_prev);
+    }
+}
+
 static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
     const int32_t seq_len = cache->seq_len;
     const rnn_cell_view w = rnn__cell(model, model->params, cell);
-    const int32_t ld = cache->w_hh_t_ld;
-    if (ld != 0)
-        rnn__transpose(cache->w_hh_t, ld, w.w_hh, hidden, hidden);
+    const int32_t first = dir == 0 ? 0 : seq_len - 1, next = dir == 0 ? 1 : -1;
+    rnn_cell_forward_args step = rnn__step_buffers(model, cell, dir);
+    if (cache->w_hh_t_ld != 0)
+        rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
+                       model->cell_ops->gates * model->cfg.hidden_size,
+                       model->cfg.hidden_size);
+    rnn__step_move(&step, model->cell_ops, first);
     for (int32_t k = 0; k < seq_len; ++k) {
-        const int32_t t = dir == 0 ? k : seq_len - 1 - k;
-        float *out = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
-        const float *prev = rnn__hidden_slot(model, cell, rnn__prev_slot(dir, t));
-        /* out += prev W_hh^T, from the [H, H] W_hh^T copy or from W_hh */
-        if (ld != 0)
-            rnn__rows_product(batch, hidden, hidden, prev, cache->w_hh_t, ld,
-                              false, 1.0f, out);
-        else
-            rnn__rows_product(batch, hidden, hidden, prev, w.w_hh, hidden, true,
-                              1.0f, out);
-        rnn__bias_act(out, (size_t)batch, hidden, NULL, NULL,
-                      model->cfg.nonlinearity);
-        if (cache->has_lengths)
-            hold_finished(cache, t, hidden, out, prev);
+        run_step(model, &step, first + k * next, &w);
+        if (k + 1 < seq_len) /* never points outside the cache */
+            rnn__step_move(&step, model->cell_ops, next);
     }
 }
 
@@ -321,17 +458,18 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                        const float *x, const int32_t *lengths, const float *h0,
                        float *y, float *h_n)
 {
-    rnn_status status = validate(model, seq_len, batch, x, lengths);
+    cache_plan plan;
+    rnn_status status = validate(model, seq_len, batch, x, lengths, &plan);
     if (status == RNN_OK && model->check_finite)
         status = check_inputs(model, seq_len, batch, x, h0);
     if (status != RNN_OK)
         return status;
     rnn_cache *cache = &model->cache;
-    status = rnn__reserve(&cache->arena, &cache->capacity,
-                          cache_floats(model, seq_len, batch), "rnn_forward");
+    status = rnn__reserve(&cache->arena, &cache->capacity, plan.total,
+                          "rnn_forward");
     if (status != RNN_OK)
         return status;
-    layout_cache(model, seq_len, batch);
+    layout_cache(model, seq_len, batch, &plan);
     prepare_inputs(model, x, lengths);
     model->head_grad_pending = false;
     for (int32_t layer = 0; layer < model->cfg.num_layers; ++layer) {

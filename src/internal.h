@@ -7,6 +7,7 @@
 #ifndef RNN_INTERNAL_H
 #define RNN_INTERNAL_H
 
+#include "cell.h"
 #include "rnn.h"
 
 #include <stdbool.h>
@@ -32,6 +33,12 @@ void rnn__free(void *ptr);
 /* Grows a float arena to hold `floats`, keeping the old one on failure. */
 rnn_status rnn__reserve(float **arena, size_t *capacity, size_t floats,
                         const char *func);
+/* *total = the sum of floats[count]; false when it overflows. */
+bool rnn__sum_floats(const size_t *floats, int count, size_t *total);
+/* *parts[i] = the next floats[i] floats of arena, one after the other
+ * (NULL for an empty part). */
+void rnn__carve(float *arena, const size_t *floats, int count,
+                float **const *parts);
 
 /* ---- versioned public structs (versioned.c) ----------------------------- */
 
@@ -138,12 +145,13 @@ typedef struct rnn_tensor {
     int32_t ndim;
 } rnn_tensor;
 
-/* Views of one (layer, direction) cell's parameters inside a flat buffer. */
+/* Views of one (layer, direction) cell's parameters inside a flat buffer
+ * (G: the cell's gate count, cell.h). */
 typedef struct rnn_cell_view {
-    float *w_ih; /* [H, in_size] */
-    float *w_hh; /* [H, H] */
-    float *b_ih; /* [H] or NULL when the model has no bias */
-    float *b_hh; /* [H] or NULL */
+    float *w_ih; /* [G*H, in_size] */
+    float *w_hh; /* [G*H, H] */
+    float *b_ih; /* [G*H] or NULL when the model has no bias */
+    float *b_hh; /* [G*H] or NULL */
 } rnn_cell_view;
 
 /* Per-(layer, direction) offsets into the flat buffers. */
@@ -159,6 +167,11 @@ typedef struct rnn_cache {
     size_t capacity;       /* floats in arena */
     float *x;              /* [T, B, I] time-major copy of the input */
     float *hidden;         /* per cell: [T+1, B, H] (see forward.c) */
+    /* What only some cells need (cell.h), NULL for the others: */
+    float *proj;           /* per cell [T, B, G*H]: unless project_into_state */
+    float *cell_state;     /* per cell [T+1, B, H] c, slots as hidden */
+    float *saved;          /* per cell [T, B, saved_units * H] */
+    float *rec;            /* [B, G*H] a step's rec (separate_projections) */
     float *w_hh_t;         /* the running cell's W_hh^T [H, w_hh_t_ld] */
     int32_t w_hh_t_ld;     /* its row stride; 0: steps read W_hh itself */
     int32_t *lengths;      /* [B] or unused */
@@ -175,10 +188,18 @@ typedef struct rnn_grad_work {
     float *grad_out;   /* per direction [T, B, H]: dL/d(input of layer) */
     float *gather;     /* [B, max(D*H, I)] */
     float *dx_tm;      /* [T, B, I] time-major dx when batch_first */
+    /* What only some cells need (cell.h), NULL for the others: */
+    float *d_proj;     /* per direction [T, B, G*H] dA: unless
+                          project_into_state (then dA replaces dL/dh) */
+    float *d_rec;      /* [T, B, G*H] dR (separate_projections) */
+    float *dc;         /* [B, H] the carried dL/dc (has_cell_state) */
+    float *dh_direct;  /* [B, H] a step's dh_prev (direct_state_grad) */
+    float *dh0_direct; /* [B, H] its rows that reach h0 */
 } rnn_grad_work;
 
 struct rnn {
     rnn_config cfg;
+    const rnn_cell_ops *cell_ops; /* chosen by rnn_create (cell.c) */
     int32_t dirs;           /* D */
     int32_t num_cells;      /* L * D */
     size_t num_params;
@@ -213,9 +234,10 @@ static inline int32_t rnn__copy_ld(int32_t hidden)
 {
     return hidden % 1024 == 0 ? hidden + 16 : hidden;
 }
-/* Layer `layer`'s packed block: [W_ih | W_hh]^T [I_l + H, H] with row
- * stride rnn__copy_ld(H), then b_ih + b_hh [H]. Only while model->packed
- * is not NULL. */
+/* Layer `layer`'s packed block: [W_ih | W_hh]^T [I_l + H, G*H] with row
+ * stride rnn__copy_ld(G*H), then b_ih + b_hh [G*H] (b_ih [G*H] and b_hh
+ * [G*H] when the cell keeps the projections apart). Only while
+ * model->packed is not NULL. */
 const float *rnn__packed_layer(const rnn_t *model, int32_t layer);
 /* Re-copies the parameters into the packed blocks, if any: every library
  * call that changes the parameters ends with it. */
@@ -269,9 +291,12 @@ rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func);
 #define RNN_HIDDEN
 #endif
 
-/* h[rows, H] = act(h + (b_ih + b_hh)) in place; biases NULL when absent. */
-RNN_HIDDEN void rnn__bias_act(float *h, size_t rows, int32_t hidden, const float *b_ih,
-                   const float *b_hh, int32_t nonlinearity);
+/* rows[count, width] += b_ih + b_hh (the sum of the two taken first), or
+ * += b_ih alone when b_hh is NULL. */
+RNN_HIDDEN void rnn__add_bias(float *rows, size_t count, int32_t width,
+                              const float *b_ih, const float *b_hh);
+/* h[n] = act(h[n]) in place (tanh or relu). */
+RNN_HIDDEN void rnn__act(float *h, size_t n, int32_t nonlinearity);
 /* grad[n] *= act'(h[n]), the derivative taken from the activation itself. */
 RNN_HIDDEN void rnn__mul_act_grad(float *grad, const float *h, size_t n,
                        int32_t nonlinearity);
@@ -311,6 +336,10 @@ rnn_status rnn__check_array(const float *array, size_t n, const char *name,
 float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
 /* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
 float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
+/* Step 0's buffers in the cache, for the cell's forward and backward (rec
+ * NULL: the caller adds it). */
+rnn_cell_forward_args rnn__step_buffers(const rnn_t *model, int32_t cell,
+                                        int32_t dir);
 /* The slot of h_t (output of step t) and of the state step t reads. */
 static inline int32_t rnn__out_slot(int32_t dir, int32_t t)
 {
@@ -319,6 +348,24 @@ static inline int32_t rnn__out_slot(int32_t dir, int32_t t)
 static inline int32_t rnn__prev_slot(int32_t dir, int32_t t)
 {
     return dir == 0 ? t : t + 1;
+}
+/* Moves a step's buffers `steps` steps on (back when negative): every
+ * buffer of a step lies one step's rows further than the step before
+ * (slots and rows both follow t), so the step loops move pointers instead
+ * of recomputing them. */
+static inline void rnn__step_move(rnn_cell_forward_args *step,
+                                  const rnn_cell_ops *ops, int32_t steps)
+{
+    const ptrdiff_t states = (ptrdiff_t)steps * step->rows * step->hidden;
+    step->proj += ops->gates * states;
+    step->h_prev += states;
+    step->h += states;
+    if (step->c != NULL) {
+        step->c_prev += states;
+        step->c += states;
+    }
+    if (step->saved != NULL)
+        step->saved += ops->saved_units * states;
 }
 /* Last valid step of sequence b in the cached forward. */
 static inline int32_t rnn__last_step(const rnn_cache *cache, int32_t b)

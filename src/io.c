@@ -478,13 +478,17 @@ static size_t param_count(const rnn_config *c)
     if (c->input_size <= 0 || c->hidden_size <= 0 || c->num_layers <= 0 ||
         c->output_size < 0)
         return 0;
+    const rnn_cell_ops *cell = rnn__cell_select(c);
     const size_t dirs = c->bidirectional ? 2 : 1, H = (size_t)c->hidden_size;
     const size_t bias = c->bias ? 2 : 0, deeper = (size_t)c->num_layers - 1;
-    size_t first = 0, other = 0, total = 0, width;
+    size_t first = 0, other = 0, total = 0, width, rows;
+    /* the cell's weights and biases have G*H rows */
     if (!rnn__mul(dirs, H, &width) ||
-        !add_size(&first, H, (size_t)c->input_size) || !add_size(&first, H, H) ||
-        !add_size(&first, bias, H) || !add_size(&other, H, width) ||
-        !add_size(&other, H, H) || !add_size(&other, bias, H) ||
+        !rnn__mul(cell != NULL ? (size_t)cell->gates : 1, H, &rows) ||
+        !add_size(&first, rows, (size_t)c->input_size) ||
+        !add_size(&first, rows, H) || !add_size(&first, bias, rows) ||
+        !add_size(&other, rows, width) || !add_size(&other, rows, H) ||
+        !add_size(&other, bias, rows) ||
         !add_size(&total, dirs, first) || !rnn__mul(dirs, other, &other) ||
         !add_size(&total, deeper, other) ||
         !add_size(&total, (size_t)c->output_size, width + 1))

@@ -71,19 +71,25 @@ static inline float tanh_approx(float v)
 }
 
 RNN_VECTOR_CLONES
-void rnn__bias_act(float *h, size_t rows, int32_t hidden, const float *b_ih,
-                   const float *b_hh, int32_t nonlinearity)
+void rnn__add_bias(float *rows, size_t count, int32_t width, const float *b_ih,
+                   const float *b_hh)
 {
-    if (b_ih != NULL) {
-        for (size_t r = 0; r < rows; ++r) {
-            float *row = h + r * (size_t)hidden;
-            for (int32_t j = 0; j < hidden; ++j)
+    for (size_t r = 0; r < count; ++r) {
+        float *row = rows + r * (size_t)width;
+        if (b_hh != NULL)
+            for (int32_t j = 0; j < width; ++j)
                 row[j] += b_ih[j] + b_hh[j];
-        }
+        else
+            for (int32_t j = 0; j < width; ++j)
+                row[j] += b_ih[j];
     }
+}
+
+RNN_VECTOR_CLONES
+void rnn__act(float *h, size_t n, int32_t nonlinearity)
+{
     /* One flat loop over all rows: at small H a loop per row spends more on
      * its prologue and remainder than on the rows themselves. */
-    const size_t n = rows * (size_t)hidden;
     if (nonlinearity == RNN_TANH)
         for (size_t i = 0; i < n; ++i)
             h[i] = tanh_approx(h[i]);

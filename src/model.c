@@ -122,12 +122,14 @@ static size_t add_tensor(rnn_tensor *table, int32_t *index, size_t offset,
 }
 
 /* Walks the layout once: counts tensors and floats, and fills the cell and
- * tensor tables when they are given. Returns SIZE_MAX on overflow. */
-static size_t plan_layout(const rnn_config *cfg, rnn_cell_layout *cells,
-                          rnn_tensor *tensors, int32_t *num_tensors,
-                          size_t *head_w, size_t *head_b)
+ * tensor tables when they are given. Returns SIZE_MAX on overflow. The
+ * cell's weights and biases have G*H rows (G = gates). */
+static size_t plan_layout(const rnn_config *cfg, int32_t gates,
+                          rnn_cell_layout *cells, rnn_tensor *tensors,
+                          int32_t *num_tensors, size_t *head_w, size_t *head_b)
 {
     const int32_t dirs = cfg->bidirectional ? 2 : 1, hidden = cfg->hidden_size;
+    const int32_t rows = gates * hidden;
     size_t offset = 0;
     int32_t index = 0;
     char name[RNN_MAX_NAME];
@@ -140,17 +142,17 @@ static size_t plan_layout(const rnn_config *cfg, rnn_cell_layout *cells,
             cell.in_size = in_size;
             cell.w_ih = offset;
             snprintf(name, sizeof name, "weight_ih_l%d%s", layer, suffix);
-            offset = add_tensor(tensors, &index, offset, hidden, in_size, name);
+            offset = add_tensor(tensors, &index, offset, rows, in_size, name);
             cell.w_hh = offset;
             snprintf(name, sizeof name, "weight_hh_l%d%s", layer, suffix);
-            offset = add_tensor(tensors, &index, offset, hidden, hidden, name);
+            offset = add_tensor(tensors, &index, offset, rows, hidden, name);
             if (cfg->bias) {
                 cell.b_ih = offset;
                 snprintf(name, sizeof name, "bias_ih_l%d%s", layer, suffix);
-                offset = add_tensor(tensors, &index, offset, hidden, 0, name);
+                offset = add_tensor(tensors, &index, offset, rows, 0, name);
                 cell.b_hh = offset;
                 snprintf(name, sizeof name, "bias_hh_l%d%s", layer, suffix);
-                offset = add_tensor(tensors, &index, offset, hidden, 0, name);
+                offset = add_tensor(tensors, &index, offset, rows, 0, name);
             }
             if (cells != NULL)
                 cells[layer * dirs + dir] = cell;
@@ -223,11 +225,19 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     cfg = &full;
     if ((status = validate_config(cfg)) != RNN_OK)
         return status;
+    const rnn_cell_ops *cell_ops = rnn__cell_select(cfg);
+    if (cell_ops == NULL)
+        return rnn__fail(RNN_E_UNSUPPORTED, func,
+                         "no cell serves this configuration");
+    if (cell_ops->gates > INT32_MAX / cfg->hidden_size)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "%d gates * hidden_size %d overflows", cell_ops->gates,
+                         cfg->hidden_size);
 
     int32_t num_tensors;
     size_t head_w = 0, head_b = 0, bytes;
-    size_t num_params = plan_layout(cfg, NULL, NULL, &num_tensors, &head_w,
-                                    &head_b);
+    size_t num_params = plan_layout(cfg, cell_ops->gates, NULL, NULL,
+                                    &num_tensors, &head_w, &head_b);
     if (num_params == SIZE_MAX || !rnn__mul(num_params, sizeof(float), &bytes))
         return rnn__fail(RNN_E_SHAPE, func,
                          "the parameter count overflows (input_size %d, "
@@ -238,6 +248,7 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     if (model == NULL)
         return rnn__fail_nomem(func);
     model->cfg = *cfg;
+    model->cell_ops = cell_ops;
     model->dirs = cfg->bidirectional ? 2 : 1;
     model->num_cells = cfg->num_layers * model->dirs;
     model->num_params = num_params;
@@ -247,8 +258,8 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
         rnn_destroy(model);
         return status;
     }
-    plan_layout(cfg, model->cells, model->tensors, &num_tensors, &model->head_w,
-                &model->head_b);
+    plan_layout(cfg, cell_ops->gates, model->cells, model->tensors, &num_tensors,
+                &model->head_w, &model->head_b);
     rnn__init_uniform(model, cfg->seed);
     *out = model;
     return RNN_OK;

@@ -2,12 +2,14 @@
  *
  * pack.c - the packed copy of the weights that rnn_step reads.
  *
- * Per layer l, one block: [W_ih | W_hh]^T as an [I_l + H, H] row-major
- * matrix (rows padded by rnn__copy_ld), then b_ih + b_hh [H] (zeros
+ * Per layer l, one block: [W_ih | W_hh]^T as an [I_l + H, G*H] row-major
+ * matrix (rows padded by rnn__copy_ld), then b_ih + b_hh [G*H] (zeros
  * without bias). A step of layer l is then one product [x | h] * block
  * (sgemv T, or sgemm NN) onto the summed bias: BLAS reads this orientation
- * faster than PyTorch's [H, K] (measured with OpenBLAS: docs/benchmarks.md),
- * and one call replaces two.
+ * faster than PyTorch's [G*H, K] (measured with OpenBLAS:
+ * docs/benchmarks.md), and one call replaces two. A cell that keeps the
+ * projections apart (cell.h) gets b_ih and b_hh one after the other, and
+ * its step makes the two products from the two parts of the block.
  */
 #include "internal.h"
 
@@ -16,8 +18,11 @@
 static size_t layer_floats(const rnn_t *model, int32_t layer)
 {
     const size_t hidden = (size_t)model->cfg.hidden_size;
-    const size_t ld = (size_t)rnn__copy_ld(model->cfg.hidden_size);
-    return ((size_t)model->cells[layer].in_size + hidden) * ld + hidden;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
+    const size_t ld = (size_t)rnn__copy_ld(width);
+    const size_t biases = model->cell_ops->separate_projections ? 2 : 1;
+    return ((size_t)model->cells[layer].in_size + hidden) * ld +
+           biases * (size_t)width;
 }
 
 static size_t packed_floats(const rnn_t *model)
@@ -36,16 +41,31 @@ const float *rnn__packed_layer(const rnn_t *model, int32_t layer)
     return block;
 }
 
+/* bias[width] = b_ih + b_hh (b_ih alone when b_hh is NULL), 0 without. */
+static void pack_bias(float *bias, int32_t width, const float *b_ih,
+                      const float *b_hh)
+{
+    for (int32_t j = 0; j < width; ++j)
+        bias[j] = b_ih == NULL ? 0.0f
+                  : b_hh != NULL ? b_ih[j] + b_hh[j]
+                                 : b_ih[j];
+}
+
 static void pack_layer(const rnn_t *model, int32_t layer, float *block)
 {
-    const int32_t hidden = model->cfg.hidden_size, ld = rnn__copy_ld(hidden);
+    const int32_t hidden = model->cfg.hidden_size;
+    const int32_t width = model->cell_ops->gates * hidden, ld = rnn__copy_ld(width);
     const int32_t in = model->cells[layer].in_size;
     const rnn_cell_view w = rnn__cell(model, model->params, layer);
-    rnn__transpose(block, ld, w.w_ih, hidden, in);
-    rnn__transpose(block + (size_t)in * ld, ld, w.w_hh, hidden, hidden);
+    rnn__transpose(block, ld, w.w_ih, width, in);
+    rnn__transpose(block + (size_t)in * ld, ld, w.w_hh, width, hidden);
     float *bias = block + ((size_t)in + hidden) * ld;
-    for (int32_t j = 0; j < hidden; ++j)
-        bias[j] = w.b_ih != NULL ? w.b_ih[j] + w.b_hh[j] : 0.0f;
+    if (!model->cell_ops->separate_projections) {
+        pack_bias(bias, width, w.b_ih, w.b_hh);
+        return;
+    }
+    pack_bias(bias, width, w.b_ih, NULL);
+    pack_bias(bias + width, width, w.b_hh, NULL);
 }
 
 void rnn__refresh_packed(rnn_t *model)

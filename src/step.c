@@ -2,6 +2,8 @@
  *
  * step.c - streaming inference: one time step for B independent streams.
  * The model is only read, so threads may share it, each with its own state.
+ * Each layer's step: the projections (two products on W_ih and W_hh, or
+ * one on the packed block, pack.c), then the cell's forward (cell.h).
  */
 #include "internal.h"
 
@@ -9,10 +11,16 @@
 
 struct rnn_state {
     int32_t batch, input_size, hidden_size, num_layers;
-    float *h;       /* [L, B, H] */
-    float *scratch; /* [B, H]: a layer's pre-activation */
-    float *saved;   /* [L, B, H]: h before a checked step, to undo it */
-    float *joined;  /* [B, max(I, H) + H]: [x | h] rows for packed weights */
+    const rnn_cell_ops *cell_ops; /* of the model it was made for */
+    int32_t states;   /* 1: h; 2: h and c (the cell's has_cell_state) */
+    float *h;         /* [L, B, H], then c [L, B, H] when states = 2 */
+    float *c;         /* the c part of the block, or NULL */
+    float *scratch;   /* [B, G*H]: a layer's projection */
+    float *rec;       /* [B, G*H]: its rec, when kept apart; or NULL */
+    float *cell_saved; /* [B, saved_units * H]: what the cell saves, unread */
+    float *saved;     /* [states, L, B, H]: the states before a checked step,
+                         to undo it */
+    float *joined;    /* [B, max(I, H) + H]: [x | h] rows for packed weights */
 };
 
 static rnn_status check_streamable(const rnn_t *model, const char *func)
@@ -39,13 +47,19 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     if (batch <= 0)
         return rnn__fail(RNN_E_SHAPE, func, "batch must be > 0 (got %d)", batch);
     const rnn_config *cfg = &model->cfg;
+    const rnn_cell_ops *ops = model->cell_ops;
+    const size_t states = ops->has_cell_state ? 2 : 1;
+    /* per hidden unit and stream: the states and their undo copies, L*states
+     * each; the projection (and rec): G each; the cell's saved values */
+    const size_t units = 2 * states * (size_t)cfg->num_layers +
+                         (ops->separate_projections ? 2u : 1u) * (size_t)ops->gates +
+                         (size_t)ops->saved_units;
     size_t floats, joined;
     const size_t widest = (size_t)(cfg->input_size > cfg->hidden_size
                                        ? cfg->input_size
                                        : cfg->hidden_size);
-    /* h, saved: L*B*H each; scratch: B*H; joined: B*(max(I, H) + H) */
-    if (!rnn__mul3(2 * (size_t)cfg->num_layers + 1, (size_t)batch,
-                   (size_t)cfg->hidden_size, &floats) ||
+    /* + joined: B*(max(I, H) + H) */
+    if (!rnn__mul3(units, (size_t)batch, (size_t)cfg->hidden_size, &floats) ||
         !rnn__mul(widest + (size_t)cfg->hidden_size, (size_t)batch, &joined) ||
         (floats += joined) < joined || floats > (size_t)INT32_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
@@ -58,14 +72,22 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
         rnn__free(h);
         return rnn__fail_nomem(func);
     }
+    const size_t lbh = (size_t)cfg->num_layers * batch * cfg->hidden_size;
+    const size_t projection = (size_t)batch * ops->gates * cfg->hidden_size;
     state->batch = batch;
     state->input_size = cfg->input_size;
     state->hidden_size = cfg->hidden_size;
     state->num_layers = cfg->num_layers;
+    state->cell_ops = ops;
+    state->states = (int32_t)states;
     state->h = h;
-    state->saved = h + (size_t)cfg->num_layers * batch * cfg->hidden_size;
-    state->scratch = state->saved + (size_t)cfg->num_layers * batch * cfg->hidden_size;
-    state->joined = state->scratch + (size_t)batch * cfg->hidden_size;
+    state->c = states == 2 ? h + lbh : NULL;
+    state->saved = h + states * lbh;
+    state->scratch = state->saved + states * lbh;
+    state->rec = ops->separate_projections ? state->scratch + projection : NULL;
+    state->cell_saved = state->scratch + (state->rec != NULL ? 2 : 1) * projection;
+    state->joined = state->cell_saved +
+                    (size_t)batch * ops->saved_units * cfg->hidden_size;
     *out = state;
     return RNN_OK;
 }
@@ -78,9 +100,17 @@ void rnn_state_destroy(rnn_state_t *state)
     rnn__free(state);
 }
 
+/* Floats of h [L, B, H], what rnn_state_get and rnn_state_set move. */
 static size_t state_floats(const rnn_state_t *state)
 {
     return (size_t)state->num_layers * state->batch * state->hidden_size;
+}
+
+/* Floats of all the states, h and c: what a reset clears and a checked step
+ * restores. */
+static size_t all_state_floats(const rnn_state_t *state)
+{
+    return (size_t)state->states * state_floats(state);
 }
 
 rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask)
@@ -88,11 +118,13 @@ rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask)
     if (state == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, "rnn_state_reset", "state is NULL");
     if (mask == NULL) {
-        memset(state->h, 0, state_floats(state) * sizeof(float));
+        memset(state->h, 0, all_state_floats(state) * sizeof(float));
         return RNN_OK;
     }
+    /* h and c are [L, B, H] blocks one after the other: states * L rows of
+     * B streams */
     const size_t row_bytes = (size_t)state->hidden_size * sizeof(float);
-    for (int32_t layer = 0; layer < state->num_layers; ++layer)
+    for (int32_t layer = 0; layer < state->states * state->num_layers; ++layer)
         for (int32_t b = 0; b < state->batch; ++b)
             if (mask[b])
                 memset(state->h + ((size_t)layer * state->batch + b) *
@@ -146,71 +178,128 @@ static rnn_status check_pair(const rnn_t *model, const rnn_state_t *state,
                          "the model has input %d, hidden %d, %d layers",
                          state->input_size, state->hidden_size, state->num_layers,
                          cfg->input_size, cfg->hidden_size, cfg->num_layers);
+    if (state->cell_ops != model->cell_ops)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "the state was made for a %s cell; the model has a "
+                         "%s cell",
+                         state->cell_ops->name, model->cell_ops->name);
     return RNN_OK;
 }
 
-/* A layer's pre-activation of the step, into state->scratch; the biases
- * still to add are returned (NULL when already in). h is the layer's state. */
+/* A layer's projections of the step, biases included: in (+ rec when
+ * merged) into state->scratch, rec into state->rec when kept apart. h is
+ * the layer's state. */
 typedef void (*layer_product)(const rnn_t *model, rnn_state_t *state,
                               int32_t layer, const float *input,
-                              int32_t in_size, const float *h,
-                              const float **b_ih, const float **b_hh);
+                              int32_t in_size, const float *h);
 
 /* From the parameters, in rnn_forward's order: the input product, then the
- * recurrent product added (the biases are added with the activation). */
+ * recurrent product added (or made apart), then the biases. */
 static void direct_product(const rnn_t *model, rnn_state_t *state,
                            int32_t layer, const float *input, int32_t in_size,
-                           const float *h, const float **b_ih,
-                           const float **b_hh)
+                           const float *h)
 {
     const int32_t batch = state->batch, hidden = state->hidden_size;
+    const int32_t width = model->cell_ops->gates * hidden;
     const rnn_cell_view w = rnn__cell(model, model->params, layer);
-    rnn__rows_product(batch, hidden, in_size, input, w.w_ih, in_size, true,
+    float *rec = state->rec != NULL ? state->rec : state->scratch;
+    rnn__rows_product(batch, width, in_size, input, w.w_ih, in_size, true,
                       0.0f, state->scratch);
-    rnn__rows_product(batch, hidden, hidden, h, w.w_hh, hidden, true, 1.0f,
+    rnn__rows_product(batch, width, hidden, h, w.w_hh, hidden, true,
+                      rec == state->scratch ? 1.0f : 0.0f, rec);
+    if (w.b_ih == NULL)
+        return;
+    if (rec == state->scratch) {
+        rnn__add_bias(state->scratch, (size_t)batch, width, w.b_ih, w.b_hh);
+        return;
+    }
+    rnn__add_bias(state->scratch, (size_t)batch, width, w.b_ih, NULL);
+    rnn__add_bias(rec, (size_t)batch, width, w.b_hh, NULL);
+}
+
+/* out[rows, width] = `bias` in every row. */
+static void copy_bias(float *out, int32_t rows, int32_t width, const float *bias)
+{
+    for (int32_t b = 0; b < rows; ++b)
+        memcpy(out + (size_t)b * width, bias, (size_t)width * sizeof(float));
+}
+
+/* From the packed block (pack.c), kept apart: input times the W_ih^T rows
+ * onto b_ih, h times the W_hh^T rows onto b_hh. */
+static void packed_apart(const rnn_t *model, rnn_state_t *state,
+                         const float *block, const float *input,
+                         int32_t in_size, const float *h)
+{
+    const int32_t batch = state->batch, hidden = state->hidden_size;
+    const int32_t width = model->cell_ops->gates * hidden, ld = rnn__copy_ld(width);
+    const float *bias = block + ((size_t)in_size + hidden) * ld;
+    copy_bias(state->scratch, batch, width, bias);
+    copy_bias(state->rec, batch, width, bias + width);
+    rnn__rows_product(batch, width, in_size, input, block, ld, false, 1.0f,
                       state->scratch);
-    *b_ih = w.b_ih;
-    *b_hh = w.b_hh;
+    rnn__rows_product(batch, width, hidden, h, block + (size_t)in_size * ld, ld,
+                      false, 1.0f, state->rec);
 }
 
 /* From the packed block (pack.c): the rows [input | h] times
  * [W_ih | W_hh]^T onto b_ih + b_hh, in one product. */
 static void packed_product(const rnn_t *model, rnn_state_t *state,
                            int32_t layer, const float *input, int32_t in_size,
-                           const float *h, const float **b_ih,
-                           const float **b_hh)
+                           const float *h)
 {
     const int32_t batch = state->batch, hidden = state->hidden_size;
+    const int32_t width = model->cell_ops->gates * hidden;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     const float *block = rnn__packed_layer(model, layer);
-    const int32_t joined = in_size + hidden, ld = rnn__copy_ld(hidden);
+    if (state->rec != NULL) {
+        packed_apart(model, state, block, input, in_size, h);
+        return;
+    }
+    const int32_t joined = in_size + hidden, ld = rnn__copy_ld(width);
     const float *bias = block + (size_t)joined * ld;
     for (int32_t b = 0; b < batch; ++b) {
         float *row = state->joined + (size_t)b * joined;
         memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
         memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
-        memcpy(state->scratch + (size_t)b * hidden, bias, row_bytes);
+        memcpy(state->scratch + (size_t)b * width, bias,
+               (size_t)width * sizeof(float));
     }
-    rnn__rows_product(batch, hidden, joined, state->joined, block, ld, false,
+    rnn__rows_product(batch, width, joined, state->joined, block, ld, false,
                       1.0f, state->scratch);
-    *b_ih = *b_hh = NULL;
 }
 
 static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
 {
     const layer_product product =
         model->packed != NULL ? packed_product : direct_product;
+    const rnn_cell_ops *ops = model->cell_ops;
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const size_t bh = (size_t)batch * hidden;
     const float *input = x_t;
     int32_t in_size = state->input_size;
     for (int32_t layer = 0; layer < state->num_layers; ++layer) {
         float *h = state->h + (size_t)layer * bh;
-        const float *b_ih, *b_hh;
-        product(model, state, layer, input, in_size, h, &b_ih, &b_hh);
-        rnn__bias_act(state->scratch, (size_t)batch, hidden, b_ih, b_hh,
-                      model->cfg.nonlinearity);
-        memcpy(h, state->scratch, bh * sizeof(float));
+        float *c = state->c != NULL ? state->c + (size_t)layer * bh : NULL;
+        product(model, state, layer, input, in_size, h);
+        /* The new states overwrite the old ones element by element (a cell
+         * reads element i of h_prev and c_prev before writing element i),
+         * except when the projection is made in the state (Elman): then it
+         * is made in the scratch and copied. */
+        const rnn_cell_forward_args step = {
+            .cfg = &model->cfg,
+            .rows = batch,
+            .hidden = hidden,
+            .proj = state->scratch,
+            .rec = state->rec,
+            .c_prev = c,
+            .c = c,
+            .h_prev = h,
+            .h = ops->project_into_state ? state->scratch : h,
+            .saved = ops->saved_units > 0 ? state->cell_saved : NULL,
+        };
+        ops->forward(&step);
+        if (ops->project_into_state)
+            memcpy(h, state->scratch, bh * sizeof(float));
         input = h;
         in_size = hidden;
     }
@@ -233,10 +322,11 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
                                   "x_t", func);
         if (status != RNN_OK)
             return status;
-        memcpy(state->saved, state->h, state_floats(state) * sizeof(float));
+        const size_t floats = all_state_floats(state);
+        memcpy(state->saved, state->h, floats * sizeof(float));
         advance(model, state, x_t);
-        if (rnn__check_array(state->h, state_floats(state), "h", func) != RNN_OK) {
-            memcpy(state->h, state->saved, state_floats(state) * sizeof(float));
+        if (rnn__check_array(state->h, floats, "h", func) != RNN_OK) {
+            memcpy(state->h, state->saved, floats * sizeof(float));
             return rnn__fail(RNN_E_NONFINITE, func,
                              "the new hidden state holds NaN or Inf "
                              "(activations overflowed); the state is unchanged");

@@ -41,8 +41,8 @@ static double tanh_worst_ulps(float lo, float hi, uint32_t stride, float *worst_
         }
         float inputs[BATCH];
         memcpy(inputs, values, n * sizeof(float));
-        rnn__bias_act(values, 1, (int32_t)n, NULL, NULL, RNN_TANH);
-        rnn__bias_act(negated, 1, (int32_t)n, NULL, NULL, RNN_TANH);
+        rnn__act(values, n, RNN_TANH);
+        rnn__act(negated, n, RNN_TANH);
         for (size_t i = 0; i < n; ++i) {
             double err = ulps(values[i], tanh((double)inputs[i]));
             if (err > worst) {
@@ -76,7 +76,7 @@ static void tanh_keeps_nan_and_saturates_at_infinity(void **state)
 {
     (void)state;
     float h[6] = {NAN, INFINITY, -INFINITY, 50.0f, -1e30f, 0.0f};
-    rnn__bias_act(h, 1, 6, NULL, NULL, RNN_TANH);
+    rnn__act(h, 6, RNN_TANH);
     assert_true(isnan(h[0]));
     assert_true(h[1] == 1.0f && h[2] == -1.0f && h[3] == 1.0f && h[4] == -1.0f);
     assert_true(h[5] == 0.0f && !signbit(h[5]));
@@ -87,7 +87,8 @@ static void relu_adds_both_biases_and_keeps_nan(void **state)
     (void)state;
     float h[2 * 3] = {1.0f, -1.0f, NAN, -3.0f, 0.25f, INFINITY};
     const float b_ih[3] = {0.5f, 0.25f, 1.0f}, b_hh[3] = {0.25f, 0.5f, 1.0f};
-    rnn__bias_act(h, 2, 3, b_ih, b_hh, RNN_RELU);
+    rnn__add_bias(h, 2, 3, b_ih, b_hh);
+    rnn__act(h, 2 * 3, RNN_RELU);
     assert_true(h[0] == 1.75f && h[1] == 0.0f && isnan(h[2]));
     assert_true(h[3] == 0.0f && h[4] == 1.0f && isinf(h[5]));
 }
