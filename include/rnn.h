@@ -177,6 +177,12 @@ typedef struct rnn_config {
     int32_t head_mode;    /* rnn_head_mode (default RNN_HEAD_LAST)           */
     int32_t reserved;     /* must be 0                                       */
     uint64_t seed;        /* seed of the initial weights (default 0)         */
+    /* Since 0.2.0 (an older caller's struct ends above: these get defaults). */
+    float dropout;        /* p in [0, 1): training forwards zero each output
+                             of every layer but the last with probability p
+                             and scale the rest by 1/(1-p), as
+                             torch.nn.RNN(dropout=p); needs num_layers >= 2
+                             when > 0 (default 0)                           */
 #ifdef RNN_TEST_GROWTH /* librnn's own tests: a library whose structs grew */
     unsigned char test_growth[RNN_TEST_GROWTH];
 #endif
@@ -255,6 +261,29 @@ RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                                const float *x, const int32_t *lengths,
                                const float *h0, float *y, float *h_n);
 
+/* Runs the RNN like rnn_forward for evaluation or serving, keeping
+ * nothing for backward (torch's inference_mode, oneDNN's
+ * forward_inference): it never drops (cfg.dropout), writes the same y and
+ * h_n as rnn_forward, bit for bit, with the same BLAS and threads, and
+ * works in chunks of K = max(64, 4096 / B) steps (all T when fewer), so
+ * that its memory does not grow with T: K*B*I + L*D*(K+2)*B*H floats, plus
+ * the W_hh^T copy of rnn_forward and, with logits, the head's rows of one
+ * chunk. A bidirectional model, or the NaN/Inf check mode, runs the whole
+ * sequence at once (the memory of rnn_forward, without backward's).
+ *   x, lengths, h0, y, h_n  as rnn_forward
+ *   logits  NULL or the head's logits, laid out as rnn_head_forward's
+ *           (the head cannot run after this call: it keeps no outputs)
+ * After it, rnn_backward, rnn_head_forward and rnn_head_backward return
+ * RNN_E_STATE until the next rnn_forward, and a pending head gradient is
+ * dropped. On failure no output is written.
+ * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE, RNN_E_UNSUPPORTED (logits
+ * without a head), RNN_E_NONFINITE (check mode), RNN_E_NOMEM. */
+RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
+                                         int32_t batch, const float *x,
+                                         const int32_t *lengths,
+                                         const float *h0, float *y,
+                                         float *h_n, float *logits);
+
 /* Backpropagation through time over the last rnn_forward, plus the head
  * gradient left by rnn_head_backward (if it was called after that forward).
  * Weight gradients are ADDED to the model's gradient buffer (see
@@ -268,6 +297,16 @@ RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
  * Errors: RNN_E_INVALID_ARG, RNN_E_STATE (no forward yet), RNN_E_NOMEM. */
 RNN_API rnn_status rnn_backward(rnn_t *model, const float *dy,
                                 const float *dh_n, float *dx, float *dh0);
+
+/* Restarts the generator of the dropout masks (cfg.dropout) from `seed`;
+ * rnn_create starts it from cfg.seed. The generator is SplitMix64; each
+ * training forward draws the masks of layers 0 .. L-2 in order, direction
+ * by direction, over their time-major [T, B, H] outputs, two elements per
+ * 64-bit draw (low half first), an element kept when its 32-bit uniform u
+ * is >= p * 2^32. So a run is the same for a given seed and sequence of
+ * calls on every machine, whatever the BLAS and its threads.
+ * Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_seed_dropout(rnn_t *model, uint64_t seed);
 
 /* Sets every gradient to zero. Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_zero_grad(rnn_t *model);

@@ -310,8 +310,8 @@ static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
     } else {
         for (int32_t src = 0; src < dirs; ++src)
             rnn__gemm(true, false, width, hidden, rows, 1.0f, d_proj, width,
-                      rnn__outputs(model, (layer - 1) * dirs + src, src), hidden,
-                      1.0f, dw.w_ih + (size_t)src * hidden, dirs * hidden);
+                      rnn__layer_input(model, layer, src), hidden, 1.0f,
+                      dw.w_ih + (size_t)src * hidden, dirs * hidden);
     }
     if (dw.b_ih == NULL)
         return;
@@ -345,6 +345,15 @@ static void input_grad(rnn_t *model, int32_t layer, float *grad, float *below,
                       w_ih + (size_t)src * hidden, dirs * hidden, beta,
                       below + src * block, hidden);
     }
+    if (layer == 0 || !cache->dropping)
+        return;
+    /* The layer read dropped outputs: the gradient reaches the kept ones. */
+    for (int32_t src = 0; src < dirs; ++src) {
+        const float *mask = rnn__dropout_block(model, layer - 1, src);
+        float *grad_below = below + src * block;
+        for (size_t i = 0; i < block; ++i)
+            grad_below[i] *= mask[i];
+    }
 }
 
 static void write_input_grad(rnn_t *model, float *grad, float *dx)
@@ -366,6 +375,10 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
     static const char *func = "rnn_backward";
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    if (model->cache.inference)
+        return rnn__fail(RNN_E_STATE, func,
+                         "the last forward was rnn_forward_inference, which "
+                         "keeps nothing to differentiate: call rnn_forward");
     if (!model->cache.valid)
         return rnn__fail(RNN_E_STATE, func,
                          "no forward pass to differentiate: call rnn_forward "

@@ -34,6 +34,29 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
     return rnn__hidden_slot(model, cell, dir == 0 ? 1 : 0);
 }
 
+/* Direction src of layer `layer`'s [T, B, H] block in a per-layer dropout
+ * part (layers 0 .. L-2). */
+static float *dropout_block(const rnn_t *model, float *part, int32_t layer,
+                            int32_t src)
+{
+    const rnn_cache *cache = &model->cache;
+    const size_t block = (size_t)cache->seq_len * cache->batch *
+                         (size_t)model->cfg.hidden_size;
+    return part + ((size_t)layer * model->dirs + src) * block;
+}
+
+const float *rnn__dropout_block(const rnn_t *model, int32_t layer, int32_t src)
+{
+    return dropout_block(model, model->cache.mask, layer, src);
+}
+
+const float *rnn__layer_input(const rnn_t *model, int32_t layer, int32_t src)
+{
+    if (model->cache.dropping)
+        return dropout_block(model, model->cache.dropped, layer - 1, src);
+    return rnn__outputs(model, (layer - 1) * model->dirs + src, src);
+}
+
 /* A cell's block in a per-cell part of the cache ([slots, B, units * H]
  * for each cell), or NULL when the part is. */
 static float *cell_block(const rnn_t *model, float *part, int32_t cell,
@@ -90,21 +113,19 @@ static int32_t transposed_ld(const rnn_t *model, int32_t seq_len,
     return rnn__copy_ld(model->cell_ops->gates * hidden);
 }
 
-/* One copy, reused cell after cell: the cells run one at a time. */
-static size_t transposed_floats(const rnn_t *model, int32_t seq_len,
-                                int32_t batch)
-{
-    return (size_t)model->cfg.hidden_size *
-           (size_t)transposed_ld(model, seq_len, batch);
-}
 
 /* The sizes of the cache's parts for (T, B), in floats, in arena order. */
 enum { PART_X, PART_HIDDEN, PART_PROJ, PART_CELL_STATE, PART_SAVED, PART_REC,
-       PART_W_HH_T, PART_LENGTHS, PARTS };
+       PART_W_HH_T, PART_MASK, PART_DROPPED, PART_CARRY, PART_LENGTHS, PARTS };
+
+/* What a forward keeps: a training forward what backward and the head
+ * need, with or without dropout; an inference forward one chunk of steps
+ * and the state carried between chunks. */
+typedef enum pass_kind { PASS_TRAIN, PASS_TRAIN_DROPOUT, PASS_INFER } pass_kind;
 
 /* floats[] of every part; false when one overflows. */
 static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
-                        size_t floats[PARTS])
+                        pass_kind kind, int32_t w_hh_t_ld, size_t floats[PARTS])
 {
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
@@ -124,22 +145,52 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
     floats[PART_HIDDEN] = states;
     floats[PART_CELL_STATE] = ops->has_cell_state ? states : 0;
     floats[PART_REC] = ops->separate_projections ? (size_t)batch * gates * hidden : 0;
-    floats[PART_W_HH_T] = transposed_floats(model, seq_len, batch);
+    /* One W_hh^T copy, reused cell after cell: the cells run one at a time. */
+    floats[PART_W_HH_T] = hidden * (size_t)w_hh_t_ld;
+    if (kind == PASS_TRAIN_DROPOUT) {
+        /* steps counts every cell: the layers below the top have D fewer */
+        floats[PART_MASK] = floats[PART_DROPPED] =
+            steps / cells * (cells - (size_t)model->dirs);
+    }
+    if (kind == PASS_INFER)
+        floats[PART_CARRY] = states / ((size_t)seq_len + 1);
     floats[PART_LENGTHS] = (size_t)batch; /* int32, at the end */
     return true;
 }
 
-/* The cache for (T, B): its parts (arena order) and their sum, in floats. */
+/* The cache for `steps` steps of B sequences at a time: its parts (arena
+ * order), their sum in floats, and the W_hh^T copy's row stride. */
 typedef struct cache_plan {
     size_t floats[PARTS];
     size_t total;
+    int32_t steps, w_hh_t_ld;
 } cache_plan;
 
-/* false when the count overflows. */
-static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
-                       cache_plan *plan)
+/* An inference forward runs this many steps at a time: enough rows that
+ * the input projection stays one large sgemm, few enough that its memory
+ * does not grow with T. A reverse direction needs the whole sequence, and
+ * so does the NaN/Inf check mode, which must refuse before writing any
+ * output. */
+static int32_t inference_chunk(const rnn_t *model, int32_t seq_len,
+                               int32_t batch)
 {
-    return cache_parts(model, seq_len, batch, plan->floats) &&
+    const int32_t steps = 4096 / batch > 64 ? 4096 / batch : 64;
+    if (model->dirs == 2 || model->check_finite || steps > seq_len)
+        return seq_len;
+    return steps;
+}
+
+/* false when the count overflows. The W_hh^T decision is the one of the
+ * whole sequence, so that an inference forward makes the same products as
+ * a training one. */
+static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
+                       pass_kind kind, cache_plan *plan)
+{
+    plan->steps = kind == PASS_INFER ? inference_chunk(model, seq_len, batch)
+                                     : seq_len;
+    plan->w_hh_t_ld = transposed_ld(model, seq_len, batch);
+    return cache_parts(model, plan->steps, batch, kind, plan->w_hh_t_ld,
+                       plan->floats) &&
            rnn__sum_floats(plan->floats, PARTS, &plan->total);
 }
 
@@ -159,9 +210,8 @@ static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
 /* Checks the arguments and plans the cache for them. */
 static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
                            const float *x, const int32_t *lengths,
-                           cache_plan *plan)
+                           pass_kind kind, cache_plan *plan, const char *func)
 {
-    static const char *func = "rnn_forward";
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
     if (x == NULL)
@@ -185,16 +235,16 @@ static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
                          "seq_len * batch * width = %d * %d * %lld exceeds "
                          "INT_MAX",
                          seq_len, batch, (long long)widest);
-    if (!plan_cache(model, seq_len, batch, plan))
+    if (!plan_cache(model, seq_len, batch, kind, plan))
         return rnn__fail(RNN_E_SHAPE, func, "cache size for seq_len %d, batch %d "
                          "overflows", seq_len, batch);
     return check_lengths(lengths, seq_len, batch, func);
 }
 
-/* Points the cache at its arena for (T, B) as planned; the arena already
- * fits. Parts a cell does not use are NULL. */
-static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch,
-                         const cache_plan *plan)
+/* Points the cache at its arena for B sequences as planned (the arena
+ * already fits), the steps of the plan at a time. Parts a cell or the pass
+ * does not use are NULL. */
+static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
 {
     rnn_cache *cache = &model->cache;
     float *lengths;
@@ -202,28 +252,43 @@ static void layout_cache(rnn_t *model, int32_t seq_len, int32_t batch,
         [PART_X] = &cache->x, [PART_HIDDEN] = &cache->hidden,
         [PART_PROJ] = &cache->proj, [PART_CELL_STATE] = &cache->cell_state,
         [PART_SAVED] = &cache->saved, [PART_REC] = &cache->rec,
-        [PART_W_HH_T] = &cache->w_hh_t, [PART_LENGTHS] = &lengths};
+        [PART_W_HH_T] = &cache->w_hh_t, [PART_MASK] = &cache->mask,
+        [PART_DROPPED] = &cache->dropped, [PART_CARRY] = &cache->carry,
+        [PART_LENGTHS] = &lengths};
     rnn__carve(cache->arena, plan->floats, PARTS, parts);
-    cache->seq_len = seq_len;
+    cache->dropping = cache->mask != NULL;
+    cache->seq_len = plan->steps;
     cache->batch = batch;
-    cache->w_hh_t_ld = transposed_ld(model, seq_len, batch);
+    cache->w_hh_t_ld = plan->w_hh_t_ld;
     cache->lengths = (int32_t *)(void *)lengths;
 }
 
-static void prepare_inputs(rnn_t *model, const float *x, const int32_t *lengths)
+/* Copies the cache's steps, steps t0 .. of x's total_steps, time-major
+ * into the cache, and the lengths as seen from t0 (0 for a sequence that
+ * ended before: all its steps then hold its state). */
+static void prepare_inputs(rnn_t *model, const float *x, int32_t total_steps,
+                           int32_t t0, const int32_t *lengths)
 {
     rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
-    const size_t x_floats =
-        (size_t)cache->seq_len * cache->batch * (size_t)cfg->input_size;
-    if (cfg->batch_first)
-        rnn__swap_tb(cache->x, x, cache->seq_len, cache->batch, cfg->input_size,
-                     true);
+    const int32_t steps = cache->seq_len, batch = cache->batch;
+    const size_t width = (size_t)cfg->input_size;
+    if (!cfg->batch_first)
+        memcpy(cache->x, x + (size_t)t0 * batch * width,
+               (size_t)steps * batch * width * sizeof(float));
+    else if (steps == total_steps)
+        rnn__swap_tb(cache->x, x, steps, batch, cfg->input_size, true);
     else
-        memcpy(cache->x, x, x_floats * sizeof(float));
+        for (int32_t t = 0; t < steps; ++t)
+            for (int32_t b = 0; b < batch; ++b)
+                memcpy(cache->x + ((size_t)t * batch + b) * width,
+                       x + ((size_t)b * total_steps + t0 + t) * width,
+                       width * sizeof(float));
     cache->has_lengths = lengths != NULL;
-    if (lengths != NULL)
-        memcpy(cache->lengths, lengths, (size_t)cache->batch * sizeof(int32_t));
+    for (int32_t b = 0; lengths != NULL && b < batch; ++b) {
+        const int32_t left = lengths[b] - t0;
+        cache->lengths[b] = left < 0 ? 0 : left > steps ? steps : left;
+    }
 }
 
 /* Fills rows[count, width] with b_ih + b_hh (b_ih alone when b_hh is
@@ -264,8 +329,7 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
         return;
     }
     for (int32_t src = 0; src < dirs; ++src) {
-        const int32_t src_cell = (layer - 1) * dirs + src;
-        const float *input = rnn__outputs(model, src_cell, src);
+        const float *input = rnn__layer_input(model, layer, src);
         rnn__gemm(false, true, rows, width, hidden, 1.0f, input, hidden,
                   w.w_ih + (size_t)src * hidden, dirs * hidden,
                   src == 0 ? beta : 1.0f, out, width);
@@ -375,8 +439,10 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     }
 }
 
-/* y(t, b) = [forward | reverse] top-layer output, 0 past each length. */
-static void write_output(const rnn_t *model, float *y)
+/* y(t, b) = [forward | reverse] top-layer output, 0 past each length, for
+ * the cache's steps, steps t0 .. of y's total_steps. */
+static void write_output(const rnn_t *model, float *y, int32_t total_steps,
+                         int32_t t0)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
@@ -385,14 +451,14 @@ static void write_output(const rnn_t *model, float *y)
     const int32_t top = (cfg->num_layers - 1) * dirs;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     if (dirs == 1 && !cfg->batch_first && !cache->has_lengths) {
-        memcpy(y, rnn__outputs(model, top, 0),
+        memcpy(y + (size_t)t0 * batch * hidden, rnn__outputs(model, top, 0),
                (size_t)seq_len * batch * row_bytes);
         return;
     }
     for (int32_t t = 0; t < seq_len; ++t) {
         for (int32_t b = 0; b < batch; ++b) {
-            size_t row = cfg->batch_first ? (size_t)b * seq_len + t
-                                          : (size_t)t * batch + b;
+            size_t row = cfg->batch_first ? (size_t)b * total_steps + t0 + t
+                                          : (size_t)(t0 + t) * batch + b;
             float *dst = y + row * (size_t)dirs * hidden;
             bool valid = t <= rnn__last_step(cache, b);
             for (int32_t dir = 0; dir < dirs; ++dir) {
@@ -454,40 +520,132 @@ static rnn_status check_states(rnn_t *model)
     return RNN_OK;
 }
 
-rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
-                       const float *x, const int32_t *lengths, const float *h0,
-                       float *y, float *h_n)
+/* Layer `layer`'s dropout: draws the masks of its outputs and makes the
+ * next layer's input from them. */
+static void drop_outputs(rnn_t *model, int32_t layer)
 {
-    cache_plan plan;
-    rnn_status status = validate(model, seq_len, batch, x, lengths, &plan);
-    if (status == RNN_OK && model->check_finite)
-        status = check_inputs(model, seq_len, batch, x, h0);
-    if (status != RNN_OK)
-        return status;
     rnn_cache *cache = &model->cache;
-    status = rnn__reserve(&cache->arena, &cache->capacity, plan.total,
-                          "rnn_forward");
-    if (status != RNN_OK)
-        return status;
-    layout_cache(model, seq_len, batch, &plan);
-    prepare_inputs(model, x, lengths);
-    model->head_grad_pending = false;
-    for (int32_t layer = 0; layer < model->cfg.num_layers; ++layer) {
+    const size_t count = (size_t)cache->seq_len * cache->batch *
+                         (size_t)model->cfg.hidden_size;
+    for (int32_t src = 0; src < model->dirs; ++src) {
+        float *mask = dropout_block(model, cache->mask, layer, src);
+        float *dropped = dropout_block(model, cache->dropped, layer, src);
+        const float *out = rnn__outputs(model, layer * model->dirs + src, src);
+        rnn__dropout_mask(&model->dropout_rng, model->cfg.dropout, mask, count);
+        for (size_t i = 0; i < count; ++i)
+            dropped[i] = out[i] * mask[i];
+    }
+}
+
+/* Every layer over the cache's steps, from the initial states h0. */
+static void run_layers(rnn_t *model, const float *h0)
+{
+    const int32_t layers = model->cfg.num_layers;
+    for (int32_t layer = 0; layer < layers; ++layer) {
         for (int32_t dir = 0; dir < model->dirs; ++dir) {
             const int32_t cell = layer * model->dirs + dir;
             project_inputs(model, layer, dir);
             set_initial_state(model, cell, dir, h0);
             run_recurrence(model, cell, dir);
         }
+        if (model->cache.dropping && layer + 1 < layers)
+            drop_outputs(model, layer);
     }
-    if (model->check_finite && (status = check_states(model)) != RNN_OK) {
-        cache->valid = false;
+}
+
+/* Checks, plans and reserves the cache for a pass; the previous forward's
+ * state is untouched on failure. */
+static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
+                             const float *x, const int32_t *lengths,
+                             const float *h0, pass_kind kind, cache_plan *plan,
+                             const char *func)
+{
+    rnn_status status =
+        validate(model, seq_len, batch, x, lengths, kind, plan, func);
+    if (status == RNN_OK && model->check_finite)
+        status = check_inputs(model, seq_len, batch, x, h0);
+    if (status != RNN_OK)
         return status;
-    }
-    cache->valid = true;
+    rnn_cache *cache = &model->cache;
+    status = rnn__reserve(&cache->arena, &cache->capacity, plan->total, func);
+    if (status != RNN_OK)
+        return status;
+    layout_cache(model, batch, plan);
+    model->head_grad_pending = false;
+    cache->valid = false;
+    cache->inference = kind == PASS_INFER;
+    return RNN_OK;
+}
+
+rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
+                       const float *x, const int32_t *lengths, const float *h0,
+                       float *y, float *h_n)
+{
+    cache_plan plan;
+    const pass_kind kind = model != NULL && model->cfg.dropout > 0.0f
+                               ? PASS_TRAIN_DROPOUT
+                               : PASS_TRAIN;
+    rnn_status status = begin_pass(model, seq_len, batch, x, lengths, h0, kind,
+                                   &plan, "rnn_forward");
+    if (status != RNN_OK)
+        return status;
+    prepare_inputs(model, x, seq_len, 0, lengths);
+    run_layers(model, h0);
+    if (model->check_finite && (status = check_states(model)) != RNN_OK)
+        return status;
+    model->cache.valid = true;
     if (y != NULL)
-        write_output(model, y);
+        write_output(model, y, seq_len, 0);
     if (h_n != NULL)
         write_final_state(model, h_n);
+    return RNN_OK;
+}
+
+static rnn_status check_logits(const rnn_t *model, const float *logits)
+{
+    if (logits == NULL || model->cfg.output_size > 0)
+        return RNN_OK;
+    return rnn__fail(RNN_E_UNSUPPORTED, "rnn_forward_inference",
+                     "logits asked for, and the model has no head "
+                     "(output_size is 0)");
+}
+
+rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
+                                 const float *x, const int32_t *lengths,
+                                 const float *h0, float *y, float *h_n,
+                                 float *logits)
+{
+    static const char *func = "rnn_forward_inference";
+    cache_plan plan;
+    rnn_status status = model != NULL ? check_logits(model, logits) : RNN_OK;
+    if (status == RNN_OK)
+        status = begin_pass(model, seq_len, batch, x, lengths, h0, PASS_INFER,
+                            &plan, func);
+    if (status != RNN_OK)
+        return status;
+    rnn_cache *cache = &model->cache;
+    const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
+    for (int32_t t0 = 0; t0 < seq_len; t0 += plan.steps) {
+        cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
+        prepare_inputs(model, x, seq_len, t0, lengths);
+        run_layers(model, t0 == 0 ? h0 : cache->carry);
+        if (model->check_finite && (status = check_states(model)) != RNN_OK)
+            return status;
+        if (y != NULL)
+            write_output(model, y, seq_len, t0);
+        if (logits != NULL && every_step &&
+            (status = rnn__head_logits(model, logits, seq_len, t0, false,
+                                       func)) != RNN_OK)
+            return status;
+        write_final_state(model, cache->carry);
+    }
+    if (logits != NULL && !every_step &&
+        (status = rnn__head_logits(model, logits, seq_len, 0,
+                                   model->dirs == 1, func)) != RNN_OK)
+        return status;
+    if (h_n != NULL)
+        memcpy(h_n, cache->carry,
+               (size_t)model->num_cells * batch * model->cfg.hidden_size *
+                   sizeof(float));
     return RNN_OK;
 }

@@ -28,6 +28,11 @@ static rnn_status head_check(const rnn_t *model, const void *array,
     if (model->cfg.output_size == 0)
         return rnn__fail(RNN_E_UNSUPPORTED, func,
                          "the model has no head (output_size is 0)");
+    if (model->cache.inference)
+        return rnn__fail(RNN_E_STATE, func,
+                         "the last forward was rnn_forward_inference, which "
+                         "keeps nothing for the head: pass it logits, or call "
+                         "rnn_forward");
     if (!model->cache.valid)
         return rnn__fail(RNN_E_STATE, func, "call rnn_forward first");
     return RNN_OK;
@@ -56,8 +61,12 @@ static rnn_status head_prepare(rnn_t *model, head_view *view, const char *func)
     return RNN_OK;
 }
 
-/* Copies the rows the head reads: [T*B or B, D*H], time-major. */
-static void gather_inputs(const rnn_t *model, const head_view *view)
+/* Copies the rows the head reads: [T*B or B, D*H], time-major. With
+ * `final_state` (one direction) the last step's rows: a sequence that ended
+ * earlier held its state there (an inference forward's last chunk may not
+ * hold its last valid step). */
+static void gather_inputs(const rnn_t *model, const head_view *view,
+                          bool final_state)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
@@ -65,7 +74,9 @@ static void gather_inputs(const rnn_t *model, const head_view *view)
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
     for (int32_t r = 0; r < view->rows; ++r) {
         const int32_t b = r % cache->batch;
-        const int32_t t = every_step ? r / cache->batch : rnn__last_step(cache, b);
+        const int32_t t = every_step    ? r / cache->batch
+                          : final_state ? cache->seq_len - 1
+                                        : rnn__last_step(cache, b);
         for (int32_t dir = 0; dir < dirs; ++dir)
             memcpy(view->inputs + (size_t)r * view->width + (size_t)dir * hidden,
                    rnn__hidden_slot(model, top + dir, rnn__out_slot(dir, t)) +
@@ -90,17 +101,32 @@ static bool needs_reorder(const rnn_t *model)
     return model->cfg.head_mode == RNN_HEAD_ALL && model->cfg.batch_first;
 }
 
-rnn_status rnn_head_forward(rnn_t *model, float *logits)
+/* Scatters time-major rows [T', B, O] of steps t0 .. t0+T'-1 into the
+ * caller's [B, total_steps, O] logits. */
+static void place_batch_first(float *logits, const float *rows,
+                              int32_t steps, int32_t batch, int32_t outputs,
+                              int32_t total_steps, int32_t t0)
 {
-    static const char *func = "rnn_head_forward";
+    const size_t row_bytes = (size_t)outputs * sizeof(float);
+    for (int32_t t = 0; t < steps; ++t)
+        for (int32_t b = 0; b < batch; ++b)
+            memcpy(logits + ((size_t)b * total_steps + t0 + t) * outputs,
+                   rows + ((size_t)t * batch + b) * outputs, row_bytes);
+}
+
+rnn_status rnn__head_logits(rnn_t *model, float *logits, int32_t total_steps,
+                            int32_t t0, bool final_state, const char *func)
+{
     head_view view;
-    rnn_status status = head_check(model, logits, "logits", func);
-    if (status == RNN_OK)
-        status = head_prepare(model, &view, func);
+    rnn_status status = head_prepare(model, &view, func);
     if (status != RNN_OK)
         return status;
-    gather_inputs(model, &view);
-    float *out = needs_reorder(model) ? view.logits : logits;
+    gather_inputs(model, &view, final_state);
+    const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
+    const int32_t batch = model->cache.batch;
+    float *out = needs_reorder(model) ? view.logits
+                 : every_step ? logits + (size_t)t0 * batch * view.outputs
+                              : logits;
     rnn__gemm(false, true, view.rows, view.outputs, view.width, 1.0f,
               view.inputs, view.width, view.w, view.width, 0.0f, out,
               view.outputs);
@@ -111,10 +137,25 @@ rnn_status rnn_head_forward(rnn_t *model, float *logits)
         else
             rnn__add(row, view.b, (size_t)view.outputs);
     }
-    if (out != logits)
-        rnn__swap_tb(logits, out, model->cache.seq_len, model->cache.batch,
-                     view.outputs, false);
+    if (out != view.logits)
+        return RNN_OK;
+    if (t0 == 0 && total_steps == model->cache.seq_len)
+        rnn__swap_tb(logits, out, model->cache.seq_len, batch, view.outputs,
+                     false);
+    else
+        place_batch_first(logits, out, model->cache.seq_len, batch,
+                          view.outputs, total_steps, t0);
     return RNN_OK;
+}
+
+rnn_status rnn_head_forward(rnn_t *model, float *logits)
+{
+    static const char *func = "rnn_head_forward";
+    rnn_status status = head_check(model, logits, "logits", func);
+    if (status != RNN_OK)
+        return status;
+    return rnn__head_logits(model, logits, model->cache.seq_len, 0, false,
+                            func);
 }
 
 rnn_status rnn_head_backward(rnn_t *model, const float *dlogits)
@@ -126,7 +167,7 @@ rnn_status rnn_head_backward(rnn_t *model, const float *dlogits)
         status = head_prepare(model, &view, func);
     if (status != RNN_OK)
         return status;
-    gather_inputs(model, &view);
+    gather_inputs(model, &view, false);
     const size_t rows = (size_t)view.rows, outputs = (size_t)view.outputs;
     const float *grad = dlogits;
     if (needs_reorder(model) || (model->cfg.head_mode == RNN_HEAD_ALL &&

@@ -174,10 +174,17 @@ typedef struct rnn_cache {
     float *rec;            /* [B, G*H] a step's rec (separate_projections) */
     float *w_hh_t;         /* the running cell's W_hh^T [H, w_hh_t_ld] */
     int32_t w_hh_t_ld;     /* its row stride; 0: steps read W_hh itself */
+    /* Dropout (training forwards with cfg.dropout > 0), per layer below the
+     * top and direction [T, B, H]: */
+    float *mask;           /* 0 or 1/(1-p) */
+    float *dropped;        /* the outputs times mask: the next layer's input */
+    float *carry;          /* [L*D, B, H] inference: the state between chunks */
     int32_t *lengths;      /* [B] or unused */
     int32_t seq_len, batch;
     bool has_lengths;
+    bool dropping;         /* this forward applied dropout */
     bool valid;            /* a forward succeeded since the last reshape */
+    bool inference;        /* the last forward was rnn_forward_inference */
 } rnn_cache;
 
 /* Scratch used only inside backward and the head. */
@@ -216,6 +223,7 @@ struct rnn {
     float *head_dh;         /* [rows, D*H] dL/dh left for rnn_backward */
     bool head_grad_pending;
     bool check_finite;      /* rnn_set_check_finite */
+    uint64_t dropout_rng;   /* dropout's generator (dropout.c) */
     float *packed;          /* rnn_pack_weights: per layer [I_l + H + 1, H] */
 };
 
@@ -223,6 +231,22 @@ rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 
 /* Index in model->tensors of the tensor called `name`, or -1. */
 int32_t rnn__tensor_index(const rnn_t *model, const char *name);
+
+/* ---- head (head.c) ----------------------------------------------------- */
+
+/* The head's logits on the cache's steps, which are steps t0 .. of a
+ * sequence of total_steps (an inference forward's chunk): RNN_HEAD_ALL
+ * writes their rows into the caller's layout, RNN_HEAD_LAST writes [B, O]
+ * from each sequence's last valid step, or with final_state from the last
+ * step (one direction: an ended sequence held its state there). */
+rnn_status rnn__head_logits(rnn_t *model, float *logits, int32_t total_steps,
+                            int32_t t0, bool final_state, const char *func);
+
+/* ---- dropout between layers (dropout.c) -------------------------------- */
+
+/* mask[count] = 0 (dropped, probability p) or 1 / (1 - p), drawn from *rng
+ * (the documented stream of dropout.c). */
+void rnn__dropout_mask(uint64_t *rng, float p, float *mask, size_t count);
 
 /* ---- packed step weights (pack.c) -------------------------------------- */
 
@@ -336,6 +360,13 @@ rnn_status rnn__check_array(const float *array, size_t n, const char *name,
 float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
 /* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
 float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
+/* What layer `layer` > 0 reads from direction `src` of the layer below, one
+ * [T, B, H] matrix: its outputs, or their dropped copy when the forward
+ * applied dropout. */
+const float *rnn__layer_input(const rnn_t *model, int32_t layer, int32_t src);
+/* The dropout mask [T, B, H] applied to direction `src` of layer `layer`'s
+ * outputs (layer < L-1; only when the forward applied dropout). */
+const float *rnn__dropout_block(const rnn_t *model, int32_t layer, int32_t src);
 /* Step 0's buffers in the cache, for the cell's forward and backward (rec
  * NULL: the caller adds it). */
 rnn_cell_forward_args rnn__step_buffers(const rnn_t *model, int32_t cell,

@@ -79,6 +79,17 @@ static rnn_status validate_config(const rnn_config *cfg)
     if (cfg->reserved != 0)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "reserved must be 0 (got %d)", cfg->reserved);
+    if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "dropout must be in [0, 1) (got %g)",
+                         (double)cfg->dropout);
+    /* torch warns and ignores it; a setting that silently does nothing is
+     * refused instead. */
+    if (cfg->dropout > 0.0f && cfg->num_layers < 2)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "dropout %g acts between layers, and num_layers is "
+                         "1: set dropout to 0 or add layers",
+                         (double)cfg->dropout);
     /* Checked before any work: a layout walk over millions of layers would
      * take seconds before the allocation fails. */
     const int64_t tensors = (int64_t)cfg->num_layers *
@@ -261,6 +272,7 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     plan_layout(cfg, cell_ops->gates, model->cells, model->tensors, &num_tensors,
                 &model->head_w, &model->head_b);
     rnn__init_uniform(model, cfg->seed);
+    model->dropout_rng = cfg->seed;
     *out = model;
     return RNN_OK;
 }

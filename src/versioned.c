@@ -66,7 +66,7 @@ static const rnn__layout_size allocator_0_1[] = {
     {#type, CURRENT(type, last), released,                                     \
      sizeof released / sizeof released[0]}
 
-const rnn__layout rnn__config_layout = LAYOUT(rnn_config, seed, config_0_1);
+const rnn__layout rnn__config_layout = LAYOUT(rnn_config, dropout, config_0_1);
 const rnn__layout rnn__optim_config_layout =
     LAYOUT(rnn_optim_config, eps, optim_config_0_1);
 const rnn__layout rnn__tensor_info_layout =

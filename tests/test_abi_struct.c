@@ -25,7 +25,7 @@
  * ---------------------------------------------------------------------- */
 
 #if (defined(__LP64__) || defined(_LP64)) && !defined(RNN_TEST_GROWTH)
-_Static_assert(sizeof(rnn_config) == 56, "rnn_config size");
+_Static_assert(sizeof(rnn_config) == 64, "rnn_config size (0.1.0: 56)");
 _Static_assert(sizeof(rnn_optim_config) == 48, "rnn_optim_config size");
 _Static_assert(sizeof(rnn_tensor_info) == 48, "rnn_tensor_info size");
 _Static_assert(sizeof(rnn_allocator) == 32, "rnn_allocator size");
@@ -42,6 +42,7 @@ _Static_assert(offsetof(rnn_config, output_size) == 36, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, head_mode) == 40, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, reserved) == 44, "rnn_config layout");
 _Static_assert(offsetof(rnn_config, seed) == 48, "rnn_config layout");
+_Static_assert(offsetof(rnn_config, dropout) == 56, "rnn_config layout (0.2.0)");
 
 _Static_assert(offsetof(rnn_optim_config, kind) == 8, "rnn_optim_config layout");
 _Static_assert(offsetof(rnn_optim_config, nesterov) == 12, "rnn_optim_config layout");

@@ -83,6 +83,7 @@ class RNNConfig(ctypes.Structure):
         ("head_mode", ctypes.c_int32),
         ("reserved", ctypes.c_int32),
         ("seed", ctypes.c_uint64),
+        ("dropout", ctypes.c_float),
     ]
 
 

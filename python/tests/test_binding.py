@@ -90,6 +90,7 @@ int main(void)
     F(rnn_config, num_layers); F(rnn_config, bidirectional); F(rnn_config, nonlinearity);
     F(rnn_config, bias); F(rnn_config, batch_first); F(rnn_config, output_size);
     F(rnn_config, head_mode); F(rnn_config, reserved); F(rnn_config, seed);
+    F(rnn_config, dropout);
     printf("rnn_optim_config sizeof %zu 0\n", sizeof(rnn_optim_config));
     F(rnn_optim_config, struct_size); F(rnn_optim_config, kind); F(rnn_optim_config, nesterov);
     F(rnn_optim_config, lr); F(rnn_optim_config, momentum); F(rnn_optim_config, dampening);
@@ -155,7 +156,7 @@ def test_c_errors_raise_rnnerror_with_the_message():
 
 def test_wrong_struct_size_is_rejected_by_the_library():
     cfg = _capi.new_config(2, 3)
-    cfg.struct_size -= 8
+    cfg.struct_size -= 4                        # between two layouts
     out = _capi.new_handle()
     with pytest.raises(rnn.RNNError) as info:
         _capi.C.rnn_create(ctypes.byref(out), ctypes.byref(cfg))
