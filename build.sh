@@ -24,7 +24,10 @@ cd "$(dirname "$0")"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # Everything the build, the tests, the Python binding and the benchmarks
-# need on a fresh Debian 12. libblis4-openmp and libblas3 (the reference
+# need on a fresh Debian 12. dpkg-dev and file: the Debian packages (cpack -G
+# DEB, deb_install); python3-venv/-setuptools/-wheel/-pip: installing the
+# binding offline (python_venv_install); luajit: the FFI example
+# (lua_ffi_seed); doxygen: the API reference (docs, api_docs). libblis4-openmp and libblas3 (the reference
 # BLAS) are the second and third BLAS backends the tests switch to at run
 # time; configuring the tests without them is an error.
 DEPS=(
@@ -35,6 +38,10 @@ DEPS=(
     valgrind
     libopenmpi-dev openmpi-bin
     abigail-tools
+    dpkg-dev file
+    python3-venv python3-setuptools python3-wheel python3-pip
+    luajit
+    doxygen
 )
 
 # Only `coverage` needs these.
