@@ -12,6 +12,11 @@
 #   ./build.sh coverage        deps + gcovr + a --coverage build (build-cov/),
 #                              ctest, line/branch figures of src/ written to
 #                              docs/coverage.md (fails below 90% of lines)
+#   ./build.sh docs            deps + the API reference from include/rnn.h
+#                              (Doxygen) in build-docs/html; fails on any
+#                              warning (an undocumented declaration)
+#   ./build.sh deb             deps + Debian packages librnn0 and librnn-dev
+#                              (cpack -G DEB) in build-deb/
 #   ./build.sh clean           remove the build directories
 #
 # Environment: JOBS (default: nproc), RNN_SKIP_DEPS=1 (skip the package check),
@@ -24,7 +29,10 @@ cd "$(dirname "$0")"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # Everything the build, the tests, the Python binding and the benchmarks
-# need on a fresh Debian 12. libblis4-openmp and libblas3 (the reference
+# need on a fresh Debian 12. dpkg-dev and file: the Debian packages (cpack -G
+# DEB, deb_install); python3-venv/-setuptools/-wheel/-pip: installing the
+# binding offline (python_venv_install); luajit: the FFI example
+# (lua_ffi_seed); doxygen: the API reference (docs, api_docs). libblis4-openmp and libblas3 (the reference
 # BLAS) are the second and third BLAS backends the tests switch to at run
 # time; configuring the tests without them is an error.
 DEPS=(
@@ -35,6 +43,10 @@ DEPS=(
     valgrind
     libopenmpi-dev openmpi-bin
     abigail-tools
+    dpkg-dev file
+    python3-venv python3-setuptools python3-wheel python3-pip
+    luajit
+    doxygen
 )
 
 # Only `coverage` needs these.
@@ -158,8 +170,27 @@ cmd_coverage() {
     return $status
 }
 
+cmd_docs() {
+    cmd_deps
+    log "build-docs/: API reference (Doxygen)"
+    configure build-docs -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+        -DRNN_BUILD_EXAMPLES=OFF -DRNN_BUILD_BENCH=OFF
+    cmake --build build-docs --target docs
+    echo "open build-docs/html/index.html"
+}
+
+cmd_deb() {
+    cmd_deps
+    log "build-deb/: Release for /usr, static too, then cpack -G DEB"
+    configure build-deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+        -DRNN_BUILD_STATIC=ON -DBUILD_TESTING=OFF -DRNN_BUILD_EXAMPLES=OFF -DRNN_BUILD_BENCH=OFF
+    build_dir build-deb
+    (cd build-deb && cpack -G DEB)
+    ls -1 build-deb/*.deb
+}
+
 cmd_clean() {
-    rm -rf build build-test build-asan build-cov
+    rm -rf build build-test build-asan build-cov build-docs build-deb
 }
 
 usage() {
@@ -172,6 +203,8 @@ usage: ./build.sh COMMAND
                   in build-test/, then ASan + UBSan in build-asan/, ctest in each
   coverage        deps + gcovr + coverage build in build-cov/, ctest, figures
                   of src/ to docs/coverage.md
+  docs            deps + API reference (Doxygen) in build-docs/html
+  deb             deps + Debian packages librnn0, librnn-dev in build-deb/
   clean           remove the build directories
 USAGE
 }
@@ -182,6 +215,8 @@ case "${1:-}" in
     demo)  shift; cmd_demo "$@" ;;
     test)  cmd_test ;;
     coverage) cmd_coverage ;;
+    docs)  cmd_docs ;;
+    deb)   cmd_deb ;;
     clean) cmd_clean ;;
     ''|-h|--help|help) usage ;;
     *)     echo "build.sh: unknown command '$1'" >&2; usage >&2; exit 2 ;;

@@ -6,6 +6,14 @@
  * status codes, the model configuration, create/destroy, training (forward,
  * backward, head, loss, optimizer), streaming inference (one step at a time),
  * parameter access, then diagnostics.
+ *
+ * Comment convention (the API reference is generated from these comments by
+ * Doxygen, `./build.sh docs`, through docs/doxygen/filter.sed): every public
+ * declaration, macro, type and field is documented by a plain C comment,
+ * either on the lines just above it, or after it on its own line (fields,
+ * enum values). Section banners (a first line of '=' signs) are not
+ * attached to anything. The ctest test api_docs fails on an undocumented
+ * declaration.
  */
 #ifndef RNN_H
 #define RNN_H
@@ -17,6 +25,7 @@
 extern "C" {
 #endif
 
+/* Marks the functions librnn exports (default symbol visibility). */
 #if defined(_WIN32)
 #  define RNN_API
 #elif defined(__GNUC__) && __GNUC__ >= 4
@@ -29,9 +38,10 @@ extern "C" {
  * Version
  * ====================================================================== */
 
-#define RNN_VERSION_MAJOR 0
-#define RNN_VERSION_MINOR 1
-#define RNN_VERSION_PATCH 0
+#define RNN_VERSION_MAJOR 0 /* changes with the SONAME, on ABI breaks only */
+#define RNN_VERSION_MINOR 1 /* additions */
+#define RNN_VERSION_PATCH 0 /* fixes */
+/* MAJOR * 10000 + MINOR * 100 + PATCH: what rnn_version_number() returns. */
 #define RNN_VERSION_NUMBER \
     (RNN_VERSION_MAJOR * 10000 + RNN_VERSION_MINOR * 100 + RNN_VERSION_PATCH)
 
@@ -39,7 +49,7 @@ extern "C" {
  * string) and as RNN_VERSION_NUMBER. Compare with the macros above to detect a
  * header/library mismatch. */
 RNN_API const char *rnn_version(void);
-RNN_API int32_t rnn_version_number(void);
+RNN_API int32_t rnn_version_number(void); /* as RNN_VERSION_NUMBER */
 
 /* ========================================================================
  * Introduction
@@ -128,6 +138,7 @@ RNN_API void rnn_clear_error(void);
  * Model configuration
  * ====================================================================== */
 
+/* The activation of the RNN layers (rnn_config.nonlinearity). */
 typedef enum rnn_nonlinearity {
     RNN_TANH = 0,
     RNN_RELU = 1
@@ -212,6 +223,7 @@ static inline rnn_config rnn_config_default(int32_t input_size,
  * Create and destroy
  * ====================================================================== */
 
+/* A model: its configuration, parameters, gradients and training buffers. */
 typedef struct rnn rnn_t;
 
 /* Creates a model from `cfg` and initialises its parameters like PyTorch
@@ -329,6 +341,7 @@ RNN_API rnn_status rnn_head_forward(rnn_t *model, float *logits);
  * Errors: RNN_E_INVALID_ARG, RNN_E_UNSUPPORTED (no head), RNN_E_STATE. */
 RNN_API rnn_status rnn_head_backward(rnn_t *model, const float *dlogits);
 
+/* How a loss combines its elements (the `reduction` argument). */
 typedef enum rnn_reduction {
     RNN_REDUCTION_MEAN = 0, /* loss averaged over the n elements */
     RNN_REDUCTION_SUM = 1
@@ -379,6 +392,7 @@ RNN_API rnn_status rnn_loss_mse(int32_t n, const float *pred,
  * finite and >= 0. Errors: RNN_E_INVALID_ARG (NULL, lr < 0 or not finite). */
 RNN_API rnn_status rnn_sgd_step(rnn_t *model, float lr);
 
+/* The update rule of an optimizer (rnn_optim_config.kind). */
 typedef enum rnn_optim_kind {
     RNN_OPTIM_SGD = 0,  /* momentum, dampening, nesterov, L2 weight decay   */
     RNN_OPTIM_ADAM = 1, /* Adam, L2 weight decay added to the gradient      */
@@ -395,7 +409,8 @@ typedef struct rnn_optim_config {
     float momentum;       /* SGD: >= 0 (default 0)                          */
     float dampening;      /* SGD: in [0, 1] (default 0)                     */
     float weight_decay;   /* >= 0 (default 0, AdamW 0.01)                   */
-    float beta1, beta2;   /* Adam: in [0, 1) (default 0.9, 0.999)           */
+    float beta1;          /* Adam: in [0, 1) (default 0.9)                  */
+    float beta2;          /* Adam: in [0, 1) (default 0.999)                */
     float eps;            /* Adam: > 0 (default 1e-8)                       */
 #ifdef RNN_TEST_GROWTH
     unsigned char test_growth[RNN_TEST_GROWTH];
@@ -421,6 +436,7 @@ static inline rnn_optim_config rnn_optim_config_default(int32_t kind, float lr)
 }
 #endif
 
+/* An optimizer: hyperparameters, step count and per-parameter state. */
 typedef struct rnn_optim rnn_optim_t;
 
 /* Creates an optimizer for `model` (its state, such as momentum buffers or
@@ -510,6 +526,7 @@ RNN_API rnn_status rnn_set_check_finite(rnn_t *model, int32_t enabled);
  * Streaming inference: one time step at a time
  * ====================================================================== */
 
+/* The hidden state of a batch of streams, advanced by rnn_step. */
 typedef struct rnn_state rnn_state_t;
 
 /* Creates the hidden state of `batch` independent streams for a
@@ -629,6 +646,7 @@ RNN_API rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
  * the same bits on every machine. Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed);
 
+/* Initialisation schemes of rnn_init. */
 typedef enum rnn_init_scheme {
     RNN_INIT_UNIFORM = 0,        /* PyTorch default, as rnn_init_uniform     */
     RNN_INIT_XAVIER_UNIFORM = 1, /* W ~ U(+-sqrt(6 / (fan_in + fan_out))),
@@ -757,7 +775,7 @@ RNN_API rnn_status rnn_optim_load_buffer(rnn_optim_t **out, const void *data,
 typedef struct rnn_allocator {
     size_t struct_size;                          /* sizeof(rnn_allocator) */
     void *(*malloc_fn)(void *user, size_t size); /* size > 0              */
-    void (*free_fn)(void *user, void *ptr);
+    void (*free_fn)(void *user, void *ptr);      /* ptr may be NULL       */
     void *user;                                  /* passed back unchanged */
 #ifdef RNN_TEST_GROWTH
     unsigned char test_growth[RNN_TEST_GROWTH];

@@ -18,10 +18,14 @@ Quick start::
         opt.step()
 
 The library is found through, in order: the environment variable
-``RNN_LIBRARY`` (a path, used alone when set), ``build*/librnn.so`` in the
-source tree around this package, then the system loader
-(``ctypes.util.find_library("rnn")``, ``librnn.so.0``). The library's major
-version must match the binding's.
+``RNN_LIBRARY`` (a path, used alone when set); the library directory of the
+prefix ``cmake --install`` put this package in (``-DRNN_INSTALL_PYTHON=ON``);
+``build*/librnn.so`` in a source tree around this package; ``lib/`` of this
+Python's prefix (a virtual environment, or ``~/.local`` for a ``pip install
+--user`` package); then the system loader (``librnn.so.0`` through
+``LD_LIBRARY_PATH``, the ld.so cache, ``/usr/lib``). When none loads, the
+ImportError lists every path tried and why it failed. ``rnn.library_path()``
+names the file loaded. The library's major version must match the binding's.
 
 Every failing librnn call raises :class:`RNNError` with ``.status``,
 ``.status_name`` and the library's message; arguments that are plainly wrong

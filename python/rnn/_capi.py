@@ -12,10 +12,12 @@ for pointer arguments, and raise :class:`RNNError` instead of returning a status
 """
 
 import ctypes
-import ctypes.util
 import enum
 import glob
 import os
+import site
+import sys
+import sysconfig
 
 import numpy as np
 
@@ -244,14 +246,40 @@ _PROTOTYPES = {
 # Finding the library
 # --------------------------------------------------------------------------
 
+# The system loader's name for the library: the SONAME, which the runtime
+# package (librnn0) installs; librnn.so is only in the development package.
+_SONAME = "librnn.so.%d" % BINDING_VERSION[0]
+
+
+def _prefix_libdirs(prefix):
+    """The library directories of an installation prefix, most specific first."""
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    dirs = [os.path.join(prefix, "lib", multiarch)] if multiarch else []
+    return dirs + [os.path.join(prefix, "lib64"), os.path.join(prefix, "lib")]
+
+
 def _candidate_paths():
-    """Where to look for librnn.so, in order (see the package docstring)."""
+    """Where to look for librnn, in order (see the package docstring).
+
+    Returns ([(path, where), ...], explicit): `where` says why a path is a
+    candidate (for the error message); explicit is True when RNN_LIBRARY is
+    set, which is then the only candidate.
+    """
     explicit = os.environ.get("RNN_LIBRARY")
     if explicit:
-        return [explicit], True
-    here = os.path.dirname(os.path.abspath(__file__))          # python/rnn
-    roots = [os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
+        return [(explicit, "RNN_LIBRARY")], True
+    here = os.path.dirname(os.path.abspath(__file__))          # .../rnn
     found = []
+    # 1. Installed by `cmake --install` with RNN_INSTALL_PYTHON=ON: the
+    #    library directory of that installation, relative to this package.
+    try:
+        from . import _install  # pylint: disable=import-outside-toplevel
+        libdir = os.path.normpath(os.path.join(here, _install.LIBDIR_FROM_PACKAGE))
+        found.append((os.path.join(libdir, _SONAME), "the prefix cmake --install used"))
+    except ImportError:
+        pass
+    # 2. A source checkout: build*/librnn.so beside python/.
+    roots = [os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
     for root in roots:
         trees = glob.glob(os.path.join(root, "build*", "librnn.so"))
         # build/ and build-test/ first; sanitized trees last (an ASan library
@@ -260,28 +288,64 @@ def _candidate_paths():
             tree = os.path.basename(os.path.dirname(path))
             order = {"build": 0, "build-test": 1}.get(tree, 2)
             return (order + (10 if "san" in tree else 0), tree)
-        found.extend(sorted(trees, key=rank))
-    system = ctypes.util.find_library("rnn")
-    if system:
-        found.append(system)
-    found.append("librnn.so.0")
+        found.extend((path, "a build tree of the source checkout")
+                     for path in sorted(trees, key=rank))
+    # 3. The prefix of this Python environment (a venv, ~/.local for
+    #    pip install --user): librnn installed there with cmake --install.
+    prefixes = [sys.prefix]
+    user_base = getattr(site, "USER_BASE", None)
+    if user_base and os.path.abspath(here).startswith(os.path.abspath(user_base) + os.sep):
+        prefixes.insert(0, user_base)
+    for prefix in prefixes:
+        if os.path.realpath(prefix) in ("/usr", "/"):
+            continue  # the system's own: the loader's business (4.)
+        for libdir in _prefix_libdirs(prefix):
+            found.append((os.path.join(libdir, _SONAME), "the Python prefix %s" % prefix))
+    # 4. The system loader: LD_LIBRARY_PATH, the ld.so cache (/etc/ld.so.conf:
+    #    /usr/local/lib after ldconfig, the Debian package's /usr/lib/<multiarch>).
+    found.append((_SONAME, "the system loader (LD_LIBRARY_PATH, ld.so.cache, /usr/lib)"))
     return found, False
 
 
+def _loaded_path(lib, name):
+    """The file the loader opened for `lib` (loaded as `name`)."""
+    if os.sep in name:
+        return name
+    class _LinkMap(ctypes.Structure):
+        _fields_ = [("l_addr", ctypes.c_void_p), ("l_name", ctypes.c_char_p)]
+    try:
+        dlinfo = ctypes.CDLL(None).dlinfo
+        dlinfo.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        link_map = ctypes.POINTER(_LinkMap)()
+        rtld_di_linkmap = 2
+        if dlinfo(lib._handle, rtld_di_linkmap, ctypes.byref(link_map)) == 0 and \
+                link_map and link_map.contents.l_name:
+            return os.fsdecode(link_map.contents.l_name)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return name
+
+
 def _load_library():
-    paths, explicit = _candidate_paths()
-    errors = []
-    for path in paths:
+    candidates, explicit = _candidate_paths()
+    tried = []
+    for path, where in candidates:
+        if os.sep in path and not os.path.exists(path):
+            tried.append("  %s (%s): no such file" % (path, where))
+            continue
         try:
-            return ctypes.CDLL(path), path
+            lib = ctypes.CDLL(path)
         except OSError as exc:
-            errors.append("  %s: %s" % (path, exc))
-            if explicit:
-                break
-    hint = ("RNN_LIBRARY=%s could not be loaded" % paths[0] if explicit else
-            "librnn.so not found: build it (cmake -B build && cmake --build build) "
-            "or set RNN_LIBRARY to its path")
-    raise ImportError("rnn: %s. Tried:\n%s" % (hint, "\n".join(errors)))
+            tried.append("  %s (%s): %s" % (path, where, exc))
+            continue
+        return lib, _loaded_path(lib, path)
+    if explicit:
+        hint = "RNN_LIBRARY=%s could not be loaded" % candidates[0][0]
+    else:
+        hint = ("%s not found. Install librnn (the librnn0 Debian package, or "
+                "cmake --install), point RNN_LIBRARY at the library file, or add "
+                "its directory to LD_LIBRARY_PATH" % _SONAME)
+    raise ImportError("rnn: %s. Tried, in order:\n%s" % (hint, "\n".join(tried)))
 
 
 def _last_error():

@@ -13,14 +13,28 @@
 # builds and runs the consumer against the moved tree again, with pkg-config
 # (rnn.pc finds its prefix from its own location, ${pcfiledir}) and with
 # find_package: an installed librnn is relocatable.
+#
+# run_consumer.sh --system LIBDIR WORK_DIR VERSION   (ctest: deb_install)
+#
+# The same consumers against a librnn installed in the system (the Debian
+# packages): nothing is installed nor moved, pkg-config and find_package use
+# their default search paths, and every program must load librnn from LIBDIR
+# (/usr/lib/<multiarch>).
 # Uses $CC and $CMAKE_COMMAND when set (ctest sets them).
 set -euo pipefail
 
+system=""
+if [ "${1:-}" = --system ]; then
+    system=$2
+    shift
+fi
 if [ $# -ne 3 ]; then
-    echo "usage: $0 BUILD_DIR WORK_DIR VERSION" >&2
+    echo "usage: $0 BUILD_DIR WORK_DIR VERSION | $0 --system LIBDIR WORK_DIR VERSION" >&2
     exit 2
 fi
-build=$(cd "$1" && pwd)
+if [ -z "$system" ]; then
+    build=$(cd "$1" && pwd)
+fi
 work=$2
 version=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,14 +50,15 @@ moved=$work/relocated/one/level/deeper   # of another depth than $prefix
 
 step() { echo "== $*"; }
 
-# loaded_from PROGRAM: PROGRAM must load librnn from the fresh prefix.
+# loaded_from PROGRAM: PROGRAM must load librnn from $libdir (compared after
+# resolving "..": an rpath from rnn.pc may read lib/pkgconfig/../../lib).
 loaded_from() {
-    local deps
+    local deps path
     deps=$(ldd "$1")
-    case "$deps" in
-        *"$libdir/librnn.so"*) ;;
-        *) echo "FAIL: $1 does not load librnn from $libdir:"; printf '%s\n' "$deps"; exit 1 ;;
-    esac
+    path=$(printf '%s\n' "$deps" | sed -n 's/^[[:space:]]*librnn\.so\.[0-9]* => \(.*\) (0x[0-9a-f]*)$/\1/p')
+    if [ -z "$path" ] || [ "$(cd "$(dirname "$path")" && pwd -P)" != "$(cd "$libdir" && pwd -P)" ]; then
+        echo "FAIL: $1 does not load librnn from $libdir:"; printf '%s\n' "$deps"; exit 1
+    fi
 }
 
 # use_prefix DIR: pkg-config sees only DIR's rnn.pc (nothing may come from
@@ -103,6 +118,22 @@ cmake_consumers() {
     fi
 }
 
+if [ -n "$system" ]; then
+    # Nothing of the caller's may steer pkg-config or the loader elsewhere.
+    unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR LD_LIBRARY_PATH
+    libdir=$system
+    [ -e "$libdir/pkgconfig/rnn.pc" ] || { echo "FAIL: no $libdir/pkgconfig/rnn.pc"; exit 1; }
+    pc_libdir=$(pkg-config --variable=libdir rnn)
+    [ "$(cd "$pc_libdir" && pwd -P)" = "$(cd "$libdir" && pwd -P)" ] ||
+        { echo "FAIL: pkg-config finds an rnn.pc with libdir $pc_libdir, not $libdir"; exit 1; }
+    step "pkg-config (system search path)"
+    pkg_config_consumers _system
+    step "find_package(rnn $version) with CMake (system search path)"
+    cmake_consumers -system ""
+    echo "install_consumer --system: OK"
+    exit 0
+fi
+
 step "cmake --install into $prefix"
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" ||
     { cat "$work/install.log"; exit 1; }
@@ -151,7 +182,15 @@ pc_libdir=$(cd "$(pkg-config --variable=libdir rnn)" && pwd)
     { echo "FAIL: moved tree: libdir resolves to $pc_libdir, expected $libdir"; exit 1; }
 [ -e "$(pkg-config --variable=includedir rnn)/rnn.h" ] ||
     { echo "FAIL: moved tree: no rnn.h in includedir $(pkg-config --variable=includedir rnn)"; exit 1; }
-pkg_config_consumers _moved -Wl,-rpath,"$libdir"
+# The rpath variable of rnn.pc is the README's way to run from a prefix the
+# loader does not search.
+rpath=$(pkg-config --variable=rpath rnn)
+case "$rpath" in
+    -Wl,-rpath,*) ;;
+    *) echo "FAIL: pkg-config --variable=rpath rnn = '$rpath'"; exit 1 ;;
+esac
+# shellcheck disable=SC2086  # one word, unless the prefix has spaces
+pkg_config_consumers _moved $rpath
 cmake_consumers -moved "$moved"
 
 echo "install_consumer: OK"
