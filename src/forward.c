@@ -163,21 +163,28 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
 typedef struct cache_plan {
     size_t floats[PARTS];
     size_t total;
-    int32_t steps, w_hh_t_ld;
+    int32_t steps, projection_steps, w_hh_t_ld;
 } cache_plan;
 
-/* An inference forward runs this many steps at a time: enough rows that
- * the input projection stays one large sgemm, few enough that its memory
- * does not grow with T. A reverse direction needs the whole sequence, and
- * so does the NaN/Inf check mode, which must refuse before writing any
- * output. */
+/* The input projections are made this many steps at a time, in both
+ * passes: enough rows that each stays a large sgemm, and an inference
+ * forward that runs that many steps at a time keeps memory that does not
+ * grow with T. */
+static int32_t projection_steps(int32_t seq_len, int32_t batch)
+{
+    const int32_t steps = 4096 / batch > 64 ? 4096 / batch : 64;
+    return steps < seq_len ? steps : seq_len;
+}
+
+/* The steps an inference forward runs at a time: a reverse direction needs
+ * the whole sequence, and so does the NaN/Inf check mode, which must refuse
+ * before writing any output. */
 static int32_t inference_chunk(const rnn_t *model, int32_t seq_len,
                                int32_t batch)
 {
-    const int32_t steps = 4096 / batch > 64 ? 4096 / batch : 64;
-    if (model->dirs == 2 || model->check_finite || steps > seq_len)
+    if (model->dirs == 2 || model->check_finite)
         return seq_len;
-    return steps;
+    return projection_steps(seq_len, batch);
 }
 
 /* false when the count overflows. The W_hh^T decision is the one of the
@@ -188,6 +195,7 @@ static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
 {
     plan->steps = kind == PASS_INFER ? inference_chunk(model, seq_len, batch)
                                      : seq_len;
+    plan->projection_steps = projection_steps(seq_len, batch);
     plan->w_hh_t_ld = transposed_ld(model, seq_len, batch);
     return cache_parts(model, plan->steps, batch, kind, plan->w_hh_t_ld,
                        plan->floats) &&
@@ -260,6 +268,7 @@ static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
     cache->seq_len = plan->steps;
     cache->batch = batch;
     cache->w_hh_t_ld = plan->w_hh_t_ld;
+    cache->projection_steps = plan->projection_steps;
     cache->lengths = (int32_t *)(void *)lengths;
 }
 
@@ -313,26 +322,38 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
     const rnn_cache *cache = &model->cache;
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
-    const int32_t width = ops->gates * hidden;
-    const int32_t rows = cache->seq_len * cache->batch;
+    const int32_t width = ops->gates * hidden, batch = cache->batch;
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view w = rnn__cell(model, model->params, cell);
     float *out = rnn__step_buffers(model, cell, dir).proj;
     if (w.b_ih != NULL)
-        fill_bias(out, (size_t)rows, width, w.b_ih,
-                       ops->separate_projections ? NULL : w.b_hh);
+        fill_bias(out, (size_t)cache->seq_len * batch, width, w.b_ih,
+                  ops->separate_projections ? NULL : w.b_hh);
     const float beta = w.b_ih != NULL ? 1.0f : 0.0f;
-    if (layer == 0) {
-        const int32_t in = model->cfg.input_size;
-        rnn__gemm(false, true, rows, width, in, 1.0f, cache->x, in, w.w_ih, in,
-                  beta, out, width);
-        return;
-    }
-    for (int32_t src = 0; src < dirs; ++src) {
-        const float *input = rnn__layer_input(model, layer, src);
-        rnn__gemm(false, true, rows, width, hidden, 1.0f, input, hidden,
-                  w.w_ih + (size_t)src * hidden, dirs * hidden,
-                  src == 0 ? beta : 1.0f, out, width);
+    /* In chunks of the inference forward's steps: a BLAS may round a row
+     * differently in products of different heights, and the two passes
+     * must give the same bits. */
+    for (int32_t t0 = 0; t0 < cache->seq_len; t0 += cache->projection_steps) {
+        const int32_t steps = cache->seq_len - t0 < cache->projection_steps
+                                  ? cache->seq_len - t0
+                                  : cache->projection_steps;
+        const int32_t rows = steps * batch;
+        const size_t first = (size_t)t0 * batch;
+        float *chunk_out = out + first * width;
+        if (layer == 0) {
+            const int32_t in = model->cfg.input_size;
+            rnn__gemm(false, true, rows, width, in, 1.0f,
+                      cache->x + first * in, in, w.w_ih, in, beta, chunk_out,
+                      width);
+            continue;
+        }
+        for (int32_t src = 0; src < dirs; ++src) {
+            const float *input = rnn__layer_input(model, layer, src);
+            rnn__gemm(false, true, rows, width, hidden, 1.0f,
+                      input + first * hidden, hidden,
+                      w.w_ih + (size_t)src * hidden, dirs * hidden,
+                      src == 0 ? beta : 1.0f, chunk_out, width);
+        }
     }
 }
 
@@ -486,9 +507,9 @@ static void write_final_state(const rnn_t *model, float *h_n)
 }
 
 static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
-                               int32_t batch, const float *x, const float *h0)
+                               int32_t batch, const float *x, const float *h0,
+                               const char *func)
 {
-    static const char *func = "rnn_forward";
     const size_t rows = (size_t)seq_len * batch;
     const size_t states = (size_t)model->num_cells * batch * model->cfg.hidden_size;
     rnn_status status =
@@ -501,7 +522,7 @@ static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
 }
 
 /* Finds states that overflowed (relu models can grow without bound). */
-static rnn_status check_states(rnn_t *model)
+static rnn_status check_states(rnn_t *model, const char *func)
 {
     const rnn_cache *cache = &model->cache;
     const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
@@ -509,8 +530,8 @@ static rnn_status check_states(rnn_t *model)
         const int32_t dir = cell % model->dirs;
         for (int32_t t = 0; t < cache->seq_len; ++t) {
             const float *h = rnn__hidden_slot(model, cell, rnn__out_slot(dir, t));
-            if (rnn__check_array(h, bh, "h", "rnn_forward") != RNN_OK)
-                return rnn__fail(RNN_E_NONFINITE, "rnn_forward",
+            if (rnn__check_array(h, bh, "h", func) != RNN_OK)
+                return rnn__fail(RNN_E_NONFINITE, func,
                                  "the hidden state of layer %d%s became NaN or "
                                  "Inf at step %d (activations overflowed: lower "
                                  "the learning rate, clip gradients or use tanh)",
@@ -563,7 +584,7 @@ static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
     rnn_status status =
         validate(model, seq_len, batch, x, lengths, kind, plan, func);
     if (status == RNN_OK && model->check_finite)
-        status = check_inputs(model, seq_len, batch, x, h0);
+        status = check_inputs(model, seq_len, batch, x, h0, func);
     if (status != RNN_OK)
         return status;
     rnn_cache *cache = &model->cache;
@@ -591,7 +612,8 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
         return status;
     prepare_inputs(model, x, seq_len, 0, lengths);
     run_layers(model, h0);
-    if (model->check_finite && (status = check_states(model)) != RNN_OK)
+    if (model->check_finite &&
+        (status = check_states(model, "rnn_forward")) != RNN_OK)
         return status;
     model->cache.valid = true;
     if (y != NULL)
@@ -629,7 +651,7 @@ rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
         cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
         prepare_inputs(model, x, seq_len, t0, lengths);
         run_layers(model, t0 == 0 ? h0 : cache->carry);
-        if (model->check_finite && (status = check_states(model)) != RNN_OK)
+        if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
             return status;
         if (y != NULL)
             write_output(model, y, seq_len, t0);

@@ -174,6 +174,8 @@ typedef struct rnn_cache {
     float *rec;            /* [B, G*H] a step's rec (separate_projections) */
     float *w_hh_t;         /* the running cell's W_hh^T [H, w_hh_t_ld] */
     int32_t w_hh_t_ld;     /* its row stride; 0: steps read W_hh itself */
+    int32_t projection_steps; /* input projections go this many steps at a
+                                 time (forward.c) */
     /* Dropout (training forwards with cfg.dropout > 0), per layer below the
      * top and direction [T, B, H]: */
     float *mask;           /* 0 or 1/(1-p) */
