@@ -35,14 +35,14 @@ Every failing librnn call raises :class:`RNNError` with ``.status``,
 from . import _capi
 from ._capi import BINDING_VERSION, LIBRARY_PATH, RNNError, Status
 from .losses import bce_with_logits, cross_entropy, mse
-from .model import RNN, LoadResult, State, TensorInfo, save_cleanup
+from .model import RNN, LoadResult, State, TensorInfo, no_grad, save_cleanup
 from .optim import Optimizer, clip_grad_norm
 
 __version__ = "%d.%d.%d" % BINDING_VERSION
 
 __all__ = [
     "RNN", "State", "Optimizer", "RNNError", "Status", "TensorInfo", "LoadResult",
-    "bce_with_logits", "cross_entropy", "mse", "clip_grad_norm", "save_cleanup",
+    "bce_with_logits", "cross_entropy", "mse", "clip_grad_norm", "save_cleanup", "no_grad",
     "version", "version_number", "blas_info", "library_path", "last_error", "clear_error",
 ]
 

@@ -180,6 +180,9 @@ _PROTOTYPES = {
     "rnn_get_config": (_status, [_handle, ctypes.POINTER(RNNConfig)]),
     # training
     "rnn_forward": (_status, [_handle, _i32, _i32, _f32_in, _i32_in, _f32_in, _f32_out, _f32_out]),
+    "rnn_forward_inference": (_status, [_handle, _i32, _i32, _f32_in, _i32_in, _f32_in,
+                                        _f32_out, _f32_out, _f32_out]),
+    "rnn_seed_dropout": (_status, [_handle, ctypes.c_uint64]),
     "rnn_backward": (_status, [_handle, _f32_in, _f32_in, _f32_out, _f32_out]),
     "rnn_zero_grad": (_status, [_handle]),
     "rnn_head_forward": (_status, [_handle, _f32_out]),

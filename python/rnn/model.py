@@ -4,6 +4,7 @@
 import collections
 import ctypes
 import os
+import threading
 
 import numpy as np
 
@@ -34,6 +35,38 @@ def save_cleanup(path):
     removed = ctypes.c_int32()
     C.rnn_save_cleanup(_path_arg(path), ctypes.byref(removed))
     return removed.value
+
+
+class _NoGrad:
+    """``with rnn.no_grad():`` - forwards inside run librnn's inference
+    forward (nothing kept for backward, no dropout), like torch.no_grad.
+    Per thread; nests."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    @property
+    def depth(self):
+        return getattr(self._local, "depth", 0)
+
+    def __enter__(self):
+        self._local.depth = self.depth + 1
+        return self
+
+    def __exit__(self, *exc):
+        self._local.depth = self.depth - 1
+        return False
+
+    def __call__(self):
+        return self
+
+
+_no_grad = _NoGrad()
+
+
+def no_grad():
+    """Context manager: forwards in it keep nothing for backward (torch.no_grad)."""
+    return _no_grad
 
 
 def _flag(value, name):
@@ -83,10 +116,11 @@ class RNN:
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
                  bias=True, batch_first=False, bidirectional=False, output_size=0,
-                 head_mode="last", seed=0):
+                 head_mode="last", seed=0, dropout=0.0):
         cfg = _capi.new_config(check_int32(input_size, "input_size"),
                                check_int32(hidden_size, "hidden_size"))
         cfg.num_layers = check_int32(num_layers, "num_layers")
+        cfg.dropout = float(dropout)
         cfg.nonlinearity = _choice(nonlinearity, _NONLINEARITIES, "nonlinearity")
         cfg.bias = _flag(bias, "bias")
         cfg.batch_first = _flag(batch_first, "batch_first")
@@ -110,6 +144,8 @@ class RNN:
         self._cfg = cfg
         self._last = None            # (T, B) of the last forward
         self._one_sequence = False   # the last forward took x [T, I]
+        self.training = True         # False after eval(): forwards keep nothing
+        self._inference_logits = None  # the head's logits of an inference forward
         self._params = self._grads = None
         self._infos = None
         self._packed = False         # rnn_pack_weights was called
@@ -191,7 +227,7 @@ class RNN:
                 "num_layers": self.num_layers, "nonlinearity": self.nonlinearity,
                 "bias": self.bias, "batch_first": self.batch_first,
                 "bidirectional": self.bidirectional, "output_size": self.output_size,
-                "head_mode": self.head_mode, "seed": self.seed}
+                "head_mode": self.head_mode, "seed": self.seed, "dropout": self.dropout}
 
     def __repr__(self):
         args = ", ".join("%s=%r" % kv for kv in self.config().items())
@@ -267,9 +303,41 @@ class RNN:
         y = np.empty(self._seq_shape(seq_len, batch, self.num_directions * self.hidden_size),
                      dtype=np.float32)
         h_n = np.empty(self._h_shape(batch), dtype=np.float32)
-        C.rnn_forward(ptr, seq_len, batch, x, lengths, h0, y, h_n)
+        self._last = None
+        if self.training and not _no_grad.depth:
+            C.rnn_forward(ptr, seq_len, batch, x, lengths, h0, y, h_n)
+            self._inference_logits = None
+        else:
+            logits = None
+            if self.output_size > 0:
+                logits = np.empty(self._logits_shape_for(seq_len, batch), dtype=np.float32)
+            self._inference_logits = None
+            C.rnn_forward_inference(ptr, seq_len, batch, x, lengths, h0, y, h_n, logits)
+            self._inference_logits = logits
         self._last = (seq_len, batch)
         return y, h_n
+
+    # -- train / eval, no_grad (torch's habits) ------------------------------
+
+    def train(self, mode=True):
+        """Training mode (the default): forward keeps what backward needs
+        and applies dropout. Returns the model."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: forward runs librnn's inference forward (no
+        dropout, nothing kept for backward, memory independent of T; the
+        head's logits are computed with it). Returns the model."""
+        return self.train(False)
+
+    def seed_dropout(self, seed):
+        """Restarts the dropout mask generator (rnn_seed_dropout)."""
+        C.rnn_seed_dropout(self._ptr, int(seed))
+
+    @property
+    def dropout(self):
+        return float(self._cfg.dropout)
 
     __call__ = forward
 
@@ -311,13 +379,15 @@ class RNN:
         """Sets every gradient to zero (gradients accumulate until then)."""
         C.rnn_zero_grad(self._ptr)
 
-    def _logits_shape(self):
-        if self._last is None or self.output_size == 0:
-            return None
-        seq_len, batch = self._last
+    def _logits_shape_for(self, seq_len, batch):
         if self.head_mode == "all":
             return self._seq_shape(seq_len, batch, self.output_size)
         return (batch, self.output_size)
+
+    def _logits_shape(self):
+        if self._last is None or self.output_size == 0:
+            return None
+        return self._logits_shape_for(*self._last)
 
     def _logits_batch_axis(self):
         return self._batch_axis() if self.head_mode == "all" else 0
@@ -326,6 +396,11 @@ class RNN:
         """Logits of the head on the last forward: [B, O] (head_mode "last")
         or like y with O features (head_mode "all"; 0 at padded steps); [O]
         or [T, O] after a forward of one unbatched sequence."""
+        if self._inference_logits is not None:
+            logits = self._inference_logits.copy()
+            if self._one_sequence:
+                return self._unbatched(logits, self._logits_batch_axis())
+            return logits
         shape = self._logits_shape()
         logits = np.empty(shape if shape else (1,), dtype=np.float32)
         C.rnn_head_forward(self._ptr, logits)   # raises when there is no head or forward
@@ -443,7 +518,7 @@ class RNN:
         module = torch.nn.RNN(self.input_size, self.hidden_size, self.num_layers,
                               nonlinearity=self.nonlinearity, bias=self.bias,
                               batch_first=self.batch_first,
-                              bidirectional=self.bidirectional)
+                              bidirectional=self.bidirectional, dropout=self.dropout)
         weights = self.state_dict()
         module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()
                                 if not k.startswith("head.")})
@@ -463,7 +538,8 @@ class RNN:
         model = cls(module.input_size, module.hidden_size, module.num_layers,
                     nonlinearity=module.nonlinearity, bias=module.bias,
                     batch_first=module.batch_first, bidirectional=module.bidirectional,
-                    output_size=output_size, head_mode=head_mode)
+                    output_size=output_size, head_mode=head_mode,
+                    dropout=module.dropout if module.num_layers > 1 else 0.0)
         weights = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         if head is not None:
             weights["head.weight"] = head.weight.detach().cpu()

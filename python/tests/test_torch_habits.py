@@ -101,3 +101,68 @@ def test_to_torch_and_from_torch_round_trip_the_weights_and_the_outputs(config):
         np.testing.assert_array_equal(back.state_dict()[name], value.numpy())
     if head is not None:
         np.testing.assert_array_equal(back.state_dict()["head.weight"], head.weight.detach().numpy())
+
+
+# --------------------------------------------------------------------------
+# train() / eval(), no_grad, dropout
+# --------------------------------------------------------------------------
+
+def _inputs(shape, seed=4):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("head_mode", ["last", "all"])
+def test_eval_runs_the_inference_forward_with_the_same_outputs(head_mode):
+    model = rnn.RNN(3, 6, num_layers=2, output_size=2, head_mode=head_mode, seed=2)
+    x = _inputs((9, 4, 3))
+    y, h_n = model.forward(x)
+    logits = model.head_forward()
+    assert model.eval() is model and not model.training
+    y_eval, h_eval = model.forward(x)
+    np.testing.assert_array_equal(y_eval, y)
+    np.testing.assert_array_equal(h_eval, h_n)
+    np.testing.assert_array_equal(model.head_forward(), logits)
+    with pytest.raises(rnn.RNNError, match="rnn_forward_inference") as info:
+        model.backward()
+    assert info.value.status_name == "RNN_E_STATE"
+    model.train()
+    model.forward(x)
+    model.backward()
+
+
+def test_no_grad_is_a_context_like_torch():
+    model = rnn.RNN(2, 4)
+    x = _inputs((5, 2, 2))
+    with rnn.no_grad():
+        with rnn.no_grad():
+            model.forward(x)
+        model.forward(x)
+        with pytest.raises(rnn.RNNError):
+            model.backward()
+    model.forward(x)
+    model.backward()
+    assert model.training
+
+
+def test_dropout_matches_torch_semantics_and_eval_turns_it_off():
+    model = rnn.RNN(3, 16, num_layers=3, dropout=0.5, seed=1)
+    module, _ = model.to_torch()
+    assert module.dropout == 0.5 and model.config()["dropout"] == 0.5
+    x = _inputs((20, 8, 3))
+    module.eval()
+    want = module(torch.tensor(x))[0].detach().numpy()
+    model.eval()
+    np.testing.assert_allclose(model.forward(x)[0], want, atol=ATOL)
+    model.train()
+    model.seed_dropout(3)
+    dropped = model.forward(x)[0]
+    model.seed_dropout(3)
+    np.testing.assert_array_equal(model.forward(x)[0], dropped)
+    assert np.abs(dropped - want).max() > 1e-2
+    back = rnn.RNN.from_torch(module)
+    assert back.dropout == 0.5
+
+
+def test_dropout_on_one_layer_is_refused():
+    with pytest.raises(rnn.RNNError, match="num_layers is 1"):
+        rnn.RNN(2, 3, dropout=0.3)
