@@ -264,11 +264,17 @@ RNN_API rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg);
  * Kept: T*B*I + L*D*(T+1)*B*H floats (x and every hidden state), plus
  * H*H (H + 16 per row when H % 1024 == 0) for a transposed copy of W_hh
  * when T*B repays it (docs/design.md); rnn_backward adds a workspace
- * of 2*D*T*B*H floats. Both grow when T or B grow and are reused otherwise
- * (the per-step loop never allocates). On failure no output is written and
- * the state kept from the previous forward is unchanged.
+ * of 2*D*T*B*H floats; dropout (cfg.dropout > 0) adds 2*(L-1)*D*T*B*H
+ * floats for its masks and dropped outputs. Both grow when T or B grow and
+ * are reused otherwise (the per-step loop never allocates). On failure no
+ * output is written and the state kept from the previous forward is
+ * unchanged. While a head gradient from rnn_head_backward waits for its
+ * rnn_backward, a forward (this one or rnn_forward_inference) would make it
+ * unusable, silently leaving the RNN untrained: it is refused with
+ * RNN_E_STATE (call rnn_backward, or rnn_zero_grad to drop it).
  * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (T, B, a length out of range, or
- * sizes that overflow), RNN_E_NOMEM. */
+ * sizes that overflow), RNN_E_STATE (a head gradient pending),
+ * RNN_E_NOMEM. */
 RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                                const float *x, const int32_t *lengths,
                                const float *h0, float *y, float *h_n);
@@ -304,9 +310,15 @@ RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
  *   dh_n  NULL (zero) or L*D*B*H floats, gradient w.r.t. h_n
  *   dx    NULL or T*B*I floats, written with the gradient w.r.t. x
  *   dh0   NULL or L*D*B*H floats, written with the gradient w.r.t. h0
- * Parameters must not change between the forward and this call. It may be
- * called again for the same forward (gradients add up again).
- * Errors: RNN_E_INVALID_ARG, RNN_E_STATE (no forward yet), RNN_E_NOMEM. */
+ * Parameters must not change between the forward and this call. A
+ * backward with nothing to propagate (dy and dh_n NULL and no pending head
+ * gradient: rnn_head_backward forgotten) is RNN_E_STATE, never a silent
+ * all-zero gradient. It may be called again for the same forward: that
+ * adds the gradients of the dy and dh_n it is given again, but not the
+ * head's, which the first call consumed (torch raises on a second backward
+ * without retain_graph; here it is the caller's choice).
+ * Errors: RNN_E_INVALID_ARG, RNN_E_STATE (no forward, the last one was
+ * rnn_forward_inference, or nothing to propagate), RNN_E_NOMEM. */
 RNN_API rnn_status rnn_backward(rnn_t *model, const float *dy,
                                 const float *dh_n, float *dx, float *dh0);
 
@@ -320,7 +332,8 @@ RNN_API rnn_status rnn_backward(rnn_t *model, const float *dy,
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_seed_dropout(rnn_t *model, uint64_t seed);
 
-/* Sets every gradient to zero. Errors: RNN_E_INVALID_ARG. */
+/* Sets every gradient to zero, and drops a head gradient that no
+ * rnn_backward has used. Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_zero_grad(rnn_t *model);
 
 /* ========================================================================

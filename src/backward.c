@@ -383,6 +383,11 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
         return rnn__fail(RNN_E_STATE, func,
                          "no forward pass to differentiate: call rnn_forward "
                          "first");
+    if (dy == NULL && dh_n == NULL && !model->head_grad_pending)
+        return rnn__fail(RNN_E_STATE, func,
+                         "nothing to propagate: dy and dh_n are NULL and no "
+                         "rnn_head_backward gradient is pending (call "
+                         "rnn_head_backward first, or pass dy or dh_n)");
     rnn_status status = RNN_OK;
     if (model->check_finite) {
         const size_t rows = (size_t)model->cache.seq_len * model->cache.batch;

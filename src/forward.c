@@ -583,6 +583,14 @@ static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
 {
     rnn_status status =
         validate(model, seq_len, batch, x, lengths, kind, plan, func);
+    /* A new forward would leave rnn_backward nothing to send the pending
+     * head gradient through: the head's weights would learn and the RNN's
+     * silently not. */
+    if (status == RNN_OK && model->head_grad_pending)
+        return rnn__fail(RNN_E_STATE, func,
+                         "rnn_head_backward left a gradient that no "
+                         "rnn_backward has used: call rnn_backward first (or "
+                         "rnn_zero_grad to drop it)");
     if (status == RNN_OK && model->check_finite)
         status = check_inputs(model, seq_len, batch, x, h0, func);
     if (status != RNN_OK)

@@ -320,6 +320,7 @@ rnn_status rnn_zero_grad(rnn_t *model)
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, "rnn_zero_grad", "model is NULL");
     memset(model->grads, 0, model->num_params * sizeof(float));
+    model->head_grad_pending = false;
     return RNN_OK;
 }
 

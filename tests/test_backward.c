@@ -131,8 +131,8 @@ static void gradients_match_reference_when_dx_and_dh0_are_null(void **state)
     assert_true(ok);
 }
 
-/* dy = NULL and dh_n = NULL count as zero: only the head (if any) drives
- * the gradients. */
+/* dy = NULL and dh_n = NULL count as zero: only the head drives the
+ * gradients; without one there is nothing to propagate (RNN_E_STATE). */
 static void backward_treats_null_dy_and_dh_n_as_zero(void **state)
 {
     tu_case c;
@@ -148,8 +148,21 @@ static void backward_treats_null_dy_and_dh_n_as_zero(void **state)
     tu_out o;
     tu_out_alloc(&c, &o);
     tu_case_forward(&c, &o);
-    if (c.s.O > 0)
-        TU_OK(rnn_head_backward(c.model, c.dlogits));
+    if (c.s.O == 0) {
+        /* nothing to propagate: refused, nothing written */
+        TU_FAILS(RNN_E_STATE, "rnn_backward",
+                 rnn_backward(c.model, NULL, NULL, o.dx, o.dh0));
+        assert_true(tu_sentinel_intact("dx", o.dx, c.n_x));
+        ref_result_free(&want);
+        tu_out_free(&o);
+        free(p);
+        free(x);
+        free(h0);
+        free(dlogits);
+        tu_case_free(&c);
+        return;
+    }
+    TU_OK(rnn_head_backward(c.model, c.dlogits));
     TU_OK(rnn_backward(c.model, NULL, NULL, o.dx, o.dh0));
     float *grads = NULL;
     TU_OK(rnn_grads(c.model, &grads, NULL));

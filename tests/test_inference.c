@@ -225,7 +225,11 @@ static void backward_and_head_after_inference_are_state_errors(void **state)
     rnn_t *model = small_model(1);
     float x[4 * 2 * 2] = {0.5f, -0.5f}, logits[2], dlogits[2] = {1.0f, 1.0f};
     TU_OK(rnn_forward(model, 4, 2, x, NULL, NULL, NULL, NULL));
-    TU_OK(rnn_head_backward(model, dlogits)); /* pending, then dropped */
+    TU_OK(rnn_head_backward(model, dlogits));
+    /* a pending head gradient is not dropped silently */
+    TU_FAILS(RNN_E_STATE, "rnn_forward_inference",
+             rnn_forward_inference(model, 4, 2, x, NULL, NULL, NULL, NULL, logits));
+    TU_OK(rnn_backward(model, NULL, NULL, NULL, NULL));
     TU_OK(rnn_forward_inference(model, 4, 2, x, NULL, NULL, NULL, NULL, logits));
     TU_FAILS(RNN_E_STATE, "rnn_backward",
              rnn_backward(model, NULL, NULL, NULL, NULL));
@@ -234,6 +238,7 @@ static void backward_and_head_after_inference_are_state_errors(void **state)
     TU_FAILS(RNN_E_STATE, "rnn_head_backward", rnn_head_backward(model, dlogits));
     /* the next training forward makes backward possible again */
     TU_OK(rnn_forward(model, 4, 2, x, NULL, NULL, NULL, NULL));
+    TU_OK(rnn_head_backward(model, dlogits));
     TU_OK(rnn_backward(model, NULL, NULL, NULL, NULL));
     rnn_destroy(model);
 }

@@ -127,6 +127,7 @@ def test_eval_runs_the_inference_forward_with_the_same_outputs(head_mode):
     assert info.value.status_name == "RNN_E_STATE"
     model.train()
     model.forward(x)
+    model.head_backward(np.ones_like(logits))
     model.backward()
 
 
@@ -137,10 +138,10 @@ def test_no_grad_is_a_context_like_torch():
         with rnn.no_grad():
             model.forward(x)
         model.forward(x)
-        with pytest.raises(rnn.RNNError):
-            model.backward()
-    model.forward(x)
-    model.backward()
+        with pytest.raises(rnn.RNNError, match="rnn_forward_inference"):
+            model.backward(np.ones((5, 2, 4), np.float32))
+    y, _ = model.forward(x)
+    model.backward(np.ones_like(y))
     assert model.training
 
 
