@@ -127,15 +127,18 @@ void rnn__set_small_gemm_policy(int policy);
 typedef int (*rnn_blas_threads_fn)(void);
 rnn_blas_threads_fn rnn__openblas_small_kernels(void);
 
-/* ---- model (model.c) ---------------------------------------------------- */
+/* ---- the flat parameter layout (layout.c) ------------------------------- */
 
 /* RNN_MAX_TENSORS bounds what rnn_create accepts (num_layers, in effect)
  * and so what a model file can need (safetensors.c). */
 enum { RNN_MAX_NAME = 32, RNN_MAX_TENSORS = 65536 };
 
-/* PyTorch's defaults (rnn_config_init) into *cfg, this library's layout. */
-void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
-                          int32_t hidden_size);
+/* The tensors a configuration's model has (not checked: any int32 fields). */
+int64_t rnn__tensor_total(const rnn_config *cfg);
+/* The floats of the model a configuration describes whose cell has `gates`
+ * gates: what rnn_create allocates and what a loader compares a file with.
+ * SIZE_MAX when that overflows, 0 when a size is not positive. */
+size_t rnn__param_count(const rnn_config *cfg, int32_t gates);
 
 /* One named tensor of the flat buffers, in state_dict order. */
 typedef struct rnn_tensor {
@@ -219,10 +222,37 @@ struct rnn {
     float *packed;          /* rnn_pack_weights: per layer [I_l + H + 1, H] */
 };
 
+/* Fills model->cells, model->tensors (allocated for rnn__tensor_total
+ * entries), head_w and head_b from model->cfg, dirs and cell_ops. */
+void rnn__plan_layout(rnn_t *model);
+
+/* The views of cell `cell` (layer * D + direction) inside `base`, a flat
+ * buffer of the model's layout (its parameters, gradients, a copy). */
 rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 
-/* Index in model->tensors of the tensor called `name`, or -1. */
-int32_t rnn__tensor_index(const rnn_t *model, const char *name);
+/* The model's tensor called `name`, or NULL. */
+const rnn_tensor *rnn__tensor_named(const rnn_t *model, const char *name);
+
+/* ---- seeded initialisation (init.c) ------------------------------------ */
+
+/* PyTorch's uniform scheme from `seed` into model->params. */
+void rnn__init_uniform(rnn_t *model, uint64_t seed);
+/* Scheme `scheme` (RNN_INIT_*) from `seed` into model->params; on failure
+ * (RNN_E_INVALID_ARG, RNN_E_SHAPE, RNN_E_NOMEM, messages start with `func`)
+ * they are as they were. */
+rnn_status rnn__init_params(rnn_t *model, int32_t scheme, uint64_t seed,
+                            const char *func);
+
+/* ---- the model (model.c) ----------------------------------------------- */
+
+/* PyTorch's defaults (rnn_config_init) into *cfg, this library's layout. */
+void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
+                          int32_t hidden_size);
+
+/* Every library path that writes model->params ends with this call (the
+ * optimizers, rnn_init, the loaders): it renews what is derived from the
+ * parameters, today the packed step weights (pack.c). */
+void rnn__params_changed(rnn_t *model);
 
 /* ---- packed step weights (pack.c) -------------------------------------- */
 
@@ -239,8 +269,8 @@ static inline int32_t rnn__copy_ld(int32_t hidden)
  * [G*H] when the cell keeps the projections apart). Only while
  * model->packed is not NULL. */
 const float *rnn__packed_layer(const rnn_t *model, int32_t layer);
-/* Re-copies the parameters into the packed blocks, if any: every library
- * call that changes the parameters ends with it. */
+/* Re-copies the parameters into the packed blocks, if any (called by
+ * rnn__params_changed, nowhere else outside pack.c). */
 void rnn__refresh_packed(rnn_t *model);
 
 /* ---- whole files (file.c) ---------------------------------------------- */
@@ -311,10 +341,6 @@ RNN_HIDDEN void rnn__transpose(float *dst, int32_t ld, const float *src,
  * to_time_major, else dst(b, t) = src(t, b). */
 void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
                   int32_t batch, int32_t cols, bool to_time_major);
-
-/* ---- init (init.c) ------------------------------------------------------ */
-
-void rnn__init_uniform(rnn_t *model, uint64_t seed);
 
 /* ---- diagnostics (diag.c) ----------------------------------------------- */
 

@@ -462,40 +462,6 @@ static rnn_status infer_config(const rnn_st_file *file, rnn_config *cfg,
     return status;
 }
 
-static bool add_size(size_t *total, size_t a, size_t b)
-{
-    size_t product;
-    if (!rnn__mul(a, b, &product) || product > SIZE_MAX - *total)
-        return false;
-    *total += product;
-    return true;
-}
-
-/* The floats of the model a configuration describes, SIZE_MAX when that
- * overflows, 0 when a size is not positive (rnn_create will say which). */
-static size_t param_count(const rnn_config *c)
-{
-    if (c->input_size <= 0 || c->hidden_size <= 0 || c->num_layers <= 0 ||
-        c->output_size < 0)
-        return 0;
-    const rnn_cell_ops *cell = rnn__cell_select(c);
-    const size_t dirs = c->bidirectional ? 2 : 1, H = (size_t)c->hidden_size;
-    const size_t bias = c->bias ? 2 : 0, deeper = (size_t)c->num_layers - 1;
-    size_t first = 0, other = 0, total = 0, width, rows;
-    /* the cell's weights and biases have G*H rows */
-    if (!rnn__mul(dirs, H, &width) ||
-        !rnn__mul(cell != NULL ? (size_t)cell->gates : 1, H, &rows) ||
-        !add_size(&first, rows, (size_t)c->input_size) ||
-        !add_size(&first, rows, H) || !add_size(&first, bias, rows) ||
-        !add_size(&other, rows, width) || !add_size(&other, rows, H) ||
-        !add_size(&other, bias, rows) ||
-        !add_size(&total, dirs, first) || !rnn__mul(dirs, other, &other) ||
-        !add_size(&total, deeper, other) ||
-        !add_size(&total, (size_t)c->output_size, width + 1))
-        return SIZE_MAX;
-    return total;
-}
-
 /* Refuses a configuration whose model would be much larger than the file
  * before rnn_create allocates it: a few bytes of metadata (or a header of
  * a million empty "weight_ih_l<k>") must not cost gigabytes. Within a small
@@ -504,7 +470,9 @@ static size_t param_count(const rnn_config *c)
 static rnn_status check_fits(const rnn_st_file *file, const rnn_config *cfg,
                              const char *func)
 {
-    const size_t floats = param_count(cfg), slack = 4096;
+    const rnn_cell_ops *cell = rnn__cell_select(cfg);
+    const size_t floats = rnn__param_count(cfg, cell != NULL ? cell->gates : 1);
+    const size_t slack = 4096;
     const size_t held = file->data_size / sizeof(float);
     if (floats <= slack || (floats - slack) / 2 <= held)
         return RNN_OK;
@@ -514,12 +482,6 @@ static rnn_status check_fits(const rnn_st_file *file, const rnn_config *cfg,
                      "far more than the %zu the file holds", cfg->input_size,
                      cfg->hidden_size, cfg->num_layers, cfg->output_size,
                      floats, held);
-}
-
-static const rnn_tensor *model_tensor(const rnn_t *model, const char *name)
-{
-    const int32_t index = rnn__tensor_index(model, name);
-    return index < 0 ? NULL : &model->tensors[index];
 }
 
 static bool same_shape(const rnn_st_entry *e, const rnn_tensor *t)
@@ -535,7 +497,7 @@ static rnn_status match_tensors(const rnn_t *model, const rnn_st_file *file,
 {
     for (size_t i = 0; i < file->count; ++i) {
         const rnn_st_entry *e = &file->entries[i];
-        const rnn_tensor *t = model_tensor(model, e->name);
+        const rnn_tensor *t = rnn__tensor_named(model, e->name);
         if (t == NULL)
             return rnn__fail(RNN_E_FORMAT, func,
                              "unexpected tensor \"%.64s\" (the model has no "
@@ -571,11 +533,11 @@ static rnn_status load_into(rnn_t *model, const rnn_st_file *file,
         return status;
     for (size_t i = 0; i < file->count; ++i) {
         const rnn_st_entry *e = &file->entries[i];
-        const rnn_tensor *t = model_tensor(model, e->name);
+        const rnn_tensor *t = rnn__tensor_named(model, e->name);
         rnn__st_decode(model->params + t->offset, file->data + e->begin,
                        (e->end - e->begin) / sizeof(float));
     }
-    rnn__refresh_packed(model);
+    rnn__params_changed(model);
     return RNN_OK;
 }
 

@@ -32,7 +32,7 @@ rnn_status rnn_sgd_step(rnn_t *model, float lr)
     const float *grads = model->grads;
     for (size_t i = 0; i < model->num_params; ++i)
         params[i] -= lr * grads[i];
-    rnn__refresh_packed(model);
+    rnn__params_changed(model);
     return RNN_OK;
 }
 
@@ -229,7 +229,7 @@ rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model)
         sgd_update(optim, model->params, model->grads);
     else
         adam_update(optim, model->params, model->grads);
-    rnn__refresh_packed(model);
+    rnn__params_changed(model);
     ++optim->steps;
     return RNN_OK;
 }
