@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * model.c - configuration, create/destroy, the flat parameter and gradient
- * buffers (their layout is layout.c's), re-initialisation, and the one
- * function every library path that writes the parameters ends with.
+ * model.c - configuration, create/destroy, the model's buffers and tensor
+ * table through the API (their layout is layout.c's), re-initialisation,
+ * and rnn__params_changed, which every library path that writes the
+ * parameters ends with.
  */
 #include "internal.h"
 
@@ -245,4 +246,69 @@ rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed)
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, "rnn_init_uniform", "model is NULL");
     return rnn_init(model, RNN_INIT_UNIFORM, seed);
+}
+
+rnn_status rnn_tensor_count(const rnn_t *model, int32_t *count)
+{
+    if (model == NULL || count == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, "rnn_tensor_count", "%s is NULL",
+                         model == NULL ? "model" : "count");
+    *count = model->num_tensors;
+    return RNN_OK;
+}
+
+static rnn_status check_info(const rnn_t *model, const rnn_tensor_info *info,
+                             const char *func)
+{
+    if (model == NULL || info == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         model == NULL ? "model" : "info");
+    return rnn__struct_check_size(info->struct_size, &rnn__tensor_info_layout,
+                                  "info", func);
+}
+
+static void describe(const rnn_tensor *tensor, rnn_tensor_info *info)
+{
+    rnn_tensor_info full;
+    memset(&full, 0, sizeof full);
+    full.name = tensor->name;
+    full.offset = tensor->offset;
+    full.count = (size_t)tensor->rows * (size_t)tensor->cols;
+    full.ndim = tensor->ndim;
+    full.shape[0] = tensor->rows;
+    full.shape[1] = tensor->cols;
+    rnn__struct_write(info, info->struct_size, &full, &rnn__tensor_info_layout);
+}
+
+rnn_status rnn_tensor_at(const rnn_t *model, int32_t index,
+                         rnn_tensor_info *info)
+{
+    static const char *func = "rnn_tensor_at";
+    rnn_status status = check_info(model, info, func);
+    if (status != RNN_OK)
+        return status;
+    if (index < 0 || index >= model->num_tensors)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "index %d is outside [0, %d)", index,
+                         model->num_tensors);
+    describe(&model->tensors[index], info);
+    return RNN_OK;
+}
+
+rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
+                           rnn_tensor_info *info)
+{
+    static const char *func = "rnn_tensor_find";
+    rnn_status status = check_info(model, info, func);
+    if (status != RNN_OK)
+        return status;
+    if (name == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "name is NULL");
+    const rnn_tensor *tensor = rnn__tensor_named(model, name);
+    if (tensor != NULL) {
+        describe(tensor, info);
+        return RNN_OK;
+    }
+    return rnn__fail(RNN_E_INVALID_ARG, func, "the model has no tensor \"%.64s\"",
+                     name);
 }
