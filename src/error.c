@@ -63,3 +63,16 @@ rnn_status rnn__fail_nomem(const char *func)
     memcpy(last_error + len, text, sizeof text);
     return RNN_E_NOMEM;
 }
+
+rnn_status rnn__fail_context(rnn_status status, const char *func,
+                             const char *context)
+{
+    /* Copied first: rnn__fail writes the buffer the message is in. */
+    char message[400];
+    const char *last = last_error;
+    const size_t len = strlen(func);
+    if (strncmp(last, func, len) == 0 && strncmp(last + len, ": ", 2) == 0)
+        last += len + 2;
+    snprintf(message, sizeof message, "%.399s", last);
+    return rnn__fail(status, func, "%s: %s", context, message);
+}

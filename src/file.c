@@ -2,8 +2,11 @@
  *
  * file.c - whole files in and out: read a regular file into memory, and
  * write one atomically (temporary file, fsync, rename, directory fsync), so
- * that a crash leaves the old file or the whole new one, never a part; and
- * rnn_save_cleanup, which removes the temporary files crashed saves left.
+ * that a crash leaves the old file or the whole new one, never a part;
+ * where a save's bytes go (counted, the caller's buffer, a file) and where
+ * a load's come from (the caller's bytes, a file); and rnn_save_cleanup,
+ * which removes the temporary files crashed saves left. It knows neither
+ * the format nor models: the callers build the header and hand it down.
  */
 /* fsync, strerror_r, O_CLOEXEC, O_NOFOLLOW, openat, fstatat, unlinkat,
  * dirfd, getpid */
@@ -38,8 +41,8 @@ static rnn_status fail_errno(const char *func, int err, const char *what,
 }
 
 /* Reads a whole regular file into a new buffer (freed with rnn__free). */
-rnn_status rnn__read_file(const char *path, unsigned char **out,
-                          size_t *out_size, const char *func)
+static rnn_status read_file(const char *path, unsigned char **out,
+                            size_t *out_size, const char *func)
 {
     *out = NULL;
     /* O_NONBLOCK: opening a FIFO must not hang (it is refused below). */
@@ -263,22 +266,99 @@ static rnn_status save_atomic(const char *path, const unsigned char *header,
     return status;
 }
 
-/* Builds the header with `build` (which measures when out is NULL) and
- * saves it with the data. */
-rnn_status rnn__save_file(const char *path, const void *object,
-                          size_t (*build)(const void *object,
-                                          unsigned char *out, size_t cap),
-                          const float *data, size_t count, const char *func)
+/* ---- where a save's bytes go, where a load's come from ------------------ */
+
+rnn_save_to rnn__save_to_size(size_t *size)
 {
-    const size_t header_size = build(object, NULL, 0);
-    unsigned char *header = rnn__malloc(header_size);
-    if (header == NULL)
-        return rnn__fail_nomem(func);
-    build(object, header, header_size);
-    rnn_status status = save_atomic(path, header, header_size, data, count,
-                                    func);
-    rnn__free(header);
+    const rnn_save_to to = {.size = size, .needed = size,
+                            .needed_name = "size"};
+    return to;
+}
+
+rnn_save_to rnn__save_to_buffer(void *buffer, size_t capacity, size_t *written,
+                                const char *size_func)
+{
+    const rnn_save_to to = {.buffer = buffer, .capacity = capacity,
+                            .size = written, .size_func = size_func,
+                            .needed = buffer, .needed_name = "buffer"};
+    return to;
+}
+
+rnn_save_to rnn__save_to_file(const char *path)
+{
+    const rnn_save_to to = {.path = path, .needed = path,
+                            .needed_name = "path"};
+    return to;
+}
+
+rnn_status rnn__save_check(const rnn_save_to *to, const void *object,
+                           const char *object_name, const char *func)
+{
+    if (object != NULL && to->needed != NULL)
+        return RNN_OK;
+    return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                     object == NULL ? object_name : to->needed_name);
+}
+
+rnn_status rnn__save_begin(const rnn_save_to *to, size_t header_size,
+                           size_t count, unsigned char **header,
+                           const char *func)
+{
+    *header = NULL;
+    const size_t data = count * sizeof(float); /* in memory: it fits */
+    if (data > SIZE_MAX - header_size)
+        return rnn__fail(RNN_E_SHAPE, func, "the file size overflows");
+    const size_t size = header_size + data;
+    if (to->path != NULL) {
+        /* Measured first by the caller, so one allocation. */
+        *header = rnn__malloc(header_size);
+        return *header == NULL ? rnn__fail_nomem(func) : RNN_OK;
+    }
+    if (to->buffer != NULL && to->capacity < size)
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "capacity %zu is below the %zu bytes needed (see %s)",
+                         to->capacity, size, to->size_func);
+    *header = to->buffer;
+    return RNN_OK;
+}
+
+rnn_status rnn__save_end(const rnn_save_to *to, unsigned char *header,
+                         size_t header_size, const float *data, size_t count,
+                         const char *func)
+{
+    rnn_status status = RNN_OK;
+    if (to->path != NULL) {
+        status = save_atomic(to->path, header, header_size, data, count, func);
+        rnn__free(header);
+    } else if (to->buffer != NULL) {
+        rnn__st_encode(to->buffer + header_size, data, count);
+    }
+    if (status == RNN_OK && to->size != NULL)
+        *to->size = header_size + count * sizeof(float);
     return status;
+}
+
+rnn_status rnn__load_begin(rnn_load_from *from, bool has_out,
+                           const char *func)
+{
+    from->owned = NULL;
+    if (!has_out)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "out is NULL");
+    if (from->is_file ? from->path == NULL : from->bytes == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         from->is_file ? "path" : "data");
+    if (!from->is_file)
+        return RNN_OK;
+    rnn_status status =
+        read_file(from->path, &from->owned, &from->size, func);
+    from->bytes = from->owned;
+    return status;
+}
+
+void rnn__load_end(rnn_load_from *from)
+{
+    rnn__free(from->owned);
+    from->owned = NULL;
 }
 
 /* Whether `name` is `base` + temp_suffix with each X one of temp_letters:

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
- * init.c - seeded, portable parameter initialisation.
+ * init.c - seeded, portable parameter initialisation: fills a model's
+ * parameters (the public rnn_init in model.c also renews what is derived
+ * from them).
  *
  * The generator is xoshiro256** seeded by SplitMix64 (both by Vigna and
  * Blackman, public domain algorithms), written out here so that a seed gives
@@ -146,22 +148,11 @@ void rnn__init_uniform(rnn_t *model, uint64_t seed)
         model->cfg.output_size > 0 ? model->head_w : model->num_params;
     fill(&r, model->params, rnn_count, 1.0 / sqrt((double)model->cfg.hidden_size));
     init_head(model, &r, model->params);
-    rnn__refresh_packed(model);
 }
 
-rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed)
+rnn_status rnn__init_params(rnn_t *model, int32_t scheme, uint64_t seed,
+                            const char *func)
 {
-    if (model == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, "rnn_init_uniform", "model is NULL");
-    rnn__init_uniform(model, seed);
-    return RNN_OK;
-}
-
-rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed)
-{
-    static const char *func = "rnn_init";
-    if (model == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
     if (scheme == RNN_INIT_UNIFORM) {
         rnn__init_uniform(model, seed);
         return RNN_OK;
@@ -184,7 +175,6 @@ rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed)
         init_scheme(model, scheme, &r, scratch, scratch + model->num_params);
     if (status == RNN_OK)
         memcpy(model->params, scratch, model->num_params * sizeof(float));
-    rnn__refresh_packed(model);
     rnn__free(scratch);
     return status;
 }

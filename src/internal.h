@@ -24,6 +24,10 @@ rnn_status rnn__fail(rnn_status status, const char *func, const char *fmt, ...)
     ;
 /* Records the static out-of-memory message (never allocates). */
 rnn_status rnn__fail_nomem(const char *func);
+/* Re-reports the last failure as `status` with some context: "func:
+ * context: message" (a "func: " the message starts with is not repeated). */
+rnn_status rnn__fail_context(rnn_status status, const char *func,
+                             const char *context);
 
 /* ---- allocation (alloc.c): every heap byte goes through these ----------- */
 
@@ -127,15 +131,18 @@ void rnn__set_small_gemm_policy(int policy);
 typedef int (*rnn_blas_threads_fn)(void);
 rnn_blas_threads_fn rnn__openblas_small_kernels(void);
 
-/* ---- model (model.c) ---------------------------------------------------- */
+/* ---- the flat parameter layout (layout.c) ------------------------------- */
 
 /* RNN_MAX_TENSORS bounds what rnn_create accepts (num_layers, in effect)
  * and so what a model file can need (safetensors.c). */
 enum { RNN_MAX_NAME = 32, RNN_MAX_TENSORS = 65536 };
 
-/* PyTorch's defaults (rnn_config_init) into *cfg, this library's layout. */
-void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
-                          int32_t hidden_size);
+/* The tensors a configuration's model has (not checked: any int32 fields). */
+int64_t rnn__tensor_total(const rnn_config *cfg);
+/* The floats of the model a configuration describes whose cell has `gates`
+ * gates: what rnn_create allocates and what a loader compares a file with.
+ * SIZE_MAX when that overflows, 0 when a size is not positive. */
+size_t rnn__param_count(const rnn_config *cfg, int32_t gates);
 
 /* One named tensor of the flat buffers, in state_dict order. */
 typedef struct rnn_tensor {
@@ -229,10 +236,37 @@ struct rnn {
     float *packed;          /* rnn_pack_weights: per layer [I_l + H + 1, H] */
 };
 
+/* Fills model->cells, model->tensors (allocated for rnn__tensor_total
+ * entries), head_w and head_b from model->cfg, dirs and cell_ops. */
+void rnn__plan_layout(rnn_t *model);
+
+/* The views of cell `cell` (layer * D + direction) inside `base`, a flat
+ * buffer of the model's layout (its parameters, gradients, a copy). */
 rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 
-/* Index in model->tensors of the tensor called `name`, or -1. */
-int32_t rnn__tensor_index(const rnn_t *model, const char *name);
+/* The model's tensor called `name`, or NULL. */
+const rnn_tensor *rnn__tensor_named(const rnn_t *model, const char *name);
+
+/* ---- seeded initialisation (init.c) ------------------------------------ */
+
+/* PyTorch's uniform scheme from `seed` into model->params. */
+void rnn__init_uniform(rnn_t *model, uint64_t seed);
+/* Scheme `scheme` (RNN_INIT_*) from `seed` into model->params; on failure
+ * (RNN_E_INVALID_ARG, RNN_E_SHAPE, RNN_E_NOMEM, messages start with `func`)
+ * they are as they were. */
+rnn_status rnn__init_params(rnn_t *model, int32_t scheme, uint64_t seed,
+                            const char *func);
+
+/* ---- the model (model.c) ----------------------------------------------- */
+
+/* PyTorch's defaults (rnn_config_init) into *cfg, this library's layout. */
+void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
+                          int32_t hidden_size);
+
+/* Every library path that writes model->params ends with this call (the
+ * optimizers, rnn_init, the loaders): it renews what is derived from the
+ * parameters, today the packed step weights (pack.c). */
+void rnn__params_changed(rnn_t *model);
 
 /* ---- head (head.c) ----------------------------------------------------- */
 
@@ -265,23 +299,68 @@ static inline int32_t rnn__copy_ld(int32_t hidden)
  * [G*H] when the cell keeps the projections apart). Only while
  * model->packed is not NULL. */
 const float *rnn__packed_layer(const rnn_t *model, int32_t layer);
-/* Re-copies the parameters into the packed blocks, if any: every library
- * call that changes the parameters ends with it. */
+/* Re-copies the parameters into the packed blocks, if any (called by
+ * rnn__params_changed, nowhere else outside pack.c). */
 void rnn__refresh_packed(rnn_t *model);
 
-/* ---- whole files (file.c) ---------------------------------------------- */
+/* ---- whole files (file.c): bytes to and from disk, knowing no format --- */
 
-/* Reads the regular file `path` into a new buffer (*out, freed with
- * rnn__free) of *size bytes. Errors: RNN_E_IO, RNN_E_FORMAT (empty or too
- * large), RNN_E_NOMEM; messages start with `func`. */
-rnn_status rnn__read_file(const char *path, unsigned char **out, size_t *size,
-                          const char *func);
-/* Writes the header that `build` makes (it measures when out is NULL),
- * then `count` floats little-endian, atomically to `path`. */
-rnn_status rnn__save_file(const char *path, const void *object,
-                          size_t (*build)(const void *object,
-                                          unsigned char *out, size_t cap),
-                          const float *data, size_t count, const char *func);
+/* Where a save's bytes go: rnn_*_save_size only counts them (path and
+ * buffer NULL), rnn_*_save_buffer writes them into the caller's buffer,
+ * rnn_*_save to the file `path`, atomically. */
+typedef struct rnn_save_to {
+    const char *path;
+    unsigned char *buffer;
+    size_t capacity;       /* bytes at buffer */
+    size_t *size;          /* receives the size, or NULL */
+    const char *size_func; /* the function a too small buffer points to */
+    const void *needed;    /* the caller's argument that must not be NULL
+                              (path, buffer or size) */
+    const char *needed_name;
+} rnn_save_to;
+
+/* The three targets: the size only, the caller's buffer (too small: see
+ * size_func), the file `path`. */
+rnn_save_to rnn__save_to_size(size_t *size);
+rnn_save_to rnn__save_to_buffer(void *buffer, size_t capacity, size_t *written,
+                                const char *size_func);
+rnn_save_to rnn__save_to_file(const char *path);
+
+/* RNN_E_INVALID_ARG "<name> is NULL" for a NULL object (called
+ * `object_name`) or a NULL argument `to` needs, checked in that order. */
+rnn_status rnn__save_check(const rnn_save_to *to, const void *object,
+                           const char *object_name, const char *func);
+
+/* A save is the caller's header of header_size bytes, then `count` floats
+ * little-endian. begin checks the size and says where the caller builds the
+ * header (*header: the caller's buffer, a new block for a file, NULL when
+ * only counting); end writes the floats after it where `to` says, frees
+ * what begin allocated and reports the size. Every allocation comes before
+ * the file is renamed (docs/reliability.md). */
+rnn_status rnn__save_begin(const rnn_save_to *to, size_t header_size,
+                           size_t count, unsigned char **header,
+                           const char *func);
+rnn_status rnn__save_end(const rnn_save_to *to, unsigned char *header,
+                         size_t header_size, const float *data, size_t count,
+                         const char *func);
+
+/* Where a load's bytes come from: the caller's bytes, or (path not NULL)
+ * the regular file `path`, which begin reads into memory (RNN_E_IO,
+ * RNN_E_FORMAT, RNN_E_NOMEM; messages start with `func`) and end frees. */
+typedef struct rnn_load_from {
+    const void *bytes;
+    size_t size;
+    const char *path;
+    bool is_file;         /* path names the source (else bytes) */
+    unsigned char *owned; /* the file's bytes, freed by end */
+} rnn_load_from;
+
+/* begin fails first with "out is NULL" when has_out is false, then with
+ * "data is NULL" or "path is NULL" (RNN_E_INVALID_ARG); after a failure
+ * there is nothing to end. */
+rnn_status rnn__load_begin(rnn_load_from *from, bool has_out,
+                           const char *func);
+void rnn__load_end(rnn_load_from *from);
 
 /* ---- optimizers (optim.c) ---------------------------------------------- */
 
@@ -306,6 +385,14 @@ void rnn__optim_config_defaults(rnn_optim_config *cfg, int32_t kind, float lr);
 /* RNN_OK, or RNN_E_INVALID_ARG naming (as `func`) the first hyperparameter
  * out of range; shared by rnn_optim_create and rnn_optim_load. */
 rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func);
+
+/* The state buffers of an optimizer of this kind: 1 (SGD), 2 (Adam). */
+size_t rnn__optim_buffers(const rnn_optim_config *cfg);
+/* A new optimizer of configuration cfg (valid) for `count` parameters, at
+ * step 0 with zero buffers: one block, `second` after `first`. The caller
+ * has checked that buffers * count floats fit size_t. */
+rnn_status rnn__optim_alloc(rnn_optim_t **out, const rnn_optim_config *cfg,
+                            size_t count, const char *func);
 
 /* ---- kernels (kernels.c): fused element-wise passes --------------------- */
 
@@ -337,10 +424,6 @@ RNN_HIDDEN void rnn__transpose(float *dst, int32_t ld, const float *src,
  * to_time_major, else dst(b, t) = src(t, b). */
 void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
                   int32_t batch, int32_t cols, bool to_time_major);
-
-/* ---- init (init.c) ------------------------------------------------------ */
-
-void rnn__init_uniform(rnn_t *model, uint64_t seed);
 
 /* ---- diagnostics (diag.c) ----------------------------------------------- */
 
@@ -446,6 +529,10 @@ const rnn_st_entry *rnn__st_find(const rnn_st_file *file, const char *name);
 const char *rnn__st_meta(const rnn_st_file *file, const char *key);
 /* An entry's shape as text for messages: "[2, 3]". */
 void rnn__st_shape_text(char *buf, size_t size, const rnn_st_entry *e);
+/* RNN_OK when every tensor is F32 (what librnn writes), else RNN_E_FORMAT
+ * naming the first that is not: checked before anything else so that the
+ * message names the real problem. */
+rnn_status rnn__st_all_f32(const rnn_st_file *file, const char *func);
 
 typedef struct rnn_st_pair {
     const char *key, *value;
@@ -475,5 +562,45 @@ size_t rnn__st_finish(rnn_st_writer *w);
 void rnn__st_encode(unsigned char *dst, const float *src, size_t count);
 void rnn__st_decode(float *dst, const unsigned char *src, size_t count);
 bool rnn__st_host_is_little_endian(void);
+
+/* ---- librnn's metadata values (meta.c) ---------------------------------- */
+
+/* The format_version librnn writes and reads. */
+#define RNN_FORMAT_VERSION "1"
+
+/* "%.9g" with a '.' under any locale: nine digits give back every float. */
+void rnn__meta_format_float(char *buf, size_t size, float value);
+
+/* The value of a required key (RNN_E_FORMAT when missing), and that value
+ * parsed strictly: decimal integers without sign (u64) or with an optional
+ * '-' (i64 within [lo, hi], i32), one of `n` names (its index), a finite
+ * float. RNN_E_FORMAT names the key and the value otherwise. */
+rnn_status rnn__meta_value(const rnn_st_file *file, const char *key,
+                           const char **value, const char *func);
+rnn_status rnn__meta_u64(const rnn_st_file *file, const char *key,
+                         uint64_t *out, const char *func);
+rnn_status rnn__meta_i64(const rnn_st_file *file, const char *key, int64_t lo,
+                         int64_t hi, int64_t *out, const char *func);
+rnn_status rnn__meta_i32(const rnn_st_file *file, const char *key,
+                         int32_t *out, const char *func);
+rnn_status rnn__meta_name(const rnn_st_file *file, const char *key,
+                          const char *const *names, int32_t n, int32_t *out,
+                          const char *func);
+rnn_status rnn__meta_float(const rnn_st_file *file, const char *key,
+                           float *out, const char *func);
+
+/* Which librnn format the metadata declares: RNN_OK with *format NULL when
+ * it declares none (a file of another writer), else "librnn" or
+ * "librnn-optim" with a supported format_version. */
+rnn_status rnn__meta_format(const rnn_st_file *file, const char **format,
+                            const char *func);
+
+/* A librnn file opened for reading: from->bytes, or the file from->path
+ * read into memory (rnn__load_begin: its argument checks first), parsed
+ * (rnn__st_parse), every tensor F32 (rnn__st_all_f32). After success only,
+ * rnn__librnn_close frees both. */
+rnn_status rnn__librnn_open(rnn_st_file *file, rnn_load_from *from,
+                            bool has_out, const char *func);
+void rnn__librnn_close(rnn_st_file *file, rnn_load_from *from);
 
 #endif /* RNN_INTERNAL_H */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
- * model.c - configuration, create/destroy, and the flat parameter layout
- * (PyTorch state_dict order) with its named-tensor table.
+ * model.c - configuration, create/destroy, the model's buffers and tensor
+ * table through the API (their layout is layout.c's), re-initialisation,
+ * and rnn__params_changed, which every library path that writes the
+ * parameters ends with.
  */
 #include "internal.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 void rnn__config_defaults(rnn_config *cfg, int32_t input_size,
@@ -92,10 +93,7 @@ static rnn_status validate_config(const rnn_config *cfg)
                          (double)cfg->dropout);
     /* Checked before any work: a layout walk over millions of layers would
      * take seconds before the allocation fails. */
-    const int64_t tensors = (int64_t)cfg->num_layers *
-                                (cfg->bidirectional ? 2 : 1) *
-                                (cfg->bias ? 4 : 2) +
-                            (cfg->output_size > 0 ? 2 : 0);
+    const int64_t tensors = rnn__tensor_total(cfg);
     if (tensors > RNN_MAX_TENSORS)
         return rnn__fail(RNN_E_SHAPE, func,
                          "num_layers %d gives %" PRId64 " tensors, more than "
@@ -106,90 +104,6 @@ static rnn_status validate_config(const rnn_config *cfg)
                          "2 * hidden_size overflows (hidden_size %d)",
                          cfg->hidden_size);
     return RNN_OK;
-}
-
-/* Appends one tensor to the table (when given) and returns the next offset,
- * or SIZE_MAX when the layout overflows. cols = 0 declares a vector. */
-static size_t add_tensor(rnn_tensor *table, int32_t *index, size_t offset,
-                         int32_t rows, int32_t cols, const char *name)
-{
-    const int32_t ndim = cols == 0 ? 1 : 2;
-    size_t count;
-    if (cols == 0)
-        cols = 1;
-    if (offset == SIZE_MAX || !rnn__mul((size_t)rows, (size_t)cols, &count) ||
-        count > SIZE_MAX - offset)
-        return SIZE_MAX;
-    if (table != NULL) {
-        rnn_tensor *t = &table[*index];
-        snprintf(t->name, sizeof t->name, "%s", name);
-        t->offset = offset;
-        t->rows = rows;
-        t->cols = cols;
-        t->ndim = ndim;
-    }
-    ++*index;
-    return offset + count;
-}
-
-/* Walks the layout once: counts tensors and floats, and fills the cell and
- * tensor tables when they are given. Returns SIZE_MAX on overflow. The
- * cell's weights and biases have G*H rows (G = gates). */
-static size_t plan_layout(const rnn_config *cfg, int32_t gates,
-                          rnn_cell_layout *cells, rnn_tensor *tensors,
-                          int32_t *num_tensors, size_t *head_w, size_t *head_b)
-{
-    const int32_t dirs = cfg->bidirectional ? 2 : 1, hidden = cfg->hidden_size;
-    const int32_t rows = gates * hidden;
-    size_t offset = 0;
-    int32_t index = 0;
-    char name[RNN_MAX_NAME];
-    for (int32_t layer = 0; layer < cfg->num_layers && offset != SIZE_MAX;
-         ++layer) {
-        for (int32_t dir = 0; dir < dirs; ++dir) {
-            const char *suffix = dir ? "_reverse" : "";
-            int32_t in_size = layer == 0 ? cfg->input_size : dirs * hidden;
-            rnn_cell_layout cell = {0};
-            cell.in_size = in_size;
-            cell.w_ih = offset;
-            snprintf(name, sizeof name, "weight_ih_l%d%s", layer, suffix);
-            offset = add_tensor(tensors, &index, offset, rows, in_size, name);
-            cell.w_hh = offset;
-            snprintf(name, sizeof name, "weight_hh_l%d%s", layer, suffix);
-            offset = add_tensor(tensors, &index, offset, rows, hidden, name);
-            if (cfg->bias) {
-                cell.b_ih = offset;
-                snprintf(name, sizeof name, "bias_ih_l%d%s", layer, suffix);
-                offset = add_tensor(tensors, &index, offset, rows, 0, name);
-                cell.b_hh = offset;
-                snprintf(name, sizeof name, "bias_hh_l%d%s", layer, suffix);
-                offset = add_tensor(tensors, &index, offset, rows, 0, name);
-            }
-            if (cells != NULL)
-                cells[layer * dirs + dir] = cell;
-        }
-    }
-    if (cfg->output_size > 0) {
-        *head_w = offset;
-        offset = add_tensor(tensors, &index, offset, cfg->output_size,
-                            dirs * hidden, "head.weight");
-        *head_b = offset;
-        offset = add_tensor(tensors, &index, offset, cfg->output_size, 0,
-                            "head.bias");
-    }
-    *num_tensors = index;
-    return offset;
-}
-
-rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell)
-{
-    const rnn_cell_layout *at = &model->cells[cell];
-    rnn_cell_view view;
-    view.w_ih = base + at->w_ih;
-    view.w_hh = base + at->w_hh;
-    view.b_ih = model->cfg.bias ? base + at->b_ih : NULL;
-    view.b_hh = model->cfg.bias ? base + at->b_hh : NULL;
-    return view;
 }
 
 void rnn_destroy(rnn_t *model)
@@ -245,10 +159,8 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
                          "%d gates * hidden_size %d overflows", cell_ops->gates,
                          cfg->hidden_size);
 
-    int32_t num_tensors;
-    size_t head_w = 0, head_b = 0, bytes;
-    size_t num_params = plan_layout(cfg, cell_ops->gates, NULL, NULL,
-                                    &num_tensors, &head_w, &head_b);
+    size_t bytes;
+    const size_t num_params = rnn__param_count(cfg, cell_ops->gates);
     if (num_params == SIZE_MAX || !rnn__mul(num_params, sizeof(float), &bytes))
         return rnn__fail(RNN_E_SHAPE, func,
                          "the parameter count overflows (input_size %d, "
@@ -263,14 +175,13 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     model->dirs = cfg->bidirectional ? 2 : 1;
     model->num_cells = cfg->num_layers * model->dirs;
     model->num_params = num_params;
-    model->num_tensors = num_tensors;
+    model->num_tensors = (int32_t)rnn__tensor_total(cfg);
     status = allocate_model(model, num_params);
     if (status != RNN_OK) {
         rnn_destroy(model);
         return status;
     }
-    plan_layout(cfg, cell_ops->gates, model->cells, model->tensors, &num_tensors,
-                &model->head_w, &model->head_b);
+    rnn__plan_layout(model);
     rnn__init_uniform(model, cfg->seed);
     model->dropout_rng = cfg->seed;
     *out = model;
@@ -324,6 +235,32 @@ rnn_status rnn_zero_grad(rnn_t *model)
     return RNN_OK;
 }
 
+void rnn__params_changed(rnn_t *model)
+{
+    /* rnn_step reads the packed copy and is const (several threads may step
+     * one model at once), so it cannot bring a stale copy up to date: the
+     * copy is made again here, by the call that changed the parameters. */
+    rnn__refresh_packed(model);
+}
+
+rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed)
+{
+    static const char *func = "rnn_init";
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    const rnn_status status = rnn__init_params(model, scheme, seed, func);
+    if (status == RNN_OK)
+        rnn__params_changed(model);
+    return status;
+}
+
+rnn_status rnn_init_uniform(rnn_t *model, uint64_t seed)
+{
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, "rnn_init_uniform", "model is NULL");
+    return rnn_init(model, RNN_INIT_UNIFORM, seed);
+}
+
 rnn_status rnn_tensor_count(const rnn_t *model, int32_t *count)
 {
     if (model == NULL || count == NULL)
@@ -371,52 +308,6 @@ rnn_status rnn_tensor_at(const rnn_t *model, int32_t index,
     return RNN_OK;
 }
 
-/* Decimal layer number without sign or leading zeros, then an optional
- * "_reverse" and the end of the name; -1 when it is not that. */
-static int32_t parse_cell(const rnn_t *model, const char *text)
-{
-    if (text[0] < '0' || text[0] > '9' || (text[0] == '0' && text[1] >= '0' &&
-                                            text[1] <= '9'))
-        return -1;
-    int64_t layer = 0;
-    for (; *text >= '0' && *text <= '9'; ++text) {
-        layer = layer * 10 + (*text - '0');
-        if (layer >= model->cfg.num_layers)
-            return -1;
-    }
-    int32_t dir = 0;
-    if (strcmp(text, "_reverse") == 0 && model->dirs == 2)
-        dir = 1;
-    else if (*text != '\0')
-        return -1;
-    return (int32_t)layer * model->dirs + dir;
-}
-
-int32_t rnn__tensor_index(const rnn_t *model, const char *name)
-{
-    /* Parsed rather than searched, so that matching a file's tensors is
-     * linear in their number (a hostile file may hold millions). */
-    static const char *const kinds[] = {"weight_ih_l", "weight_hh_l",
-                                        "bias_ih_l", "bias_hh_l"};
-    const int32_t per_cell = model->cfg.bias ? 4 : 2;
-    int32_t index = -1;
-    if (model->cfg.output_size > 0 && strcmp(name, "head.weight") == 0)
-        index = model->num_cells * per_cell;
-    else if (model->cfg.output_size > 0 && strcmp(name, "head.bias") == 0)
-        index = model->num_cells * per_cell + 1;
-    for (int32_t kind = 0; kind < per_cell && index < 0; ++kind) {
-        const size_t len = strlen(kinds[kind]);
-        if (strncmp(name, kinds[kind], len) != 0)
-            continue;
-        const int32_t cell = parse_cell(model, name + len);
-        if (cell >= 0)
-            index = cell * per_cell + kind;
-        break;
-    }
-    return index >= 0 && strcmp(model->tensors[index].name, name) == 0 ? index
-                                                                       : -1;
-}
-
 rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
                            rnn_tensor_info *info)
 {
@@ -426,9 +317,9 @@ rnn_status rnn_tensor_find(const rnn_t *model, const char *name,
         return status;
     if (name == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "name is NULL");
-    const int32_t index = rnn__tensor_index(model, name);
-    if (index >= 0) {
-        describe(&model->tensors[index], info);
+    const rnn_tensor *tensor = rnn__tensor_named(model, name);
+    if (tensor != NULL) {
+        describe(tensor, info);
         return RNN_OK;
     }
     return rnn__fail(RNN_E_INVALID_ARG, func, "the model has no tensor \"%.64s\"",

@@ -32,7 +32,7 @@ rnn_status rnn_sgd_step(rnn_t *model, float lr)
     const float *grads = model->grads;
     for (size_t i = 0; i < model->num_params; ++i)
         params[i] -= lr * grads[i];
-    rnn__refresh_packed(model);
+    rnn__params_changed(model);
     return RNN_OK;
 }
 
@@ -105,6 +105,30 @@ rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func)
     return RNN_OK;
 }
 
+size_t rnn__optim_buffers(const rnn_optim_config *cfg)
+{
+    return cfg->kind == RNN_OPTIM_SGD ? 1 : 2;
+}
+
+rnn_status rnn__optim_alloc(rnn_optim_t **out, const rnn_optim_config *cfg,
+                            size_t count, const char *func)
+{
+    const size_t buffers = rnn__optim_buffers(cfg);
+    rnn_optim_t *optim = rnn__calloc(1, sizeof *optim);
+    float *state = rnn__calloc(buffers * count, sizeof(float));
+    if (optim == NULL || state == NULL) {
+        rnn__free(optim);
+        rnn__free(state);
+        return rnn__fail_nomem(func);
+    }
+    optim->cfg = *cfg;
+    optim->count = count;
+    optim->first = state;
+    optim->second = buffers == 2 ? state + count : NULL;
+    *out = optim;
+    return RNN_OK;
+}
+
 rnn_status rnn_optim_create(rnn_optim_t **out, const rnn_t *model,
                             const rnn_optim_config *cfg)
 {
@@ -124,20 +148,7 @@ rnn_status rnn_optim_create(rnn_optim_t **out, const rnn_t *model,
     cfg = &full;
     if ((status = rnn__optim_validate(cfg, func)) != RNN_OK)
         return status;
-    const size_t buffers = cfg->kind == RNN_OPTIM_SGD ? 1 : 2;
-    rnn_optim_t *optim = rnn__calloc(1, sizeof *optim);
-    float *state = rnn__calloc(buffers * model->num_params, sizeof(float));
-    if (optim == NULL || state == NULL) {
-        rnn__free(optim);
-        rnn__free(state);
-        return rnn__fail_nomem(func);
-    }
-    optim->cfg = *cfg;
-    optim->count = model->num_params;
-    optim->first = state;
-    optim->second = buffers == 2 ? state + model->num_params : NULL;
-    *out = optim;
-    return RNN_OK;
+    return rnn__optim_alloc(out, cfg, model->num_params, func);
 }
 
 void rnn_optim_destroy(rnn_optim_t *optim)
@@ -229,7 +240,7 @@ rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model)
         sgd_update(optim, model->params, model->grads);
     else
         adam_update(optim, model->params, model->grads);
-    rnn__refresh_packed(model);
+    rnn__params_changed(model);
     ++optim->steps;
     return RNN_OK;
 }

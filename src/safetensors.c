@@ -388,6 +388,16 @@ void rnn__st_shape_text(char *buf, size_t size, const rnn_st_entry *e)
         snprintf(buf + used, size - (size_t)used, "]");
 }
 
+rnn_status rnn__st_all_f32(const rnn_st_file *file, const char *func)
+{
+    for (size_t i = 0; i < file->count; ++i)
+        if (strcmp(file->entries[i].dtype, "F32") != 0)
+            return rnn__fail(RNN_E_FORMAT, func,
+                             "tensor \"%.64s\": dtype %s, librnn reads F32 only",
+                             file->entries[i].name, file->entries[i].dtype);
+    return RNN_OK;
+}
+
 static rnn_status parse_shape(const cJSON *shape, rnn_st_entry *e,
                               const char *func)
 {
