@@ -345,14 +345,19 @@ static void run_step(rnn_t *model, rnn_cell_forward_args *step, int32_t t,
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size;
     if (ops->separate_projections)
-        step->rec = separate_rec(model, w, step->h_prev);
+        RNN__PHASE(RNN__PHASE_FWD_REC,
+                   step->rec = separate_rec(model, w, step->h_prev));
     else
-        recurrent_product(model, w->w_hh, step->h_prev, 1.0f, step->proj);
-    ops->forward(step);
+        RNN__PHASE(RNN__PHASE_FWD_REC,
+                   recurrent_product(model, w->w_hh, step->h_prev, 1.0f,
+                                     step->proj));
+    RNN__PHASE(RNN__PHASE_FWD_CELL, ops->forward(step));
     if (cache->has_lengths) {
-        hold_finished(cache, t, hidden, step->h, step->h_prev);
+        RNN__PHASE(RNN__PHASE_FWD_COPY,
+                   hold_finished(cache, t, hidden, step->h, step->h_prev));
         if (step->c != NULL)
-            hold_finished(cache, t, hidden, step->c, step->c_prev);
+            RNN__PHASE(RNN__PHASE_FWD_COPY,
+                       hold_finished(cache, t, hidden, step->c, step->c_prev));
     }
 }
 
@@ -364,9 +369,11 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     const int32_t first = dir == 0 ? 0 : seq_len - 1, next = dir == 0 ? 1 : -1;
     rnn_cell_forward_args step = rnn__step_buffers(model, cell, dir);
     if (cache->w_hh_t_ld != 0)
-        rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
-                       model->cell_ops->gates * model->cfg.hidden_size,
-                       model->cfg.hidden_size);
+        RNN__PHASE(RNN__PHASE_FWD_TRANSPOSE,
+                   rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
+                                  model->cell_ops->gates *
+                                      model->cfg.hidden_size,
+                                  model->cfg.hidden_size));
     rnn__step_move(&step, model->cell_ops, first);
     for (int32_t k = 0; k < seq_len; ++k) {
         run_step(model, &step, first + k * next, &w);
@@ -470,13 +477,13 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
     if (status != RNN_OK)
         return status;
     layout_cache(model, seq_len, batch, &plan);
-    prepare_inputs(model, x, lengths);
+    RNN__PHASE(RNN__PHASE_FWD_COPY, prepare_inputs(model, x, lengths));
     model->head_grad_pending = false;
     for (int32_t layer = 0; layer < model->cfg.num_layers; ++layer) {
         for (int32_t dir = 0; dir < model->dirs; ++dir) {
             const int32_t cell = layer * model->dirs + dir;
-            project_inputs(model, layer, dir);
-            set_initial_state(model, cell, dir, h0);
+            RNN__PHASE(RNN__PHASE_FWD_PROJ, project_inputs(model, layer, dir));
+            RNN__PHASE(RNN__PHASE_FWD_COPY, set_initial_state(model, cell, dir, h0));
             run_recurrence(model, cell, dir);
         }
     }
@@ -486,8 +493,8 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
     }
     cache->valid = true;
     if (y != NULL)
-        write_output(model, y);
+        RNN__PHASE(RNN__PHASE_FWD_COPY, write_output(model, y));
     if (h_n != NULL)
-        write_final_state(model, h_n);
+        RNN__PHASE(RNN__PHASE_FWD_COPY, write_final_state(model, h_n));
     return RNN_OK;
 }

@@ -8,6 +8,7 @@
 #define RNN_INTERNAL_H
 
 #include "cell.h"
+#include "profile.h"
 #include "rnn.h"
 
 #include <stdbool.h>
