@@ -270,10 +270,14 @@ void bench_measure_many(bench_item *items, int count, const bench_plan *plan)
             break;
         for (int k = 0; k < count; ++k) {
             bench_item *it = &items[k];
+            if (it->before_sample)
+                it->before_sample(it->sample_ctx);
             double a = bench_now();
             for (long i = 0; i < it->t.inner; ++i)
                 it->fn(it->ctx);
             samples[(size_t)k * cap + rounds] = (bench_now() - a) / (double)it->t.inner;
+            if (it->after_sample)
+                it->after_sample(it->sample_ctx, it->t.inner);
         }
         ++rounds;
     }
@@ -284,9 +288,21 @@ void bench_measure_many(bench_item *items, int count, const bench_plan *plan)
     free(samples);
 }
 
+bench_timing bench_summary(const double *samples, int count)
+{
+    bench_timing t = {0, 0, 0, count, 1};
+    double *sorted = count > 0 ? malloc((size_t)count * sizeof *sorted) : NULL;
+    if (sorted == NULL)
+        return t;
+    memcpy(sorted, samples, (size_t)count * sizeof *sorted);
+    summarise(&t, sorted);
+    free(sorted);
+    return t;
+}
+
 bench_timing bench_measure(void (*fn)(void *), void *ctx, const bench_plan *plan)
 {
-    bench_item item = {fn, ctx, {0, 0, 0, 0, 1}};
+    bench_item item = {fn, ctx, {0, 0, 0, 0, 1}, NULL, NULL, NULL};
     bench_measure_many(&item, 1, plan);
     return item.t;
 }

@@ -92,8 +92,17 @@ typedef struct bench_item {
     void (*fn)(void *);
     void *ctx;
     bench_timing t; /* out */
+    /* Optional, untimed, around each sample of `calls` calls (not around
+     * the warm-up): what reads counters the calls keep. */
+    void (*before_sample)(void *sample_ctx);
+    void (*after_sample)(void *sample_ctx, long calls);
+    void *sample_ctx;
 } bench_item;
 void bench_measure_many(bench_item *items, int count, const bench_plan *plan);
+
+/* Median, min and max of samples[count] (seconds per call), as
+ * bench_measure_many reports its own. */
+bench_timing bench_summary(const double *samples, int count);
 
 /* FLOPs of a forward pass over the whole sequence batch:
  * sum over layers and directions of 2*T*B*H*(I_l + H), I_l = I or D*H. */

@@ -12,6 +12,7 @@ writes, for what DIR holds:
   scaling.png   time per call against T, B and H around config c, for
                 librnn, its BLAS floor, PyTorch and oneDNN (log-log)
   hotloops.png  where a training step's time goes, hot loop by hot loop
+                (the phases of librnn's own calls, profiling build)
 Uses matplotlib (Debian python3-matplotlib), no display needed.
 """
 import os
@@ -192,7 +193,7 @@ def plot_hotloops(rows, path):
                                      not s.get("blas", n, c, "train.parts") else "train")
                         for c in configs])
     ax.invert_yaxis()
-    ax.set_xlabel("% of the sum of the hot loops (each timed alone)")
+    ax.set_xlabel("% of the sum of the hot loops (phases of librnn's own calls)")
     ax.set_title("Where a training step (or a streaming step) spends its time, "
                  "%d thread%s" % (n, "s" if n > 1 else ""))
     handles, labels = ax.get_legend_handles_labels()

@@ -206,8 +206,10 @@ def peers_text(rows):
 
 
 def overhead_markdown(rows):
-    """librnn against the floor (the same BLAS calls and passes, no library)
-    and the sum of the parts, from the rounds that timed the parts."""
+    """librnn against the floor (the sum of the phases of the same call in
+    the library's profiling build: its BLAS calls, passes and copies) and
+    the sum of the parts (of the phases' medians), from the rounds that
+    reported the parts."""
     s = Summary([r for r in peer_rows(rows) if r["impl"] in ("librnn", "blas")])
     parts = []
     for threads in s.threads("librnn"):
@@ -230,9 +232,10 @@ def overhead_markdown(rows):
     return "\n\n".join(parts)
 
 
-# fwd.proj includes the bias pre-fill of its output; step.* split the packed
-# step (step.rec is its one product per layer). step.proj only appears in
-# results of rnn_bench from before rnn_pack_weights.
+# The phases of src/profile.h. fwd.proj includes the bias pre-fill of its
+# output; step.* split the packed step (step.rec is its one product per
+# layer). step.proj only appears in results of rnn_bench from before
+# rnn_pack_weights.
 PART_ORDER = ["fwd.transpose", "fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.rec",
               "bwd.act", "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", "bwd.copy",
               "step.copy", "step.proj", "step.rec", "step.act"]
@@ -267,9 +270,10 @@ def parts_markdown(rows, threads):
 
 def recurrence_markdown(rows, threads):
     """The forward per-step product: as the library makes it (on its W_hh^T
-    copy when T*B repays the copy, else on W_hh), alone, in the T-step loop
-    and inside rnn_forward, and the what-ifs: the other orientation and the
-    copy with the other row stride."""
+    copy when T*B repays the copy, else on W_hh): one call alone, the T-step
+    loop's products as they run in rnn_forward (the fwd.rec phase), and
+    rnn_forward minus its other phases; and the what-ifs (single calls): the
+    other orientation and the copy with the other row stride."""
     s = Summary([r for r in peer_rows(rows) if r["impl"] in ("librnn", "blas")])
     body = []
     for config in s.configs("blas", threads):
@@ -295,7 +299,8 @@ def recurrence_markdown(rows, threads):
                      fmt_num(s.get("blas", threads, config, "rec.call.ld", "gflops")),
                      fmt_num(s.get("blas", threads, config, "sgemm.peak", "gflops"))])
     return table(["config", "forward per-step product (librnn's)", "one call alone",
-                  "T-step loop", "inside rnn_forward", "backward call (NN, or sgemv T)",
+                  "T-step loop in rnn_forward (fwd.rec)",
+                  "rnn_forward minus its other parts", "backward call (NN, or sgemv T)",
                   "what if the other orientation (NT on W_hh / NN on a copy)",
                   "what if the copy's ld were H <-> H+16", "sgemm peak"], body)
 
@@ -396,17 +401,21 @@ def markdown(directory):
                         peers_markdown(rows))
         over = overhead_markdown(rows)
         if over:
-            sections.append("### librnn against its BLAS floor\n\nfloor = the same "
-                            "CBLAS calls and element-wise passes made directly by the "
-                            "bench, without the library; sum of parts = each hot loop "
-                            "timed alone, added up.\n\n" + over)
+            sections.append("### librnn against its BLAS floor\n\nfloor = the time "
+                            "librnn's own BLAS calls, element-wise passes and copies "
+                            "take inside the same call (the sum of its phases, timed "
+                            "in the library's profiling build), so librnn - floor is "
+                            "what the library adds; sum of parts = the phases' "
+                            "medians, added up.\n\n" + over)
         threads = sorted({int(r["asked_threads"]) for r in rows if r["label"].startswith("peers")
                           and r["impl"] == "blas"})
         for n in threads:
             p = parts_markdown(rows, n)
             if p:
-                sections.append("### Hot loops, %d thread%s\n\nTime of each hot loop alone "
-                                "(share of the sum of the training step's parts, or of "
+                sections.append("### Hot loops, %d thread%s\n\nTime of each hot loop "
+                                "(a phase of librnn's own call, profiling build) "
+                                "per call (share of the sum of the training step's "
+                                "parts, or of "
                                 "the packed step's), and its GFLOP/s. fwd.transpose: the "
                                 "W_hh^T copies rnn_forward makes per call; fwd.proj: bias "
                                 "pre-fill + projection (beta 1); step.copy: the packed "

@@ -1,61 +1,59 @@
 /* SPDX-License-Identifier: MIT
  *
  * rnn_bench.c - times librnn's forward pass, training step (forward +
- * backward) and streaming step, and each of their hot loops alone, against
- * the speed of the BLAS library loaded into the same process.
+ * backward) and streaming step, splits their time into the library's hot
+ * loops and its overhead, and sets them against the speed of the BLAS
+ * library loaded into the same process.
  *
  *   rnn_bench --config all             the standard configs of DESIGN.md
  *   rnn_bench --shape 64,256,100,32,2,2 --ops forward,train
  *   rnn_bench --quick --csv -          CI smoke: CSV on stdout, table on stderr
  *
  * For each configuration it prints, and writes as CSV rows:
- *   librnn   the public calls: forward = rnn_forward, train = rnn_forward +
- *            rnn_backward (dx), step = rnn_step on a model whose weights
- *            were packed once by rnn_pack_weights before timing (like
- *            oneDNN's weight reorder, outside the timed loop), step_direct =
- *            rnn_step on an unpacked copy of the same model (what a caller
- *            gets without rnn_pack_weights), so the gain shows in one run;
- *   floor    the same sequence of CBLAS calls, element-wise passes and
- *            copies made directly (bench_floor.c mirrors src/): what librnn
- *            would cost with zero overhead on this BLAS. librnn - floor =
- *            overhead;
- *   parts    each hot loop alone, and their sum:
+ *   librnn   the public calls of librnn.so: forward = rnn_forward, train =
+ *            rnn_forward + rnn_backward (dx), step = rnn_step on a model
+ *            whose weights were packed once by rnn_pack_weights before
+ *            timing (like oneDNN's weight reorder, outside the timed loop),
+ *            step_direct = rnn_step on an unpacked copy of the same model
+ *            (what a caller gets without rnn_pack_weights);
+ *   floor    the same calls made in the profiling build of the library
+ *            (bench_profile.h: the same sources, each BLAS call,
+ *            element-wise pass and copy of the drivers timed as a phase),
+ *            the sum of their phases: what librnn would cost with zero
+ *            overhead on this BLAS. librnn - floor = overhead;
+ *   parts    each phase alone (src/profile.h), and their sum:
  *              fwd.transpose  the W_hh^T copies rnn_forward makes per call
- *                             (only when T*B repays them: transposed_ld in
- *                             src/forward.c);
- *              fwd.proj       the b_ih + b_hh pre-fill of the T*B output
- *                             rows AND the projection sgemm (beta = 1 onto
- *                             it): the fill is counted here, not apart;
- *              fwd.rec        the T per-step products (on the W_hh^T copy:
- *                             sgemm NN / sgemv T, else on W_hh: NT / sgemv);
- *              fwd.act        the T activation passes (no bias: pre-filled);
- *              fwd.copy       x into the cache, h0 = 0, y out;
+ *                             (only when T*B repays them, src/forward.c);
+ *              fwd.proj       the bias pre-fill of the T*B output rows AND
+ *                             the projection sgemm (beta = 1 onto it);
+ *              fwd.rec        the T per-step products;
+ *              fwd.act        the cell's T element-wise passes (Elman: the
+ *                             activation, bias already in);
+ *              fwd.copy       x into the cache, h0, y out;
  *              bwd.*          backward's products, passes and copies;
  *              step.copy      the packed step's copies: per layer the rows
- *                             [x_t | h], the bias pre-fill, h back; y_t out;
- *              step.rec       the packed step's ONE product per layer,
- *                             [x_t | h] times the packed [I_l + H, H] block
- *                             (the old step.proj is inside it);
- *              step.act       the activation (+ its restore copy);
- *            the parts split the packed step; step_direct has none;
- *   call     one recurrence product alone, as the library makes it at that
- *            shape: the BLAS's speed there; and what-ifs: the other
- *            orientation (on W_hh itself when the library reads the copy:
- *            what it did before; on a copy when it reads W_hh) and the copy
- *            with the other row stride (H <-> H + 16);
+ *                             [x_t | h], the bias, h back; y_t out;
+ *              step.rec       the packed step's ONE product per layer;
+ *              step.act       the cell's element-wise pass;
+ *            the parts split the packed step; step_direct has a floor only;
+ *   call     single BLAS calls alone on random operands (bench_calls.h):
+ *            one recurrence product as the library makes it at that shape
+ *            (the BLAS's speed there), and what-ifs on layouts the library
+ *            does not use: the other orientation (on W_hh itself when the
+ *            library reads the W_hh^T copy, on a copy when it reads W_hh)
+ *            and the copy with the other row stride (H <-> H + 16);
  *   peak     a square sgemm (1000^3) in the same run, the 100% of "% peak".
  * Everything of one configuration is sampled interleaved, round by round,
- * and reported as medians (min and max too); see bench_common.c. Before
- * timing, the re-enacted forward's y, backward's dx and both steps' y_t are
- * compared with the library's (a WARNING on stderr when they differ:
- * bench_floor.c is stale).
+ * and reported as medians (min and max too); see bench_common.c.
  * FLOPs: forward 2*T*B*H*(I_l + H) per layer and direction (element-wise
  * work not counted), training step 3x forward, one step = forward at T = 1.
  */
 #define _GNU_SOURCE /* dladdr, RTLD_NOLOAD */
 
+#include "bench_calls.h"
 #include "bench_common.h"
-#include "bench_floor.h"
+#include "bench_profile.h"
+#include "internal.h" /* rnn__copy_ld: the row stride of librnn's weight copies */
 #include "rnn.h"
 
 #include <cblas.h>
@@ -222,66 +220,6 @@ static bench_timing measure_peak(peak_ctx *k, const bench_plan *plan)
     return bench_measure(peak_call, k, &p);
 }
 
-/* ---- does the BLAS round alike wherever its operands sit? -------------- */
-
-enum { PROBE_M = 7, PROBE_N = 64, PROBE_K = 96, PROBE_SHIFT = 16 };
-
-/* sgemm NN and NT (M, N, K) and sgemv N and T on B [N, K], beta = 1 onto
- * nonzero outputs as in the library, with the operands shifted from buf's
- * start by (k, 3k, 7k) mod 16 floats (ATLAS's sgemv T, for one, rounds
- * with the address of y, and only shows it when beta * y is not 0).
- * Results into out. */
-static void probe_calls(const float *src, float *buf, int k, float *out)
-{
-    const size_t a_n = (size_t)PROBE_M * PROBE_K, b_n = (size_t)PROBE_K * PROBE_N;
-    const size_t c_n = (size_t)PROBE_M * PROBE_N;
-    float *a = buf + k % PROBE_SHIFT;
-    float *b = buf + a_n + PROBE_SHIFT + (3 * k) % PROBE_SHIFT;
-    float *c = buf + a_n + b_n + 2 * PROBE_SHIFT + (7 * k) % PROBE_SHIFT;
-    memcpy(a, src, a_n * sizeof(float));
-    memcpy(b, src + a_n, b_n * sizeof(float));
-    for (int call = 0; call < 4; ++call) {
-        memcpy(c, src, c_n * sizeof(float)); /* beta = 1 onto nonzero values */
-        if (call < 2)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, call ? CblasTrans : CblasNoTrans,
-                        PROBE_M, PROBE_N, PROBE_K, 1.0f, a, PROBE_K, b,
-                        call ? PROBE_K : PROBE_N, 1.0f, c, PROBE_N);
-        else /* x: the first K floats of a */
-            cblas_sgemv(CblasRowMajor, call == 2 ? CblasNoTrans : CblasTrans, PROBE_N,
-                        PROBE_K, 1.0f, b, PROBE_K, a, 1, 1.0f, c, 1);
-        memcpy(out + (size_t)call * c_n, c, c_n * sizeof(float));
-    }
-}
-
-/* 1 when this BLAS's results change with the operands' alignment (ATLAS's
- * kernels peel for it; OpenBLAS, BLIS and the reference BLAS round alike
- * at any address), 0 when not, -1 when the probe had no memory. The
- * library's buffers sit wherever malloc puts them and the re-enactment's
- * cannot be made to sit alike: only on a BLAS of the first kind may their
- * results differ by rounding without the re-enactment being stale. */
-static int blas_rounding_moves(void)
-{
-    const size_t a_n = (size_t)PROBE_M * PROBE_K, b_n = (size_t)PROBE_K * PROBE_N;
-    const size_t c_n = (size_t)PROBE_M * PROBE_N;
-    float *src = malloc((a_n + b_n) * sizeof(float));
-    float *buf = malloc((a_n + b_n + c_n + 3 * PROBE_SHIFT) * sizeof(float));
-    float *first = malloc(4 * c_n * sizeof(float));
-    float *again = malloc(4 * c_n * sizeof(float));
-    int moves = src && buf && first && again ? 0 : -1;
-    if (moves == 0) {
-        bench_fill_uniform(src, a_n + b_n, -1, 1, 5);
-        probe_calls(src, buf, 0, first);
-    }
-    for (int k = 1; moves == 0 && k < PROBE_SHIFT; ++k) {
-        probe_calls(src, buf, k, again);
-        moves = memcmp(first, again, 4 * c_n * sizeof(float)) != 0;
-    }
-    free(src);
-    free(buf);
-    free(first);
-    free(again);
-    return moves;
-}
 
 /* ---- the library's calls ------------------------------------------------ */
 
@@ -336,10 +274,8 @@ enum { MAX_RESULTS = 64 };
 typedef struct spec {
     const char *impl, *op, *kind;
     char what[40], detail[128];
-    void (*fn)(void *);
-    void *ctx;
+    bench_item item;
     double flops, samples;
-    int subtract; /* index of a spec whose median is subtracted, or -1 */
 } spec;
 
 typedef struct run {
@@ -354,9 +290,8 @@ typedef struct run {
     int nres;
     spec specs[MAX_RESULTS];
     int nspecs;
-    int parts;         /* time the hot loops one by one (not --no-parts)     */
-    int floor_too;     /* time the floor's whole passes (not --no-floor)     */
-    double check_tol;  /* floor vs librnn results: 0, or see check_same      */
+    int parts;         /* report the phases and calls (not --no-parts)       */
+    int floor_too;     /* time the profiling build (not --no-floor)          */
 } run;
 
 static result *add_result(run *r, const char *impl, const char *op,
@@ -447,10 +382,11 @@ static void print_gap(FILE *out, const char *what, double lib, double floor_t,
 }
 
 /* What to measure: specs become results once measured together. A spec
- * with a NULL impl is measured but not reported (the restore copies). */
+ * with a NULL impl is measured but not reported as it is (the profiling
+ * build's calls: their phases are). */
 static int add_spec(run *r, const char *impl, const char *op, const char *kind,
-                    const char *what, const char *detail, void (*fn)(void *),
-                    void *ctx, double flops, double samples, int subtract)
+                    const char *what, const char *detail, bench_item item,
+                    double flops, double samples)
 {
     if (r->nspecs == MAX_RESULTS)
         return -1;
@@ -460,43 +396,32 @@ static int add_spec(run *r, const char *impl, const char *op, const char *kind,
     x->kind = kind;
     snprintf(x->what, sizeof x->what, "%s", what);
     snprintf(x->detail, sizeof x->detail, "%s", detail);
-    x->fn = fn;
-    x->ctx = ctx;
+    x->item = item;
     x->flops = flops;
     x->samples = samples;
-    x->subtract = subtract;
     return r->nspecs++;
 }
 
-static bench_timing net_of(bench_timing t, bench_timing restore);
+static bench_item item_of(void (*fn)(void *), void *ctx)
+{
+    return (bench_item){.fn = fn, .ctx = ctx};
+}
 
 static void measure_specs(run *r)
 {
     bench_item items[MAX_RESULTS];
     for (int k = 0; k < r->nspecs; ++k)
-        items[k] = (bench_item){r->specs[k].fn, r->specs[k].ctx, {0, 0, 0, 0, 1}};
+        items[k] = r->specs[k].item;
     bench_measure_many(items, r->nspecs, &r->cli.plan);
     for (int k = 0; k < r->nspecs; ++k) {
         const spec *x = &r->specs[k];
-        if (x->impl == NULL)
-            continue;
-        bench_timing t = items[k].t;
-        if (x->subtract >= 0)
-            t = net_of(t, items[x->subtract].t);
-        add_result(r, x->impl, x->op, x->kind, x->what, x->detail, t, x->flops,
-                   x->samples);
+        if (x->impl != NULL)
+            add_result(r, x->impl, x->op, x->kind, x->what, x->detail, items[k].t,
+                       x->flops, x->samples);
     }
 }
 
 /* ---- one configuration -------------------------------------------------- */
-
-static bench_timing net_of(bench_timing t, bench_timing restore)
-{
-    t.median = fmax(t.median - restore.median, 0.0);
-    t.min = fmax(t.min - restore.median, 0.0);
-    t.max = fmax(t.max - restore.median, 0.0);
-    return t;
-}
 
 static bench_timing sum_of(const run *r, const char *const *ops)
 {
@@ -512,16 +437,60 @@ static bench_timing sum_of(const run *r, const char *const *ops)
     return s;
 }
 
+/* FLOPs of the parts that multiply (the others count none). */
+typedef struct part_flops {
+    double fwd_proj, fwd_rec, bwd_rec, bwd_dw_hh, bwd_dw_ih, bwd_dx;
+    double step_rec, call_rec;
+} part_flops;
+
+static part_flops flops_of(const bench_shape *s)
+{
+    part_flops fl;
+    memset(&fl, 0, sizeof fl);
+    const double tb = (double)s->seq_len * s->batch, h = s->hidden;
+    for (int layer = 0; layer < s->layers; ++layer) {
+        const double in = layer == 0 ? s->input : (double)s->dirs * h;
+        fl.fwd_proj += s->dirs * 2.0 * tb * h * in;
+        fl.fwd_rec += s->dirs * 2.0 * tb * h * h;
+        fl.bwd_rec += s->dirs * 2.0 * (s->seq_len - 1) * s->batch * h * h;
+        fl.bwd_dw_hh += s->dirs * 2.0 * tb * h * h;
+        fl.bwd_dw_ih += s->dirs * 2.0 * tb * h * in;
+        fl.bwd_dx += s->dirs * 2.0 * tb * h * in;
+        fl.step_rec += 2.0 * s->batch * h * (in + h);
+    }
+    fl.call_rec = 2.0 * s->batch * h * h;
+    return fl;
+}
+
+static double flops_of_part(const part_flops *fl, const char *part)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } multiply[] = {{"fwd.proj", offsetof(part_flops, fwd_proj)},
+                    {"fwd.rec", offsetof(part_flops, fwd_rec)},
+                    {"bwd.rec", offsetof(part_flops, bwd_rec)},
+                    {"bwd.dw_hh", offsetof(part_flops, bwd_dw_hh)},
+                    {"bwd.dw_ih", offsetof(part_flops, bwd_dw_ih)},
+                    {"bwd.dx", offsetof(part_flops, bwd_dx)},
+                    {"step.rec", offsetof(part_flops, step_rec)}};
+    for (size_t k = 0; k < sizeof multiply / sizeof multiply[0]; ++k)
+        if (strcmp(part, multiply[k].name) == 0)
+            return *(const double *)(const void *)((const char *)fl + multiply[k].offset);
+    return 0;
+}
+
 /* What one configuration times, shared by the functions below. */
 typedef struct config_ctx {
     run *r;
     const bench_shape *s;
     lib_ctx *c;
-    bench_floor *f;
-    bench_part_flops fl;
-    int cells;
-    int ld_t;          /* forward's W_hh^T copy stride, 0: it reads W_hh */
+    bench_profiled *prof; /* NULL with --no-floor */
+    bench_calls *calls;   /* NULL with --no-parts */
+    part_flops fl;
+    int transposed;       /* forward's products read its W_hh^T copy */
     int do_fwd, do_train, do_step;
+    int prof_spec[BENCH_PROF_OPS]; /* the profiled calls' specs, or -1 */
 } config_ctx;
 
 /* The forward per-step product as the library makes it at this shape. */
@@ -554,65 +523,29 @@ static int setup_steps(lib_ctx *c, const rnn_config *cfg)
     return 0;
 }
 
-/* The re-enactment makes the library's calls on the same operands, so on
- * most BLAS its results equal the library's bit for bit, and they must:
- * a stale re-enactment differs by float rounding only (1e-8 to 5e-7 when
- * the bias order, the orientation of W_hh or the step's products change),
- * which no tolerance can tell from noise. On a BLAS whose rounding depends
- * on where its operands sit (blas_rounding_moves), r->check_tol is larger. */
-static void check_same(const run *r, const bench_shape *s, const char *what,
-                       const float *floor_v, const float *lib, size_t n)
-{
-    double diff = 0;
-    for (size_t i = 0; i < n; ++i)
-        diff = fmax(diff, fabs((double)floor_v[i] - lib[i]));
-    if (!(diff <= r->check_tol))
-        fprintf(stderr, "WARNING: config %s: the bench's re-enactment of %s "
-                        "differs from librnn by %g (allowed: %g): src/ changed, "
-                        "update bench/bench_floor.c\n", s->name, what, diff,
-                r->check_tol);
-}
-
-/* Runs each library call once, checks it, and compares the re-enactment's
- * results with the library's. Returns -1 when a library call fails. */
-static int check_floor(config_ctx *x)
+/* Runs each call once, in librnn.so and in the profiling build, before
+ * timing them. Returns -1 when one fails. */
+static int check_calls(config_ctx *x)
 {
     lib_ctx *c = x->c;
-    const bench_shape *s = x->s;
-    const size_t xs = (size_t)s->seq_len * s->batch * s->input;
-    const size_t ys = (size_t)s->seq_len * s->batch * s->dirs * s->hidden;
-    const size_t bh = (size_t)s->batch * s->hidden;
-    lib_forward(c);
-    if (c->status != RNN_OK) {
-        fprintf(stderr, "rnn_forward: %s\n", rnn_last_error());
-        return -1;
-    }
-    check_same(x->r, s, "the forward (y)", bench_floor_output(x->f), c->y, ys);
-    lib_train(c);
-    if (c->status != RNN_OK) {
-        fprintf(stderr, "rnn_backward: %s\n", rnn_last_error());
-        return -1;
-    }
-    bench_floor_train(x->f);
-    check_same(x->r, s, "the backward (dx)", bench_floor_dx(x->f), c->dx, xs);
-    if (!x->do_step)
-        return 0;
-    /* Two steps from h = 0 each, so that the second reads a nonzero h. */
-    static const char *const what[2] = {"the packed step (y_t)",
-                                        "the unpacked step (y_t)"};
-    void (*const lib_fn[2])(void *) = {lib_step, lib_step_direct};
-    void (*const floor_fn[2])(void *) = {bench_floor_step, bench_floor_step_direct};
-    for (int k = 0; k < 2; ++k) {
-        for (int n = 0; n < 2; ++n) {
-            lib_fn[k](c);
-            floor_fn[k](x->f);
-        }
+    void (*const lib_fn[BENCH_PROF_OPS])(void *) = {lib_forward, lib_train, lib_step,
+                                                    lib_step_direct};
+    const int timed[BENCH_PROF_OPS] = {1, x->do_train, x->do_step, x->do_step};
+    for (int op = 0; op < BENCH_PROF_OPS; ++op) {
+        if (!timed[op])
+            continue;
+        lib_fn[op](c);
         if (c->status != RNN_OK) {
-            fprintf(stderr, "rnn_step: %s\n", rnn_last_error());
+            fprintf(stderr, "librnn: %s\n", rnn_last_error());
             return -1;
         }
-        check_same(x->r, s, what[k], bench_floor_step_output(x->f), c->yt, bh);
+        if (x->prof != NULL && bench_profiled_check(x->prof, op) != 0)
+            return -1;
     }
+    /* Whether the forward just run made the W_hh^T copy. */
+    if (x->prof != NULL)
+        x->transposed = bench_profiled_calls(x->prof, BENCH_PROF_FORWARD,
+                                             bench_profiled_find("fwd.transpose")) > 0;
     return 0;
 }
 
@@ -622,50 +555,49 @@ static void add_whole_specs(config_ctx *x)
     const bench_shape *s = x->s;
     const double B = s->batch, fwd_flops = bench_forward_flops(s);
     const double step_flops = bench_step_flops(s);
-    static const char *const floor_detail = "same BLAS calls + passes, no library";
-    if (x->do_fwd) {
-        add_spec(r, "librnn", "forward", "whole", "forward   librnn", "rnn_forward",
-                 lib_forward, x->c, fwd_flops, B, -1);
-        if (r->floor_too)
-            add_spec(r, "blas", "forward", "whole", "forward   floor", floor_detail,
-                     bench_floor_forward, x->f, fwd_flops, B, -1);
-    }
-    if (x->do_train) {
-        add_spec(r, "librnn", "train", "whole", "train     librnn",
-                 "rnn_forward + rnn_backward (dx)", lib_train, x->c,
-                 BENCH_TRAIN_FACTOR * fwd_flops, B, -1);
-        if (r->floor_too)
-            add_spec(r, "blas", "train", "whole", "train     floor", floor_detail,
-                     bench_floor_train, x->f, BENCH_TRAIN_FACTOR * fwd_flops, B, -1);
-    }
-    if (x->do_step) {
-        add_spec(r, "librnn", "step", "whole", "step      librnn",
-                 "rnn_step, weights packed once (rnn_pack_weights)", lib_step, x->c,
-                 step_flops, B, -1);
-        if (r->floor_too)
-            add_spec(r, "blas", "step", "whole", "step      floor", floor_detail,
-                     bench_floor_step, x->f, step_flops, B, -1);
-        add_spec(r, "librnn", "step_direct", "whole", "step_direct librnn",
-                 "rnn_step, unpacked model", lib_step_direct, x->c, step_flops, B, -1);
-        if (r->floor_too)
-            add_spec(r, "blas", "step_direct", "whole", "step_direct floor",
-                     floor_detail, bench_floor_step_direct, x->f, step_flops, B, -1);
+    static const char *const names[BENCH_PROF_OPS] = {"forward", "train", "step",
+                                                      "step_direct"};
+    static const char *const lib_what[BENCH_PROF_OPS] = {
+        "forward   librnn", "train     librnn", "step      librnn",
+        "step_direct librnn"};
+    static const char *const lib_detail[BENCH_PROF_OPS] = {
+        "rnn_forward", "rnn_forward + rnn_backward (dx)",
+        "rnn_step, weights packed once (rnn_pack_weights)", "rnn_step, unpacked model"};
+    void (*const lib_fn[BENCH_PROF_OPS])(void *) = {lib_forward, lib_train, lib_step,
+                                                    lib_step_direct};
+    const double flops[BENCH_PROF_OPS] = {fwd_flops, BENCH_TRAIN_FACTOR * fwd_flops,
+                                          step_flops, step_flops};
+    const int timed[BENCH_PROF_OPS] = {x->do_fwd, x->do_train, x->do_step, x->do_step};
+    for (int op = 0; op < BENCH_PROF_OPS; ++op) {
+        x->prof_spec[op] = -1;
+        if (!timed[op])
+            continue;
+        add_spec(r, "librnn", names[op], "whole", lib_what[op], lib_detail[op],
+                 item_of(lib_fn[op], x->c), flops[op], B);
+        if (x->prof != NULL)
+            x->prof_spec[op] = add_spec(r, NULL, names[op], "whole", "", "",
+                                        bench_profiled_item(x->prof, op), flops[op], B);
     }
 }
 
-/* One forward per-step product alone, and its what-ifs. */
+/* One forward per-step product alone, and its what-ifs, on random operands. */
 static void add_rec_calls(config_ctx *x)
 {
     run *r = x->r;
     const bench_shape *s = x->s;
-    const int t = x->ld_t != 0;
-    const int ld = bench_floor_copy_ld(s->hidden), other = bench_floor_other_ld(s->hidden);
+    const int t = x->transposed;
+    const int ld = rnn__copy_ld(s->hidden);
+    const int other = ld == s->hidden ? s->hidden + 16 : s->hidden;
+    x->calls = bench_calls_create(s->batch, s->hidden, ld, other);
+    if (x->calls == NULL)
+        return;
     char d[128];
     snprintf(d, sizeof d, "one %s (%d, %d, %d) on %s, hot inputs",
              rec_call_name(s->batch, t), s->batch, s->hidden, s->hidden,
-             t ? "the W_hh^T copy" : "W_hh");
+             t ? "a W_hh^T copy" : "W_hh");
     add_spec(r, "blas", "rec.call", "call", "  rec: one call alone", d,
-             bench_call_fwd_rec, x->f, x->fl.call_rec, 0, -1);
+             item_of(t ? bench_call_on_copy : bench_call_on_w, x->calls),
+             x->fl.call_rec, 0);
     if (t)
         snprintf(d, sizeof d, "what the library did before: %s on W_hh itself",
                  rec_call_name(s->batch, 0));
@@ -674,117 +606,75 @@ static void add_rec_calls(config_ctx *x)
                  rec_call_name(s->batch, 1));
     add_spec(r, "blas", t ? "rec.call.nt" : "rec.call.nn", "whatif",
              t ? "  rec: one call, on W_hh" : "  rec: one call, on W_hh^T", d,
-             bench_call_fwd_rec_other, x->f, x->fl.call_rec, 0, -1);
+             item_of(t ? bench_call_on_w : bench_call_on_copy, x->calls),
+             x->fl.call_rec, 0);
     snprintf(d, sizeof d, "what if the W_hh^T copy had ld %d, not %d: %s", other, ld,
              rec_call_name(s->batch, 1));
     char what[40];
     snprintf(what, sizeof what, "  rec: one call, ld %d", other);
-    add_spec(r, "blas", "rec.call.ld", "whatif", what, d, bench_call_fwd_rec_other_ld,
-             x->f, x->fl.call_rec, 0, -1);
-}
-
-static void add_fwd_parts(config_ctx *x)
-{
-    run *r = x->r;
-    const bench_shape *s = x->s;
-    const int t = x->ld_t != 0;
-    char d[128];
-    if (t) {
-        snprintf(d, sizeof d, "%d x W_hh [%d, %d] -> W_hh^T, ld %d", x->cells,
-                 s->hidden, s->hidden, x->ld_t);
-        add_spec(r, "blas", "fwd.transpose", "part", "  fwd.transpose", d,
-                 bench_part_fwd_transpose, x->f, 0, 0, -1);
-    }
-    const int gemms = s->dirs + (s->layers - 1) * s->dirs * s->dirs;
-    if (s->layers == 1)
-        snprintf(d, sizeof d, "bias fill + %d x sgemm NT (%d, %d, %d) beta 1", gemms,
-                 s->seq_len * s->batch, s->hidden, s->input);
-    else
-        snprintf(d, sizeof d, "bias fill + %d x sgemm NT (%d, %d, %d or %d) beta 1",
-                 gemms, s->seq_len * s->batch, s->hidden, s->input, s->hidden);
-    add_spec(r, "blas", "fwd.proj", "part", "  fwd.proj", d, bench_part_fwd_proj, x->f,
-             x->fl.fwd_proj, 0, -1);
-    snprintf(d, sizeof d, "%d x %s (%d, %d, %d) on %s, beta 1", x->cells * s->seq_len,
-             rec_call_name(s->batch, t), s->batch, s->hidden, s->hidden,
-             t ? "W_hh^T" : "W_hh");
-    add_spec(r, "blas", "fwd.rec", "part", "  fwd.rec", d, bench_part_fwd_rec, x->f,
-             x->fl.fwd_rec, 0, -1);
-    int restore = add_spec(r, NULL, "fwd.act.restore", "", "", "",
-                           bench_part_fwd_act_restore, x->f, 0, 0, -1);
-    snprintf(d, sizeof d, "%d x %s on [%d, %d] (bias pre-filled)",
-             x->cells * s->seq_len, r->act, s->batch, s->hidden);
-    add_spec(r, "blas", "fwd.act", "part", "  fwd.act", d, bench_part_fwd_act, x->f, 0,
-             0, restore);
-    add_spec(r, "blas", "fwd.copy", "part", "  fwd.copy",
-             "x into the cache, h0 = 0, y out", bench_part_fwd_copy, x->f, 0, 0, -1);
-    add_rec_calls(x);
-}
-
-static void add_bwd_parts(config_ctx *x)
-{
-    run *r = x->r;
-    const bench_shape *s = x->s;
-    const char *rec_call = s->batch == 1 ? "sgemv T" : "sgemm NN";
-    const int cells = x->cells;
-    char d[128];
-    snprintf(d, sizeof d, "%d x %s (%d, %d, %d) on W_hh, beta 1",
-             cells * (s->seq_len - 1), rec_call, s->batch, s->hidden, s->hidden);
-    add_spec(r, "blas", "bwd.rec", "part", "  bwd.rec", d, bench_part_bwd_rec, x->f,
-             x->fl.bwd_rec, 0, -1);
-    int restore = add_spec(r, NULL, "bwd.act.restore", "", "", "",
-                           bench_part_bwd_act_restore, x->f, 0, 0, -1);
-    snprintf(d, sizeof d, "%d x dA *= %s'(h) on [%d, %d]", cells * s->seq_len, r->act,
-             s->batch, s->hidden);
-    add_spec(r, "blas", "bwd.act", "part", "  bwd.act", d, bench_part_bwd_act, x->f, 0,
-             0, restore);
-    snprintf(d, sizeof d, "%d x sgemm TN (%d, %d, %d)", cells, s->hidden, s->hidden,
-             s->seq_len * s->batch);
-    add_spec(r, "blas", "bwd.dw_hh", "part", "  bwd.dw_hh", d, bench_part_bwd_dw_hh,
-             x->f, x->fl.bwd_dw_hh, 0, -1);
-    snprintf(d, sizeof d, "%d x sgemm TN (%d, %d, %d)", cells, s->hidden, s->input,
-             s->seq_len * s->batch);
-    add_spec(r, "blas", "bwd.dw_ih", "part", "  bwd.dw_ih", d, bench_part_bwd_dw_ih,
-             x->f, x->fl.bwd_dw_ih, 0, -1);
-    add_spec(r, "blas", "bwd.db", "part", "  bwd.db",
-             "column sums of dA into db_ih, db_hh", bench_part_bwd_db, x->f, 0, 0, -1);
-    snprintf(d, sizeof d, "%d x sgemm NN (%d, %d, %d)", cells, s->seq_len * s->batch,
-             s->input, s->hidden);
-    add_spec(r, "blas", "bwd.dx", "part", "  bwd.dx", d, bench_part_bwd_dx, x->f,
-             x->fl.bwd_dx, 0, -1);
-    add_spec(r, "blas", "bwd.copy", "part", "  bwd.copy", "dy into dA",
-             bench_part_bwd_copy, x->f, 0, 0, -1);
-    snprintf(d, sizeof d, "one %s (%d, %d, %d), hot inputs", rec_call, s->batch,
-             s->hidden, s->hidden);
+    add_spec(r, "blas", "rec.call.ld", "whatif", what, d,
+             item_of(bench_call_on_other_ld, x->calls), x->fl.call_rec, 0);
+    if (!x->do_train)
+        return;
+    const char *bwd_call = s->batch == 1 ? "sgemv T" : "sgemm NN";
+    snprintf(d, sizeof d, "one %s (%d, %d, %d) on W_hh, hot inputs", bwd_call,
+             s->batch, s->hidden, s->hidden);
     add_spec(r, "blas", "bwd.rec.call", "call", "  bwd.rec: one call alone", d,
-             bench_call_bwd_rec, x->f, x->fl.call_rec, 0, -1);
+             item_of(bench_call_backward, x->calls), x->fl.call_rec, 0);
 }
 
-/* The packed step's parts (step_direct is timed whole only). */
-static void add_step_parts(config_ctx *x)
+/* The parts an op reports: its phases with this name prefix. fwd.* come
+ * from the forward when it is timed, else from the training step. */
+static const char *part_prefix(const config_ctx *x, int op)
+{
+    switch (op) {
+    case BENCH_PROF_FORWARD:
+        return "fwd.";
+    case BENCH_PROF_TRAIN:
+        return x->do_fwd ? "bwd." : "";
+    case BENCH_PROF_STEP:
+        return "step.";
+    default:
+        return NULL;
+    }
+}
+
+/* The floor of each profiled call and, unless --no-parts, its phases. */
+static void add_profile_results(config_ctx *x)
 {
     run *r = x->r;
     const bench_shape *s = x->s;
-    char d[128];
-    snprintf(d, sizeof d, "%d x ([x_t | h] rows, bias fill, h back) [%d, %d], y_t out",
-             s->layers, s->batch, s->hidden);
-    add_spec(r, "blas", "step.copy", "part", "  step.copy", d, bench_part_step_copy,
-             x->f, 0, 0, -1);
-    const char *call = s->batch == 1 ? "sgemv T" : "sgemm NN";
-    if (s->layers == 1)
-        snprintf(d, sizeof d, "%d x %s (%d, %d, %d) on the packed block, beta 1",
-                 s->layers, call, s->batch, s->hidden, s->input + s->hidden);
-    else
-        snprintf(d, sizeof d, "%d x %s (%d, %d, %d or %d) on the packed blocks, beta 1",
-                 s->layers, call, s->batch, s->hidden, s->input + s->hidden,
-                 2 * s->hidden);
-    add_spec(r, "blas", "step.rec", "part", "  step.rec", d, bench_part_step_rec, x->f,
-             x->fl.step_rec, 0, -1);
-    snprintf(d, sizeof d, "%d x %s on [%d, %d] (+ restore)", s->layers, r->act,
-             s->batch, s->hidden);
-    add_spec(r, "blas", "step.act", "part", "  step.act", d, bench_part_step_act, x->f,
-             0, 0, -1);
-    if (!x->do_fwd && !x->do_train)
-        add_rec_calls(x); /* the recurrence product alone, as above */
+    static const char *const floor_what[BENCH_PROF_OPS] = {
+        "forward   floor", "train     floor", "step      floor", "step_direct floor"};
+    for (int op = 0; op < BENCH_PROF_OPS; ++op) {
+        const int k = x->prof_spec[op];
+        if (k < 0)
+            continue;
+        const spec *sp = &r->specs[k];
+        add_result(r, "blas", sp->op, "whole", floor_what[op],
+                   "its BLAS calls, passes and copies (profiling build)",
+                   bench_profiled_floor(x->prof, op), sp->flops, sp->samples);
+        const char *prefix = part_prefix(x, op);
+        if (!r->parts || prefix == NULL)
+            continue;
+        for (int phase = 0; phase < bench_profiled_phases(); ++phase) {
+            const char *name = bench_profiled_phase_name(phase);
+            const double calls = bench_profiled_calls(x->prof, op, phase);
+            if (name == NULL || strncmp(name, prefix, strlen(prefix)) != 0 || calls == 0)
+                continue;
+            char what[40], d[128];
+            snprintf(what, sizeof what, "  %s", name);
+            snprintf(d, sizeof d, "%.0f call%s per %s", calls, calls == 1 ? "" : "s",
+                     sp->op);
+            if (strcmp(name, "fwd.rec") == 0)
+                snprintf(d + strlen(d), sizeof d - strlen(d), ": %s (%d, %d, %d) on %s",
+                         rec_call_name(s->batch, x->transposed), s->batch, s->hidden,
+                         s->hidden, x->transposed ? "W_hh^T" : "W_hh");
+            add_result(r, "blas", name, "part", what, d,
+                       bench_profiled_phase(x->prof, op, phase),
+                       flops_of_part(&x->fl, name), 0);
+        }
+    }
 }
 
 /* Sums of parts, as rows of their own, and the recurrence inside librnn's
@@ -798,11 +688,11 @@ static void add_derived(config_ctx *x)
     static const char *const fwd_parts[] = {"fwd.transpose", "fwd.proj", "fwd.rec",
                                             "fwd.act", "fwd.copy", NULL};
     static const char *const train_parts[] = {
-        "fwd.transpose", "fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.rec",
-        "bwd.act", "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", "bwd.copy", NULL};
+        "fwd.transpose", "fwd.proj", "fwd.rec", "fwd.act", "fwd.copy", "bwd.copy",
+        "bwd.rec", "bwd.act", "bwd.dw_hh", "bwd.dw_ih", "bwd.db", "bwd.dx", NULL};
     static const char *const step_parts[] = {"step.copy", "step.rec", "step.act",
                                              NULL};
-    if (!r->parts)
+    if (!r->parts || x->prof == NULL)
         return;
     if (x->do_fwd)
         add_result(r, "blas", "forward.parts", "sum", "forward   sum of parts", "",
@@ -858,13 +748,14 @@ static void print_table(const config_ctx *x)
     const result *call = find(r, "blas", "rec.call");
     const result *loop = find(r, "blas", "fwd.rec");
     const result *impl = find(r, "librnn", "rec.implied");
-    if (call && loop) {
-        fprintf(out, "  recurrence GFLOP/s: one BLAS call alone %.2f | T-step "
-                     "BLAS loop %.2f",
+    if (call && loop && loop->t.median > 0) {
+        fprintf(out, "  recurrence GFLOP/s: one BLAS call alone %.2f | the T-step "
+                     "loop's products in rnn_forward (fwd.rec) %.2f",
                 call->flops / call->t.median * 1e-9,
                 loop->flops / loop->t.median * 1e-9);
         if (impl)
-            fprintf(out, " | inside rnn_forward %.2f", impl->flops / impl->t.median * 1e-9);
+            fprintf(out, " | rnn_forward minus the other parts %.2f",
+                    impl->flops / impl->t.median * 1e-9);
         fputc('\n', out);
     }
     fflush(out);
@@ -886,16 +777,16 @@ static void free_lib(lib_ctx *c)
 
 /* The model, its inputs and, when steps are timed, the packed and the
  * unpacked model with their states. */
-static int setup_lib(config_ctx *x, lib_ctx *c)
+static int setup_lib(config_ctx *x, lib_ctx *c, rnn_config *cfg)
 {
     const bench_shape *s = x->s;
-    rnn_config cfg = rnn_config_default(s->input, s->hidden);
-    cfg.num_layers = s->layers;
-    cfg.bidirectional = s->dirs == 2;
-    cfg.nonlinearity = x->r->cli.relu ? RNN_RELU : RNN_TANH;
-    cfg.seed = 42;
+    *cfg = rnn_config_default(s->input, s->hidden);
+    cfg->num_layers = s->layers;
+    cfg->bidirectional = s->dirs == 2;
+    cfg->nonlinearity = x->r->cli.relu ? RNN_RELU : RNN_TANH;
+    cfg->seed = 42;
     c->s = s;
-    if (rnn_create(&c->model, &cfg) != RNN_OK) {
+    if (rnn_create(&c->model, cfg) != RNN_OK) {
         fprintf(stderr, "rnn_create: %s\n", rnn_last_error());
         return -1;
     }
@@ -914,34 +805,49 @@ static int setup_lib(config_ctx *x, lib_ctx *c)
     bench_fill_uniform(c->x, xs, -1, 1, 3);
     bench_fill_uniform(c->dy, ys, -0.1f, 0.1f, 4);
     memcpy(c->xt, c->x, (size_t)s->batch * s->input * sizeof(float));
-    return x->do_step ? setup_steps(c, &cfg) : 0;
+    return x->do_step ? setup_steps(c, cfg) : 0;
+}
+
+/* The same model in the profiling build (with --no-floor: none). */
+static int setup_profiled(config_ctx *x, const rnn_config *cfg)
+{
+    const run *r = x->r;
+    float *params = NULL;
+    size_t count = 0;
+    if (!r->floor_too)
+        return 0;
+    const int rounds = r->cli.plan.max_reps > r->cli.plan.min_reps ? r->cli.plan.max_reps
+                                                                    : r->cli.plan.min_reps;
+    if (rnn_params(x->c->model, &params, &count) != RNN_OK)
+        return -1;
+    x->prof = bench_profiled_create(cfg, params, count, x->s, x->c->x, x->c->dy,
+                                    x->do_step, rounds);
+    return x->prof != NULL ? 0 : -1;
 }
 
 static int time_config(run *r, const bench_shape *s)
 {
     const int ops = r->cli.ops;
-    config_ctx x = {r, s, NULL, NULL, bench_floor_flops(s), s->layers * s->dirs,
-                    bench_floor_transposed_ld(s), 0, 0, 0};
+    config_ctx x;
+    memset(&x, 0, sizeof x);
+    x.r = r;
+    x.s = s;
+    x.fl = flops_of(s);
     x.do_fwd = !s->step_only && (ops & BENCH_OP_FORWARD);
     x.do_train = !s->step_only && (ops & BENCH_OP_TRAIN);
     x.do_step = s->dirs == 1 && (s->step_only || (ops & BENCH_OP_STEP));
     lib_ctx c;
     memset(&c, 0, sizeof c);
     x.c = &c;
+    rnn_config cfg;
     int rc = 1;
-    if (setup_lib(&x, &c) != 0)
-        goto done;
-    x.f = bench_floor_create(c.model, s, r->cli.relu, c.x, c.dy);
-    if (x.f == NULL) {
-        fprintf(stderr, "bench_floor_create failed for config %s\n", s->name);
-        goto done;
-    }
-    if (check_floor(&x) != 0)
+    if (setup_lib(&x, &c, &cfg) != 0 || setup_profiled(&x, &cfg) != 0 ||
+        check_calls(&x) != 0)
         goto done;
 
     /* Everything of this configuration is measured together, interleaved
-     * (bench_measure_many), so that librnn, the floor and the parts see the
-     * same machine. */
+     * (bench_measure_many), so that librnn, the profiling build and the
+     * single calls see the same machine. */
     r->nres = 0;
     r->nspecs = 0;
     int peak_spec = -1;
@@ -950,24 +856,23 @@ static int time_config(run *r, const bench_shape *s)
         snprintf(d, sizeof d, "sgemm NN (%d, %d, %d): the 100%% of %%peak",
                  r->peak_k.n, r->peak_k.n, r->peak_k.n);
         peak_spec = add_spec(r, "blas", "sgemm.peak", "peak", "sgemm peak", d,
-                             peak_call, &r->peak_k, peak_flops(&r->peak_k), 0, -1);
+                             item_of(peak_call, &r->peak_k), peak_flops(&r->peak_k), 0);
     }
     add_whole_specs(&x);
-    if (r->parts && (x.do_fwd || x.do_train))
-        add_fwd_parts(&x);
-    if (r->parts && x.do_train)
-        add_bwd_parts(&x);
-    if (r->parts && x.do_step)
-        add_step_parts(&x);
+    if (r->parts && x.prof != NULL)
+        add_rec_calls(&x);
     measure_specs(r);
     if (peak_spec >= 0)
         r->peak = peak_flops(&r->peak_k) / find(r, "blas", "sgemm.peak")->t.median * 1e-9;
+    if (x.prof != NULL)
+        add_profile_results(&x);
     add_derived(&x);
     print_table(&x);
     csv_rows(r, s);
     rc = 0;
 done:
-    bench_floor_destroy(x.f);
+    bench_calls_destroy(x.calls);
+    bench_profiled_destroy(x.prof);
     free_lib(&c);
     return rc;
 }
@@ -977,26 +882,29 @@ done:
 static void usage(FILE *out)
 {
     fputs("usage: rnn_bench [options]\n"
-          "Times librnn (forward, training step, streaming step), each hot loop\n"
-          "through direct CBLAS calls, and the sgemm peak, in one run.\n"
+          "Times librnn (forward, training step, streaming step), splits its time\n"
+          "into hot loops and overhead, and times the sgemm peak, in one run.\n"
           "Rows: forward, train (forward + backward with dx), step (rnn_step on\n"
           "weights packed once by rnn_pack_weights, before timing) and\n"
           "step_direct (rnn_step on an unpacked copy of the model), each as\n"
-          "librnn and floor (the same calls made directly); then the parts:\n"
+          "librnn and floor (the sum of the phases of the same call in the\n"
+          "library's profiling build: its BLAS calls, passes and copies); then\n"
+          "the parts, each phase alone:\n"
           "  fwd.transpose  W_hh^T copies made per rnn_forward (when T*B repays)\n"
           "  fwd.proj       bias pre-fill of the outputs + projection, beta 1\n"
           "  fwd.rec        the per-step products (on the copy, or on W_hh)\n"
-          "  fwd.act        the activations (bias already in); fwd.copy: copies\n"
+          "  fwd.act        the cell's passes (bias already in); fwd.copy: copies\n"
           "  bwd.*          backward's products, passes and copies\n"
           "  step.copy      packed step: [x_t | h] rows, bias fill, h back, y_t\n"
           "  step.rec       packed step: its ONE product per layer (input and\n"
-          "                 recurrent weights together); step.act: activation\n"
-          "and one recurrence product alone with what-ifs (other orientation,\n"
-          "other row stride of the W_hh^T copy).\nOptions:\n",
+          "                 recurrent weights together); step.act: the cell\n"
+          "and single BLAS calls alone: one recurrence product, and what-ifs\n"
+          "(other orientation, other row stride of the W_hh^T copy).\nOptions:\n",
           out);
     bench_cli_usage(out);
     fputs("  --no-parts        only the whole calls (librnn and floor)\n"
-          "  --no-floor        only librnn's calls (no floor, no parts)\n"
+          "  --no-floor        only librnn's calls (no profiling build: no floor,\n"
+          "                    no parts)\n"
           "  --peak-n N        size of the square sgemm of the peak (default\n"
           "                    1000, not 1024: a power-of-two leading dimension\n"
           "                    hits cache-set aliasing; quick 256; 0 = skip)\n"
@@ -1055,8 +963,6 @@ int main(int argc, char **argv)
 
     const int threads_set = r.cli.threads > 0 && blas_set_threads(r.cli.threads);
     blas_identify(&r.blas);
-    const int rounding_moves = blas_rounding_moves();
-    r.check_tol = rounding_moves == 0 ? 0.0 : 1e-4;
     if (r.cli.threads > 0 && !threads_set && r.blas.threads != r.cli.threads &&
         strstr(r.blas.threads_how, "serial") == NULL)
         fprintf(stderr, "rnn_bench: this BLAS cannot be told its thread count at "
@@ -1092,10 +998,11 @@ int main(int argc, char **argv)
         fprintf(out, "# blas path: %s\n", r.blas.path);
         fprintf(out, "# backend: %s\n", r.blas.backend);
         fprintf(out, "# threads: %d (%s)\n", r.blas.threads, r.blas.threads_how);
-        fprintf(out, "# floor check: %s\n",
-                rounding_moves == 0
-                    ? "bit for bit (this BLAS rounds alike at any operand address)"
-                    : "to 1e-4 (this BLAS's rounding moves with operand addresses)");
+        if (r.floor_too)
+            fprintf(out, "# floor: the phases of librnn's own calls in its profiling "
+                         "build (src/profile.h), timed as they run, less the clock's "
+                         "own %.1f ns per phase\n",
+                    bench_profiled_clock_cost() * 1e9);
         bench_print_machine(out);
         if (peak_n > 0) {
             fprintf(out, "# sgemm peak at start (%d^3, %d thread%s): %.1f GFLOP/s "

@@ -111,8 +111,8 @@ for n in $threads; do
             printf '[%d/%d] %d thread%s, round %d, config %s:' "$k" "$count" "$n" \
                 "$([ "$n" = 1 ] && echo '' || echo s)" "$r" "$c" >&2
             base=peers-t$n-r$r-$c
-            # The hot loops are timed in the first round only (they take
-            # as long again as the rest).
+            # The parts and the single BLAS calls are reported in the
+            # first round only; later rounds time librnn and its floor.
             parts=()
             [ "$r" -gt 1 ] && parts=(--no-parts)
             common=(--threads "$n" --config "$c" --label "peers-r$r" "${mode[@]}")

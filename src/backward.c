@@ -232,14 +232,19 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
             const int32_t later = dir == 0 ? t + 1 : t - 1;
             const float *d_rec_later =
                 d_rec_rows(model, d_proj + (size_t)later * step, later);
-            rnn__rows_product(batch, hidden, width, d_rec_later, w_hh, hidden,
-                              false, 1.0f, dh_t);
+            RNN__PHASE(RNN__PHASE_BWD_REC,
+                       rnn__rows_product(batch, hidden, width, d_rec_later,
+                                         w_hh, hidden, false, 1.0f, dh_t));
         }
-        backprop_step(model, &args, t, dh_t, d_proj + (size_t)t * step);
+        RNN__PHASE(RNN__PHASE_BWD_CELL,
+                   backprop_step(model, &args, t, dh_t,
+                                 d_proj + (size_t)t * step));
         const bool last = k + 1 == seq_len;
         if (args.dh_prev != NULL)
-            route_direct_grad(model, dir, t,
-                              last ? NULL : grad + (size_t)(t + next) * bh);
+            RNN__PHASE(RNN__PHASE_BWD_CELL,
+                       route_direct_grad(model, dir, t,
+                                         last ? NULL
+                                              : grad + (size_t)(t + next) * bh));
         if (!last) /* never points outside the cache */
             rnn__step_move(&args.fwd, model->cell_ops, next);
     }
@@ -301,23 +306,30 @@ static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
     rnn_cell_view dw = rnn__cell(model, model->grads, cell);
     const float *h_prev = rnn__hidden_slot(model, cell, dir == 0 ? 0 : 1);
     const float *d_rec = separate ? model->work.d_rec : d_proj;
-    rnn__gemm(true, false, width, hidden, rows, 1.0f, d_rec, width, h_prev,
-              hidden, 1.0f, dw.w_hh, hidden);
+    RNN__PHASE(RNN__PHASE_BWD_DW_HH,
+               rnn__gemm(true, false, width, hidden, rows, 1.0f, d_rec, width,
+                         h_prev, hidden, 1.0f, dw.w_hh, hidden));
     if (layer == 0) {
         const int32_t in = model->cfg.input_size;
-        rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width, cache->x,
-                  in, 1.0f, dw.w_ih, in);
+        RNN__PHASE(RNN__PHASE_BWD_DW_IH,
+                   rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width,
+                             cache->x, in, 1.0f, dw.w_ih, in));
     } else {
         for (int32_t src = 0; src < dirs; ++src)
-            rnn__gemm(true, false, width, hidden, rows, 1.0f, d_proj, width,
-                      rnn__layer_input(model, layer, src), hidden, 1.0f,
-                      dw.w_ih + (size_t)src * hidden, dirs * hidden);
+            RNN__PHASE(RNN__PHASE_BWD_DW_IH,
+                       rnn__gemm(true, false, width, hidden, rows, 1.0f, d_proj,
+                                 width, rnn__layer_input(model, layer, src),
+                                 hidden, 1.0f, dw.w_ih + (size_t)src * hidden,
+                                 dirs * hidden));
     }
     if (dw.b_ih == NULL)
         return;
-    add_bias_grad(model, d_proj, rows, width, dw.b_ih, separate ? NULL : dw.b_hh);
+    RNN__PHASE(RNN__PHASE_BWD_DB,
+               add_bias_grad(model, d_proj, rows, width, dw.b_ih,
+                             separate ? NULL : dw.b_hh));
     if (separate)
-        add_bias_grad(model, d_rec, rows, width, dw.b_hh, NULL);
+        RNN__PHASE(RNN__PHASE_BWD_DB,
+                   add_bias_grad(model, d_rec, rows, width, dw.b_hh, NULL));
 }
 
 /* dL/d(layer input) = sum over directions of dA W_ih: into the layer below's
@@ -412,9 +424,9 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
     const size_t block =
         (size_t)model->cache.seq_len * model->cache.batch * model->cfg.hidden_size;
     float *grad = model->work.grad_in, *below = model->work.grad_out;
-    load_output_grad(model, dy, grad);
+    RNN__PHASE(RNN__PHASE_BWD_COPY, load_output_grad(model, dy, grad));
     if (model->head_grad_pending)
-        add_head_grad(model, grad);
+        RNN__PHASE(RNN__PHASE_BWD_COPY, add_head_grad(model, grad));
     model->head_grad_pending = false;
 
     for (int32_t layer = model->cfg.num_layers - 1; layer >= 0; --layer) {
@@ -423,19 +435,23 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
             float *dh = grad + dir * block;
             float *d_proj = d_proj_block(model, grad, dir);
             if (dh_n != NULL)
-                add_final_state_grad(model, cell, dir, dh_n, dh);
+                RNN__PHASE(RNN__PHASE_BWD_COPY,
+                           add_final_state_grad(model, cell, dir, dh_n, dh));
             backprop_steps(model, cell, dir, dh, d_proj);
             if (dh0 != NULL)
-                write_initial_state_grad(model, cell, dir, d_proj, dh0);
+                RNN__PHASE(RNN__PHASE_BWD_REC,
+                           write_initial_state_grad(model, cell, dir, d_proj,
+                                                    dh0));
             add_weight_grads(model, layer, dir, d_proj);
         }
         if (layer > 0) {
-            input_grad(model, layer, grad, below, NULL);
+            RNN__PHASE(RNN__PHASE_BWD_DX,
+                       input_grad(model, layer, grad, below, NULL));
             float *swap = grad;
             grad = below;
             below = swap;
         } else if (dx != NULL) {
-            write_input_grad(model, grad, dx);
+            RNN__PHASE(RNN__PHASE_BWD_DX, write_input_grad(model, grad, dx));
         }
     }
     return RNN_OK;

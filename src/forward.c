@@ -21,80 +21,6 @@
 #include <limits.h>
 #include <string.h>
 
-float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot)
-{
-    const rnn_cache *cache = &model->cache;
-    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
-    const size_t block = ((size_t)cache->seq_len + 1) * bh;
-    return cache->hidden + (size_t)cell * block + (size_t)slot * bh;
-}
-
-float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir)
-{
-    return rnn__hidden_slot(model, cell, dir == 0 ? 1 : 0);
-}
-
-/* Direction src of layer `layer`'s [T, B, H] block in a per-layer dropout
- * part (layers 0 .. L-2). */
-static float *dropout_block(const rnn_t *model, float *part, int32_t layer,
-                            int32_t src)
-{
-    const rnn_cache *cache = &model->cache;
-    const size_t block = (size_t)cache->seq_len * cache->batch *
-                         (size_t)model->cfg.hidden_size;
-    return part + ((size_t)layer * model->dirs + src) * block;
-}
-
-const float *rnn__dropout_block(const rnn_t *model, int32_t layer, int32_t src)
-{
-    return dropout_block(model, model->cache.mask, layer, src);
-}
-
-const float *rnn__layer_input(const rnn_t *model, int32_t layer, int32_t src)
-{
-    if (model->cache.dropping)
-        return dropout_block(model, model->cache.dropped, layer - 1, src);
-    return rnn__outputs(model, (layer - 1) * model->dirs + src, src);
-}
-
-/* A cell's block in a per-cell part of the cache ([slots, B, units * H]
- * for each cell), or NULL when the part is. */
-static float *cell_block(const rnn_t *model, float *part, int32_t cell,
-                         size_t slots, int32_t units)
-{
-    if (part == NULL)
-        return NULL;
-    const size_t bh = (size_t)model->cache.batch * (size_t)model->cfg.hidden_size;
-    return part + (size_t)cell * slots * (size_t)units * bh;
-}
-
-rnn_cell_forward_args rnn__step_buffers(const rnn_t *model, int32_t cell,
-                                        int32_t dir)
-{
-    const rnn_cache *cache = &model->cache;
-    const rnn_cell_ops *ops = model->cell_ops;
-    const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
-    const size_t steps = (size_t)cache->seq_len;
-    const size_t out = (size_t)rnn__out_slot(dir, 0) * bh;
-    const size_t prev = (size_t)rnn__prev_slot(dir, 0) * bh;
-    float *h = cell_block(model, cache->hidden, cell, steps + 1, 1);
-    float *c = cell_block(model, cache->cell_state, cell, steps + 1, 1);
-    const rnn_cell_forward_args step = {
-        .cfg = &model->cfg,
-        .rows = cache->batch,
-        .hidden = model->cfg.hidden_size,
-        .proj = ops->project_into_state
-                    ? h + out
-                    : cell_block(model, cache->proj, cell, steps, ops->gates),
-        .c_prev = c != NULL ? c + prev : NULL,
-        .c = c != NULL ? c + out : NULL,
-        .h_prev = h + prev,
-        .h = h + out,
-        .saved = cell_block(model, cache->saved, cell, steps, ops->saved_units),
-    };
-    return step;
-}
-
 /* The per-step products run faster on W_hh^T (sgemm NN, or a transposed
  * sgemv) than on W_hh (NT, plain sgemv): measured with OpenBLAS on one
  * core, never slower (figures in docs/benchmarks.md). So forward transposes
@@ -376,7 +302,7 @@ static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
     const rnn_cache *cache = &model->cache;
     const int32_t slot = dir == 0 ? 0 : cache->seq_len;
     const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
-    float *c = cell_block(model, cache->cell_state, cell,
+    float *c = rnn__cell_block(model, cache->cell_state, cell,
                           (size_t)cache->seq_len + 1, 1);
     load_state(model, cell, h0, rnn__hidden_slot(model, cell, slot));
     if (c != NULL)
@@ -430,14 +356,19 @@ static void run_step(rnn_t *model, rnn_cell_forward_args *step, int32_t t,
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size;
     if (ops->separate_projections)
-        step->rec = separate_rec(model, w, step->h_prev);
+        RNN__PHASE(RNN__PHASE_FWD_REC,
+                   step->rec = separate_rec(model, w, step->h_prev));
     else
-        recurrent_product(model, w->w_hh, step->h_prev, 1.0f, step->proj);
-    ops->forward(step);
+        RNN__PHASE(RNN__PHASE_FWD_REC,
+                   recurrent_product(model, w->w_hh, step->h_prev, 1.0f,
+                                     step->proj));
+    RNN__PHASE(RNN__PHASE_FWD_CELL, ops->forward(step));
     if (cache->has_lengths) {
-        hold_finished(cache, t, hidden, step->h, step->h_prev);
+        RNN__PHASE(RNN__PHASE_FWD_COPY,
+                   hold_finished(cache, t, hidden, step->h, step->h_prev));
         if (step->c != NULL)
-            hold_finished(cache, t, hidden, step->c, step->c_prev);
+            RNN__PHASE(RNN__PHASE_FWD_COPY,
+                       hold_finished(cache, t, hidden, step->c, step->c_prev));
     }
 }
 
@@ -449,9 +380,11 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     const int32_t first = dir == 0 ? 0 : seq_len - 1, next = dir == 0 ? 1 : -1;
     rnn_cell_forward_args step = rnn__step_buffers(model, cell, dir);
     if (cache->w_hh_t_ld != 0)
-        rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
-                       model->cell_ops->gates * model->cfg.hidden_size,
-                       model->cfg.hidden_size);
+        RNN__PHASE(RNN__PHASE_FWD_TRANSPOSE,
+                   rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
+                                  model->cell_ops->gates *
+                                      model->cfg.hidden_size,
+                                  model->cfg.hidden_size));
     rnn__step_move(&step, model->cell_ops, first);
     for (int32_t k = 0; k < seq_len; ++k) {
         run_step(model, &step, first + k * next, &w);
@@ -549,8 +482,8 @@ static void drop_outputs(rnn_t *model, int32_t layer)
     const size_t count = (size_t)cache->seq_len * cache->batch *
                          (size_t)model->cfg.hidden_size;
     for (int32_t src = 0; src < model->dirs; ++src) {
-        float *mask = dropout_block(model, cache->mask, layer, src);
-        float *dropped = dropout_block(model, cache->dropped, layer, src);
+        float *mask = rnn__layer_block(model, cache->mask, layer, src);
+        float *dropped = rnn__layer_block(model, cache->dropped, layer, src);
         const float *out = rnn__outputs(model, layer * model->dirs + src, src);
         rnn__dropout_mask(&model->dropout_rng, model->cfg.dropout, mask, count);
         for (size_t i = 0; i < count; ++i)
@@ -565,12 +498,12 @@ static void run_layers(rnn_t *model, const float *h0)
     for (int32_t layer = 0; layer < layers; ++layer) {
         for (int32_t dir = 0; dir < model->dirs; ++dir) {
             const int32_t cell = layer * model->dirs + dir;
-            project_inputs(model, layer, dir);
-            set_initial_state(model, cell, dir, h0);
+            RNN__PHASE(RNN__PHASE_FWD_PROJ, project_inputs(model, layer, dir));
+            RNN__PHASE(RNN__PHASE_FWD_COPY, set_initial_state(model, cell, dir, h0));
             run_recurrence(model, cell, dir);
         }
         if (model->cache.dropping && layer + 1 < layers)
-            drop_outputs(model, layer);
+            RNN__PHASE(RNN__PHASE_FWD_COPY, drop_outputs(model, layer));
     }
 }
 
@@ -618,16 +551,17 @@ rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                                    &plan, "rnn_forward");
     if (status != RNN_OK)
         return status;
-    prepare_inputs(model, x, seq_len, 0, lengths);
+    RNN__PHASE(RNN__PHASE_FWD_COPY,
+               prepare_inputs(model, x, seq_len, 0, lengths));
     run_layers(model, h0);
     if (model->check_finite &&
         (status = check_states(model, "rnn_forward")) != RNN_OK)
         return status;
     model->cache.valid = true;
     if (y != NULL)
-        write_output(model, y, seq_len, 0);
+        RNN__PHASE(RNN__PHASE_FWD_COPY, write_output(model, y, seq_len, 0));
     if (h_n != NULL)
-        write_final_state(model, h_n);
+        RNN__PHASE(RNN__PHASE_FWD_COPY, write_final_state(model, h_n));
     return RNN_OK;
 }
 

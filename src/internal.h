@@ -8,6 +8,7 @@
 #define RNN_INTERNAL_H
 
 #include "cell.h"
+#include "profile.h"
 #include "rnn.h"
 
 #include <stdbool.h>
@@ -436,7 +437,7 @@ rnn_status rnn__check_finite(const rnn_t *model, const float *buffer,
 rnn_status rnn__check_array(const float *array, size_t n, const char *name,
                             const char *func);
 
-/* ---- forward (forward.c) ------------------------------------------------ */
+/* ---- the forward cache's addresses (cache.c) ----------------------------- */
 
 /* Pointer to h_t of a cell in the cache: row t of its [T+1, B, H] block.
  * Forward cells store h0 in slot 0 and h_t in slot t+1; reverse cells store
@@ -445,6 +446,14 @@ rnn_status rnn__check_array(const float *array, size_t n, const char *name,
 float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
 /* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
 float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
+/* A cell's block in a per-cell part of the cache ([slots, B, units * H]
+ * for each cell), or NULL when the part is NULL. */
+float *rnn__cell_block(const rnn_t *model, float *part, int32_t cell,
+                       size_t slots, int32_t units);
+/* Direction src of layer `layer`'s [T, B, H] block in a per-layer part
+ * (the dropout masks and dropped outputs, layers 0 .. L-2). */
+float *rnn__layer_block(const rnn_t *model, float *part, int32_t layer,
+                        int32_t src);
 /* What layer `layer` > 0 reads from direction `src` of the layer below, one
  * [T, B, H] matrix: its outputs, or their dropped copy when the forward
  * applied dropout. */

@@ -203,18 +203,24 @@ static void direct_product(const rnn_t *model, rnn_state_t *state,
     const int32_t width = model->cell_ops->gates * hidden;
     const rnn_cell_view w = rnn__cell(model, model->params, layer);
     float *rec = state->rec != NULL ? state->rec : state->scratch;
-    rnn__rows_product(batch, width, in_size, input, w.w_ih, in_size, true,
-                      0.0f, state->scratch);
-    rnn__rows_product(batch, width, hidden, h, w.w_hh, hidden, true,
-                      rec == state->scratch ? 1.0f : 0.0f, rec);
+    RNN__PHASE(RNN__PHASE_STEP_REC,
+               rnn__rows_product(batch, width, in_size, input, w.w_ih, in_size,
+                                 true, 0.0f, state->scratch));
+    RNN__PHASE(RNN__PHASE_STEP_REC,
+               rnn__rows_product(batch, width, hidden, h, w.w_hh, hidden, true,
+                                 rec == state->scratch ? 1.0f : 0.0f, rec));
     if (w.b_ih == NULL)
         return;
     if (rec == state->scratch) {
-        rnn__add_bias(state->scratch, (size_t)batch, width, w.b_ih, w.b_hh);
+        RNN__PHASE(RNN__PHASE_STEP_COPY,
+                   rnn__add_bias(state->scratch, (size_t)batch, width, w.b_ih,
+                                 w.b_hh));
         return;
     }
-    rnn__add_bias(state->scratch, (size_t)batch, width, w.b_ih, NULL);
-    rnn__add_bias(rec, (size_t)batch, width, w.b_hh, NULL);
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               rnn__add_bias(state->scratch, (size_t)batch, width, w.b_ih, NULL));
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               rnn__add_bias(rec, (size_t)batch, width, w.b_hh, NULL));
 }
 
 /* out[rows, width] = `bias` in every row. */
@@ -233,12 +239,33 @@ static void packed_apart(const rnn_t *model, rnn_state_t *state,
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const int32_t width = model->cell_ops->gates * hidden, ld = rnn__copy_ld(width);
     const float *bias = block + ((size_t)in_size + hidden) * ld;
-    copy_bias(state->scratch, batch, width, bias);
-    copy_bias(state->rec, batch, width, bias + width);
-    rnn__rows_product(batch, width, in_size, input, block, ld, false, 1.0f,
-                      state->scratch);
-    rnn__rows_product(batch, width, hidden, h, block + (size_t)in_size * ld, ld,
-                      false, 1.0f, state->rec);
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               copy_bias(state->scratch, batch, width, bias));
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               copy_bias(state->rec, batch, width, bias + width));
+    RNN__PHASE(RNN__PHASE_STEP_REC,
+               rnn__rows_product(batch, width, in_size, input, block, ld, false,
+                                 1.0f, state->scratch));
+    RNN__PHASE(RNN__PHASE_STEP_REC,
+               rnn__rows_product(batch, width, hidden, h,
+                                 block + (size_t)in_size * ld, ld, false, 1.0f,
+                                 state->rec));
+}
+
+/* The rows [input | h] into state->joined, and the summed bias into each
+ * row of state->scratch, for the one product of packed_product. */
+static void join_rows(rnn_state_t *state, const float *input, int32_t in_size,
+                      const float *h, const float *bias, int32_t width)
+{
+    const int32_t hidden = state->hidden_size, joined = in_size + hidden;
+    const size_t row_bytes = (size_t)hidden * sizeof(float);
+    for (int32_t b = 0; b < state->batch; ++b) {
+        float *row = state->joined + (size_t)b * joined;
+        memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
+        memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
+        memcpy(state->scratch + (size_t)b * width, bias,
+               (size_t)width * sizeof(float));
+    }
 }
 
 /* From the packed block (pack.c): the rows [input | h] times
@@ -249,7 +276,6 @@ static void packed_product(const rnn_t *model, rnn_state_t *state,
 {
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const int32_t width = model->cell_ops->gates * hidden;
-    const size_t row_bytes = (size_t)hidden * sizeof(float);
     const float *block = rnn__packed_layer(model, layer);
     if (state->rec != NULL) {
         packed_apart(model, state, block, input, in_size, h);
@@ -257,15 +283,11 @@ static void packed_product(const rnn_t *model, rnn_state_t *state,
     }
     const int32_t joined = in_size + hidden, ld = rnn__copy_ld(width);
     const float *bias = block + (size_t)joined * ld;
-    for (int32_t b = 0; b < batch; ++b) {
-        float *row = state->joined + (size_t)b * joined;
-        memcpy(row, input + (size_t)b * in_size, (size_t)in_size * sizeof(float));
-        memcpy(row + in_size, h + (size_t)b * hidden, row_bytes);
-        memcpy(state->scratch + (size_t)b * width, bias,
-               (size_t)width * sizeof(float));
-    }
-    rnn__rows_product(batch, width, joined, state->joined, block, ld, false,
-                      1.0f, state->scratch);
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               join_rows(state, input, in_size, h, bias, width));
+    RNN__PHASE(RNN__PHASE_STEP_REC,
+               rnn__rows_product(batch, width, joined, state->joined, block, ld,
+                                 false, 1.0f, state->scratch));
 }
 
 static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
@@ -297,9 +319,10 @@ static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
             .h = ops->project_into_state ? state->scratch : h,
             .saved = ops->saved_units > 0 ? state->cell_saved : NULL,
         };
-        ops->forward(&step);
+        RNN__PHASE(RNN__PHASE_STEP_CELL, ops->forward(&step));
         if (ops->project_into_state)
-            memcpy(h, state->scratch, bh * sizeof(float));
+            RNN__PHASE(RNN__PHASE_STEP_COPY,
+                       memcpy(h, state->scratch, bh * sizeof(float)));
         input = h;
         in_size = hidden;
     }
@@ -333,8 +356,9 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
         }
     }
     if (y_t != NULL)
-        memcpy(y_t, state->h + (size_t)(state->num_layers - 1) * bh,
-               bh * sizeof(float));
+        RNN__PHASE(RNN__PHASE_STEP_COPY,
+                   memcpy(y_t, state->h + (size_t)(state->num_layers - 1) * bh,
+                          bh * sizeof(float)));
     return RNN_OK;
 }
 

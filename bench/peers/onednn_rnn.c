@@ -414,7 +414,7 @@ static int time_shape(const bench_cli *cli, const runtime *rt, const bench_shape
     bench_item items[4];
     status_of_last_run = 0;
     for (int k = 0; k < count; ++k) {
-        items[k] = (bench_item){ops[k].fn, &n, {0, 0, 0, 0, 1}};
+        items[k] = (bench_item){.fn = ops[k].fn, .ctx = &n, .t = {0, 0, 0, 0, 1}};
         ops[k].fn(&n); /* check it runs before timing */
     }
     if (status_of_last_run != 0) {
