@@ -37,6 +37,10 @@ static size_t model_header(const rnn_t *model, unsigned char *out, size_t cap)
     snprintf(num[5], sizeof num[5], "%" PRId32, c->batch_first);
     snprintf(num[6], sizeof num[6], "%" PRId32, c->output_size);
     snprintf(num[7], sizeof num[7], "%" PRIu64, c->seed);
+    char dropout[24];
+    rnn__meta_format_float(dropout, sizeof dropout, c->dropout);
+    /* Keys since 0.2.0 are written only when they differ from the default,
+     * so a file that 0.1.0 can load is still written for it. */
     const rnn_st_pair meta[] = {
         {"format", "librnn"},
         {"format_version", RNN_FORMAT_VERSION},
@@ -50,9 +54,11 @@ static size_t model_header(const rnn_t *model, unsigned char *out, size_t cap)
         {"output_size", num[6]},
         {"head_mode", head_mode_names[c->head_mode]},
         {"seed", num[7]},
+        {"dropout", dropout},
     };
+    const size_t count = sizeof meta / sizeof meta[0] - (c->dropout == 0.0f);
     rnn_st_writer w;
-    rnn__st_begin(&w, out, cap, meta, sizeof meta / sizeof meta[0]);
+    rnn__st_begin(&w, out, cap, meta, count);
     for (int32_t i = 0; i < model->num_tensors; ++i) {
         const rnn_tensor *t = &model->tensors[i];
         const size_t shape[2] = {(size_t)t->rows, (size_t)t->cols};
@@ -97,6 +103,9 @@ static rnn_status metadata_config(const rnn_st_file *file, rnn_config *cfg,
         (status = rnn__meta_name(file, "head_mode", head_mode_names, 2,
                                  &cfg->head_mode, func)) ||
         (status = rnn__meta_u64(file, "seed", &cfg->seed, func)))
+        return status;
+    if (rnn__st_meta(file, "dropout") != NULL &&
+        (status = rnn__meta_float(file, "dropout", &cfg->dropout, func)))
         return status;
     *found = true;
     return RNN_OK;

@@ -209,6 +209,30 @@ static void get_config_reports_dropout(void **state)
     rnn_destroy(model);
 }
 
+static void saved_models_keep_their_dropout(void **state)
+{
+    (void)state;
+    const float ps[] = {0.25f, 0.0f};
+    for (size_t i = 0; i < 2; ++i) {
+        rnn_t *model = model_with(ps[i], 0), *loaded = NULL;
+        size_t size;
+        TU_OK(rnn_save_size(model, &size));
+        char *bytes = malloc(size + 1);
+        assert_non_null(bytes);
+        TU_OK(rnn_save_buffer(model, bytes, size, &size));
+        bytes[size] = '\0';
+        /* the key is written only when set: 0.1.0 reads the others */
+        assert_int_equal(strstr(bytes + 8, "\"dropout\"") != NULL, ps[i] > 0.0f);
+        TU_OK(rnn_load_buffer(&loaded, bytes, size));
+        rnn_config cfg = rnn_config_default(1, 1);
+        TU_OK(rnn_get_config(loaded, &cfg));
+        assert_true(cfg.dropout == ps[i]);
+        rnn_destroy(loaded);
+        free(bytes);
+        rnn_destroy(model);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +240,7 @@ int main(void)
         cmocka_unit_test(inference_and_p_zero_never_drop),
         cmocka_unit_test(dropout_out_of_range_or_on_one_layer_is_refused),
         cmocka_unit_test(get_config_reports_dropout),
+        cmocka_unit_test(saved_models_keep_their_dropout),
     };
     const tu_table_test table[] = {
         TU_TABLE_TEST(gradients_with_fixed_masks_match_finite_differences,
