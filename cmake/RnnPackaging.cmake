@@ -73,6 +73,7 @@ add_custom_command(TARGET rnn POST_BUILD
   COMMAND "${CMAKE_COMMAND}" -DNM=${CMAKE_NM} -DLIB=$<TARGET_FILE:rnn>
           -DSONAME=librnn.so.${PROJECT_VERSION_MAJOR} -DPACKAGE=librnn${PROJECT_VERSION_MAJOR}
           -DVERSION=${PROJECT_VERSION} -DOUT=${_rnn_deb_out}/symbols
+          "-DRELEASED=0.1.0=${PROJECT_SOURCE_DIR}/tests/compat/rnn_0_1_0.h"
           -P "${PROJECT_SOURCE_DIR}/cmake/RnnDebSymbols.cmake"
   VERBATIM)
 

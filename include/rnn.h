@@ -39,7 +39,7 @@ extern "C" {
  * ====================================================================== */
 
 #define RNN_VERSION_MAJOR 0 /* changes with the SONAME, on ABI breaks only */
-#define RNN_VERSION_MINOR 1 /* additions */
+#define RNN_VERSION_MINOR 2 /* additions */
 #define RNN_VERSION_PATCH 0 /* fixes */
 /* MAJOR * 10000 + MINOR * 100 + PATCH: what rnn_version_number() returns. */
 #define RNN_VERSION_NUMBER \

@@ -22,7 +22,7 @@ import sysconfig
 import numpy as np
 
 #: The version of ``include/rnn.h`` this binding mirrors (RNN_VERSION_NUMBER).
-BINDING_VERSION = (0, 1, 0)
+BINDING_VERSION = (0, 2, 0)
 BINDING_VERSION_NUMBER = BINDING_VERSION[0] * 10000 + BINDING_VERSION[1] * 100 + BINDING_VERSION[2]
 
 
