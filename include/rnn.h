@@ -476,6 +476,13 @@ RNN_API rnn_status rnn_optim_step(rnn_optim_t *optim, rnn_t *model);
 /* Changes the learning rate (for schedules). Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_optim_set_lr(rnn_optim_t *optim, float lr);
 
+/* Copies the optimizer's hyperparameters (the learning rate as last set)
+ * into *cfg, as rnn_get_config does for a model: the first cfg->struct_size
+ * bytes (set it first). Useful after rnn_optim_load.
+ * Errors: RNN_E_INVALID_ARG (NULL, struct_size of no layout). */
+RNN_API rnn_status rnn_optim_get_config(const rnn_optim_t *optim,
+                                        rnn_optim_config *cfg);
+
 /* The number of steps taken so far. Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_optim_step_count(const rnn_optim_t *optim,
                                         int64_t *steps);

@@ -170,6 +170,20 @@ rnn_status rnn_optim_set_lr(rnn_optim_t *optim, float lr)
     return status;
 }
 
+rnn_status rnn_optim_get_config(const rnn_optim_t *optim, rnn_optim_config *cfg)
+{
+    static const char *func = "rnn_optim_get_config";
+    if (optim == NULL || cfg == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         optim == NULL ? "optim" : "cfg");
+    rnn_status status = rnn__struct_check_size(
+        cfg->struct_size, &rnn__optim_config_layout, "cfg", func);
+    if (status == RNN_OK)
+        rnn__struct_write(cfg, cfg->struct_size, &optim->cfg,
+                          &rnn__optim_config_layout);
+    return status;
+}
+
 rnn_status rnn_optim_step_count(const rnn_optim_t *optim, int64_t *steps)
 {
     if (optim == NULL || steps == NULL)

@@ -938,6 +938,42 @@ static void adam_training_reduces_the_loss(void **state)
     train_sign_of_sum(&cfg, 0.0f);
 }
 
+/* rnn_optim_get_config gives back what was created, what set_lr changed,
+ * and what a loaded file held. */
+static void get_config_reports_the_hyperparameters(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_init(&f, 4, 40);
+    rnn_optim_config cfg = rnn_optim_config_default(RNN_OPTIM_ADAMW, 0.03f);
+    cfg.beta1 = 0.8f;
+    rnn_optim_t *optim = NULL, *loaded = NULL;
+    TU_OK(rnn_optim_create(&optim, f.model, &cfg));
+    TU_OK(rnn_optim_set_lr(optim, 0.5f));
+    rnn_optim_config got = rnn_optim_config_default(RNN_OPTIM_SGD, 1.0f);
+    TU_OK(rnn_optim_get_config(optim, &got));
+    cfg.lr = 0.5f;
+    assert_memory_equal(&got, &cfg, sizeof cfg);
+    size_t size;
+    TU_OK(rnn_optim_save_size(optim, &size));
+    unsigned char *bytes = malloc(size);
+    assert_non_null(bytes);
+    TU_OK(rnn_optim_save_buffer(optim, bytes, size, &size));
+    TU_OK(rnn_optim_load_buffer(&loaded, bytes, size));
+    got = rnn_optim_config_default(RNN_OPTIM_SGD, 1.0f);
+    TU_OK(rnn_optim_get_config(loaded, &got));
+    assert_memory_equal(&got, &cfg, sizeof cfg);
+    got.struct_size = 3;
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_get_config",
+             rnn_optim_get_config(loaded, &got));
+    TU_FAILS(RNN_E_INVALID_ARG, "rnn_optim_get_config",
+             rnn_optim_get_config(NULL, &got));
+    free(bytes);
+    rnn_optim_destroy(loaded);
+    rnn_optim_destroy(optim);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -965,6 +1001,7 @@ int main(void)
         cmocka_unit_test(clip_returns_the_norm_before_and_scales_to_max_norm),
         cmocka_unit_test(clip_handles_gradients_whose_squares_overflow_float),
         cmocka_unit_test(clip_scales_gradients_whose_norm_overflows_float),
+        cmocka_unit_test(get_config_reports_the_hyperparameters),
         cmocka_unit_test(clip_leaves_gradients_below_max_norm_untouched),
         cmocka_unit_test(clip_with_nan_gradient_fails_and_leaves_gradients_untouched),
         cmocka_unit_test(clip_with_inf_gradient_fails_and_leaves_gradients_untouched),

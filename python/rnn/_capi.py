@@ -202,6 +202,7 @@ _PROTOTYPES = {
     "rnn_optim_destroy": (None, [_handle]),
     "rnn_optim_step": (_status, [_handle, _handle]),
     "rnn_optim_set_lr": (_status, [_handle, _f32]),
+    "rnn_optim_get_config": (_status, [_handle, ctypes.POINTER(RNNOptimConfig)]),
     "rnn_optim_step_count": (_status, [_handle, ctypes.POINTER(ctypes.c_int64)]),
     "rnn_clip_grad_norm": (_status, [_handle, _f32, ctypes.POINTER(ctypes.c_float)]),
     "rnn_check_grads": (_status, [_handle]),

@@ -341,15 +341,17 @@ class RNN:
 
     __call__ = forward
 
-    def backward(self, dy=None, dh_n=None, need_dx=True, need_dh0=True):
+    def backward(self, dy=None, dh_n=None, need_dx=False, need_dh0=False):
         """Backpropagation through time over the last :meth:`forward`.
 
         dy: None (zero) or the gradient w.r.t. y (shape of y; values at padded
         steps are ignored). dh_n: None or the gradient w.r.t. h_n. Weight
         gradients are ADDED to :attr:`grads` (see :meth:`zero_grad`), and a
-        pending :meth:`head_backward` gradient is consumed. Returns
-        ``(dx, dh0)``, each None when not asked for (shaped like x and h0,
-        also for one unbatched sequence).
+        pending :meth:`head_backward` gradient is consumed (with no dy, no
+        dh_n and no head gradient it raises: nothing to propagate). Returns
+        ``(dx, dh0)``: the input gradients only when asked for (need_dx,
+        need_dh0; like torch, where inputs need requires_grad), else None;
+        shaped like x and h0, also for one unbatched sequence.
         """
         if self._one_sequence:
             dx, dh0 = self._backward(

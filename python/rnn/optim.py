@@ -50,6 +50,9 @@ class Optimizer:
             C.rnn_optim_create(ctypes.byref(out), model._ptr, ctypes.byref(cfg))
             ptr = out.value
         self._handle = Handle(ptr, C.rnn_optim_destroy)
+        if cfg is None:   # loaded: the hyperparameters the file held
+            cfg = _capi.new_optim_config(_capi.RNN_OPTIM_SGD, 0.0)
+            C.rnn_optim_get_config(ptr, ctypes.byref(cfg))
         self._cfg = cfg
         self.model = model
 
@@ -59,7 +62,6 @@ class Optimizer:
         out = _capi.new_handle()
         C.rnn_optim_load(ctypes.byref(out), os.fsencode(os.fspath(path)))
         self = cls.__new__(cls)
-        # The hyperparameters live in the C object; the API has no getter.
         self._create(model, None, out.value)
         return self
 
@@ -102,21 +104,17 @@ class Optimizer:
 
     @property
     def kind(self):
-        """"sgd", "adam" or "adamw" (None for a loaded optimizer)."""
-        return None if self._cfg is None else _NAMES.get(self._cfg.kind)
+        """"sgd", "adam" or "adamw"."""
+        return _NAMES.get(self._cfg.kind)
 
     @property
     def lr(self):
-        """The learning rate (None for a loaded optimizer until assigned);
-        assign to change it (schedules)."""
-        return None if self._cfg is None else self._cfg.lr
+        """The learning rate; assign to change it (schedules)."""
+        return self._cfg.lr
 
     @lr.setter
     def lr(self, value):
         C.rnn_optim_set_lr(self._ptr, float(value))
-        if self._cfg is None:
-            self._cfg = _capi.new_optim_config(_capi.RNN_OPTIM_SGD, float(value))
-            self._cfg.kind = -1
         self._cfg.lr = float(value)
 
     @property

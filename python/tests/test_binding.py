@@ -629,3 +629,23 @@ def test_save_cleanup_removes_leftovers_of_interrupted_saves(tmp_path):
     assert rnn.save_cleanup(path) == 0
     with pytest.raises(rnn.RNNError):
         rnn.save_cleanup(tmp_path / "missing-dir" / "m.safetensors")
+
+
+def test_a_loaded_optimizer_reports_its_hyperparameters():
+    model = rnn.RNN(2, 3)
+    opt = rnn.Optimizer(model, "adamw", lr=0.03, betas=(0.8, 0.95), weight_decay=0.2)
+    loaded = rnn.Optimizer.from_bytes(opt.to_bytes(), model)
+    assert loaded.kind == "adamw"
+    assert loaded.lr == pytest.approx(0.03)
+    loaded.lr = 0.5
+    assert loaded.lr == 0.5
+
+
+def test_backward_gives_input_gradients_only_when_asked_like_torch():
+    model = rnn.RNN(2, 3)
+    y, _ = model.forward(np.ones((4, 2, 2), np.float32))
+    assert model.backward(np.ones_like(y)) == (None, None)
+    dx, dh0 = model.backward(np.ones_like(y), need_dx=True, need_dh0=True)
+    assert dx.shape == (4, 2, 2) and dh0.shape == (1, 2, 3)
+    with pytest.raises(rnn.RNNError, match="nothing to propagate"):
+        model.backward()

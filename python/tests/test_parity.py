@@ -124,7 +124,7 @@ def test_forward_and_backward_match_torch(case):
     dy = rng.standard_normal(y.shape).astype(np.float32) if "dy" in case["grads"] else None
     dh_n = rng.standard_normal(h_n.shape).astype(np.float32) if "dh_n" in case["grads"] else None
     model.zero_grad()
-    dx, dh0 = model.backward(dy, dh_n)
+    dx, dh0 = model.backward(dy, dh_n, need_dx=True, need_dh0=True)
 
     # Padded positions of dy are ignored by both: pad_packed_sequence gives
     # constant zeros there, and librnn drops them.
@@ -150,7 +150,7 @@ def test_padded_steps_give_zero_output_and_input_gradient():
     x = rng.standard_normal((5, 3, 3)).astype(np.float32)
     lengths = [5, 2, 1]
     y, _ = model.forward(x, lengths=lengths)
-    dx, _ = model.backward(np.ones_like(y))
+    dx, _ = model.backward(np.ones_like(y), need_dx=True)
     for b, n in enumerate(lengths):
         assert not y[n:, b].any()
         assert not dx[n:, b].any()
@@ -202,7 +202,7 @@ def test_head_matches_torch_linear(hc):
     dy = rng.standard_normal(y.shape).astype(np.float32) if hc["also_dy"] else None
     model.zero_grad()
     model.head_backward(dlogits)
-    dx, _ = model.backward(dy)
+    dx, _ = model.backward(dy, need_dx=True)
     objective = (logits_t * torch.from_numpy(dlogits)).sum()
     if dy is not None:
         objective = objective + (y_t * torch.from_numpy(dy)).sum()
