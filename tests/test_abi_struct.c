@@ -407,37 +407,18 @@ static void tensor_calls_write_exactly_struct_size_bytes(void **state)
  * rnn_allocator
  * ---------------------------------------------------------------------- */
 
-static size_t counted_mallocs;
-
-static void *counting_malloc(void *user, size_t size)
-{
-    (void)user;
-    ++counted_mallocs;
-    return malloc(size);
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
 static void assert_allocator_counts(bool counting)
 {
-    counted_mallocs = 0;
+    tu_alloc_calls = 0;
     rnn_t *model = small_model();
-    assert_int_equal(counted_mallocs > 0, counting);
+    assert_int_equal(tu_alloc_calls > 0, counting);
     rnn_destroy(model);
 }
 
 static void set_allocator_follows_the_size_rule(void **state)
 {
     (void)state;
-    rnn_allocator a;
-    memset(&a, 0, sizeof a);
-    a.struct_size = sizeof a;
-    a.malloc_fn = counting_malloc;
-    a.free_fn = counting_free;
+    rnn_allocator a = tu_counting_allocator();
     const size_t good[] = {allocator_0_1, sizeof a, sizeof a + NEWER};
     for (size_t i = 0; i < 3; ++i) {
         rnn_allocator *b = block_of(&a, sizeof a, good[i], 0);

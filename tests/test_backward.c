@@ -212,43 +212,6 @@ static void backward_does_not_read_x_or_h0_after_forward_returns(void **state)
  * (3) librnn against central differences of its own float forward
  * ---------------------------------------------------------------------- */
 
-/* sum(y*dy) + sum(h_n*dh_n) + sum(logits*dlogits) from librnn, in double. */
-static double librnn_loss(tu_case *c, tu_out *o)
-{
-    tu_case_forward(c, o);
-    double loss = 0.0;
-    for (size_t i = 0; i < c->n_y; i++)
-        loss += (double)o->y[i] * c->dy[i];
-    for (size_t i = 0; i < c->n_h; i++)
-        loss += (double)o->h_n[i] * c->dh_n[i];
-    for (size_t i = 0; i < c->n_logits; i++)
-        loss += (double)o->logits[i] * c->dlogits[i];
-    return loss;
-}
-
-/* Central differences over about 16 evenly spread elements of v. */
-static int librnn_fd_matches(tu_case *c, tu_out *o, const char *what, float *v,
-                             const float *analytic, size_t n)
-{
-    const float eps = 4e-3f;
-    size_t stride = n > 16 ? n / 16 : 1;
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i += stride) {
-        float saved = v[i];
-        v[i] = saved + eps;
-        double plus = librnn_loss(c, o);
-        v[i] = saved - eps;
-        double minus = librnn_loss(c, o);
-        v[i] = saved;
-        double fd = (plus - minus) / (2.0 * (double)eps);
-        char buf[96];
-        snprintf(buf, sizeof buf, "%s/%s element %zu (float finite differences)",
-                 c->s.name, what, i);
-        bad += !tu_close(buf, analytic + i, &fd, 1, 1e-2);
-    }
-    return bad == 0;
-}
-
 static void gradients_match_float_finite_differences_of_librnn(void **state)
 {
     tu_case c;
@@ -264,11 +227,11 @@ static void gradients_match_float_finite_differences_of_librnn(void **state)
     int ok = 1;
     for (int32_t i = 0; i < ref_tensor_count(&c.m); i++) {
         ref_tensor t = ref_tensor_at(&c.m, i);
-        ok &= librnn_fd_matches(&c, &o, t.name, c.params + t.offset, o.grads + t.offset,
+        ok &= tu_fd_matches(&c, &o, NULL, t.name, c.params + t.offset, o.grads + t.offset,
                                 t.count);
     }
-    ok &= librnn_fd_matches(&c, &o, "dx", c.x, o.dx, c.n_x);
-    ok &= librnn_fd_matches(&c, &o, "dh0", c.h0, o.dh0, c.n_h);
+    ok &= tu_fd_matches(&c, &o, NULL, "dx", c.x, o.dx, c.n_x);
+    ok &= tu_fd_matches(&c, &o, NULL, "dh0", c.h0, o.dh0, c.n_h);
     if (!h0) {
         free(c.h0);
         c.h0 = NULL;

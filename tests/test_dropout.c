@@ -42,41 +42,11 @@ static void add_dropout(tu_case *c, float p)
     c->params = params;
 }
 
-/* sum(y*dy) + sum(h_n*dh_n) + sum(logits*dlogits), masks from MASK_SEED. */
-static double dropped_loss(tu_case *c, tu_out *o)
+/* The case's forward with the masks of MASK_SEED. */
+static void forward_with_fixed_masks(tu_case *c, tu_out *o)
 {
     TU_OK(rnn_seed_dropout(c->model, MASK_SEED));
     tu_case_forward(c, o);
-    double loss = 0.0;
-    for (size_t i = 0; i < c->n_y; i++)
-        loss += (double)o->y[i] * c->dy[i];
-    for (size_t i = 0; i < c->n_h; i++)
-        loss += (double)o->h_n[i] * c->dh_n[i];
-    for (size_t i = 0; i < c->n_logits; i++)
-        loss += (double)o->logits[i] * c->dlogits[i];
-    return loss;
-}
-
-/* Central differences over about 12 evenly spread elements of v. */
-static int fd_matches(tu_case *c, tu_out *o, const char *what, float *v,
-                      const float *analytic, size_t n)
-{
-    const float eps = 4e-3f;
-    const size_t stride = n > 12 ? n / 12 : 1;
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i += stride) {
-        const float saved = v[i];
-        v[i] = saved + eps;
-        const double plus = dropped_loss(c, o);
-        v[i] = saved - eps;
-        const double minus = dropped_loss(c, o);
-        v[i] = saved;
-        const double fd = (plus - minus) / (2.0 * (double)eps);
-        char name[96];
-        snprintf(name, sizeof name, "%s/%s element %zu", c->s.name, what, i);
-        bad += !tu_close(name, analytic + i, &fd, 1, 1e-2);
-    }
-    return bad == 0;
 }
 
 static void gradients_with_fixed_masks_match_finite_differences(void **state)
@@ -87,15 +57,15 @@ static void gradients_with_fixed_masks_match_finite_differences(void **state)
     tu_out o;
     tu_out_alloc(&c, &o);
     TU_OK(rnn_zero_grad(c.model));
-    dropped_loss(&c, &o);
+    forward_with_fixed_masks(&c, &o);
     tu_case_backward(&c, &o);
     int ok = 1;
     for (int32_t i = 0; i < ref_tensor_count(&c.m); i++) {
         ref_tensor t = ref_tensor_at(&c.m, i);
-        ok &= fd_matches(&c, &o, t.name, c.params + t.offset, o.grads + t.offset,
-                         t.count);
+        ok &= tu_fd_matches(&c, &o, forward_with_fixed_masks, t.name,
+                            c.params + t.offset, o.grads + t.offset, t.count);
     }
-    ok &= fd_matches(&c, &o, "dx", c.x, o.dx, c.n_x);
+    ok &= tu_fd_matches(&c, &o, forward_with_fixed_masks, "dx", c.x, o.dx, c.n_x);
     tu_out_free(&o);
     tu_case_free(&c);
     assert_true(ok);

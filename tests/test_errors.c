@@ -170,34 +170,17 @@ static void create_rejects_int32_max_layers_promptly(void **state)
     alarm(0);
 }
 
-static size_t mallocs_seen;
-
-static void *counting_malloc(void *user, size_t size)
-{
-    (void)user;
-    ++mallocs_seen;
-    return malloc(size);
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
 /* 2^26 layers of 1 unit fit in memory but would name 2^28 tensors: refused
  * from the sizes alone, before any allocation (it used to format names for
  * 30 s first). The largest model allowed, 65536 tensors, is created. */
 static void create_refuses_more_than_65536_tensors_before_any_work(void **state)
 {
     (void)state;
-    rnn_allocator a = {sizeof a, counting_malloc, counting_free, NULL};
-    TU_OK(rnn_set_allocator(&a));
+    tu_count_allocations(true);
     rnn_config cfg = rnn_config_default(1, 1);
     cfg.num_layers = 1 << 26;
-    mallocs_seen = 0;
     expect_create_fails(&cfg, RNN_E_SHAPE, "L = 2^26, H = 1");
-    assert_int_equal(mallocs_seen, 0);
+    assert_int_equal(tu_alloc_calls, 0);
     assert_non_null(strstr(rnn_last_error(), "65536"));
     cfg.num_layers = 65536 / 4 + 1; /* 4 tensors a layer */
     expect_create_fails(&cfg, RNN_E_SHAPE, "65540 tensors");
@@ -208,16 +191,18 @@ static void create_refuses_more_than_65536_tensors_before_any_work(void **state)
     TU_OK(rnn_tensor_count(m, &count));
     assert_int_equal(count, 65536);
     rnn_destroy(m);
-    TU_OK(rnn_set_allocator(NULL));
+    tu_count_allocations(false);
 }
 
 /* An allocator needs both functions; NULL restores the default. */
 static void set_allocator_rejects_an_allocator_missing_a_function(void **state)
 {
     (void)state;
-    rnn_allocator a = {sizeof(rnn_allocator), NULL, counting_free, NULL};
+    const rnn_allocator counting = tu_counting_allocator();
+    rnn_allocator a = counting;
+    a.malloc_fn = NULL;
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_set_allocator", rnn_set_allocator(&a));
-    a.malloc_fn = counting_malloc;
+    a = counting;
     a.free_fn = NULL;
     TU_FAILS(RNN_E_INVALID_ARG, "rnn_set_allocator", rnn_set_allocator(&a));
     TU_OK(rnn_set_allocator(NULL));

@@ -146,21 +146,6 @@ static void long_sequences_in_chunks_equal_the_training_forward(void **state)
  * Memory
  * ---------------------------------------------------------------------- */
 
-static size_t bytes_allocated;
-
-static void *counting_malloc(void *user, size_t size)
-{
-    (void)user;
-    bytes_allocated += size;
-    return malloc(size);
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
 /* Bytes allocated by one forward of a fresh model over T steps. */
 static size_t forward_bytes(int32_t seq_len, int32_t batch, bool inference,
                             int32_t bidirectional)
@@ -176,16 +161,14 @@ static size_t forward_bytes(int32_t seq_len, int32_t batch, bool inference,
     float *y = tu_floats((size_t)seq_len * batch * 16 * dirs);
     float *logits = tu_floats((size_t)batch * 2);
     memset(x, 0, (size_t)seq_len * batch * 4 * sizeof(float));
-    rnn_allocator counter = {sizeof counter, counting_malloc, counting_free, NULL};
-    bytes_allocated = 0;
-    TU_OK(rnn_set_allocator(&counter));
+    tu_count_allocations(true);
     if (inference)
         TU_OK(rnn_forward_inference(model, seq_len, batch, x, NULL, NULL, y,
                                     NULL, logits));
     else
         TU_OK(rnn_forward(model, seq_len, batch, x, NULL, NULL, y, NULL));
-    TU_OK(rnn_set_allocator(NULL));
-    const size_t bytes = bytes_allocated;
+    const size_t bytes = tu_alloc_bytes;
+    tu_count_allocations(false);
     free(logits);
     free(y);
     free(x);

@@ -9,27 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t allocations;
-
-static void *counting_malloc(void *user, size_t size)
-{
-    (void)user;
-    ++allocations;
-    return malloc(size);
-}
-
-static void counting_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
 static int install_counter(void **state)
 {
     (void)state;
-    rnn_allocator counter = {sizeof(rnn_allocator), counting_malloc,
-                             counting_free, NULL};
-    return rnn_set_allocator(&counter) == RNN_OK ? 0 : -1;
+    tu_count_allocations(true);
+    return 0;
 }
 
 static int restore_malloc(void **state)
@@ -77,10 +61,10 @@ static void training_allocates_nothing_after_the_first_iteration(void **state)
     const int32_t lengths[B] = {6, 1, 3, 5};
 
     train_once(model, optim, x, lengths);
-    const size_t after_first = allocations;
+    const size_t after_first = tu_alloc_calls;
     for (int iteration = 0; iteration < 5; ++iteration)
         train_once(model, optim, x, iteration % 2 ? lengths : NULL);
-    assert_int_equal(allocations, after_first);
+    assert_int_equal(tu_alloc_calls, after_first);
 
     rnn_optim_destroy(optim);
     rnn_destroy(model);
@@ -95,11 +79,11 @@ static void smaller_shapes_reuse_the_workspace(void **state)
     float x[T * B * I] = {0}, dy[T * B * H] = {0};
     assert_int_equal(rnn_forward(model, T, B, x, NULL, NULL, NULL, NULL), RNN_OK);
     assert_int_equal(rnn_backward(model, dy, NULL, NULL, NULL), RNN_OK);
-    const size_t after_first = allocations;
+    const size_t after_first = tu_alloc_calls;
     assert_int_equal(rnn_forward(model, T - 2, B - 1, x, NULL, NULL, NULL, NULL),
                      RNN_OK);
     assert_int_equal(rnn_backward(model, dy, NULL, NULL, NULL), RNN_OK);
-    assert_int_equal(allocations, after_first);
+    assert_int_equal(tu_alloc_calls, after_first);
     rnn_destroy(model);
 }
 
@@ -117,7 +101,7 @@ static void check_streaming_allocates_nothing(bool packed)
     if (packed)
         assert_int_equal(rnn_pack_weights(model), RNN_OK);
     assert_int_equal(rnn_state_create(&stream, model, B), RNN_OK);
-    const size_t after_create = allocations;
+    const size_t after_create = tu_alloc_calls;
     float x_t[B * I] = {0.5f}, y_t[B * H], logits[B * O];
     for (int t = 0; t < 20; ++t) {
         assert_int_equal(rnn_step(model, stream, x_t, y_t), RNN_OK);
@@ -125,7 +109,7 @@ static void check_streaming_allocates_nothing(bool packed)
         if (packed && t == 10)
             assert_int_equal(rnn_pack_weights(model), RNN_OK);
     }
-    assert_int_equal(allocations, after_create);
+    assert_int_equal(tu_alloc_calls, after_create);
     rnn_state_destroy(stream);
     rnn_destroy(model);
 }

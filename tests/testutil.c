@@ -514,3 +514,75 @@ int tu_run(const char *group, const struct CMUnitTest *plain, size_t n_plain,
     free(tests);
     return failed;
 }
+
+/* ------------------------------------------------------------------------
+ * Counting allocations
+ * ---------------------------------------------------------------------- */
+
+size_t tu_alloc_calls, tu_alloc_bytes;
+
+static void *counting_malloc(void *user, size_t size)
+{
+    (void)user;
+    ++tu_alloc_calls;
+    tu_alloc_bytes += size;
+    return malloc(size);
+}
+
+static void counting_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+rnn_allocator tu_counting_allocator(void)
+{
+    rnn_allocator a = {sizeof a, counting_malloc, counting_free, NULL};
+    return a;
+}
+
+void tu_count_allocations(bool on)
+{
+    tu_alloc_calls = tu_alloc_bytes = 0;
+    rnn_allocator a = tu_counting_allocator();
+    TU_OK(rnn_set_allocator(on ? &a : NULL));
+}
+
+/* ------------------------------------------------------------------------
+ * Central differences of librnn's float forward
+ * ---------------------------------------------------------------------- */
+
+double tu_case_loss(tu_case *c, tu_out *o, tu_forward_fn forward)
+{
+    (forward != NULL ? forward : tu_case_forward)(c, o);
+    double loss = 0.0;
+    for (size_t i = 0; i < c->n_y; i++)
+        loss += (double)o->y[i] * c->dy[i];
+    for (size_t i = 0; i < c->n_h; i++)
+        loss += (double)o->h_n[i] * c->dh_n[i];
+    for (size_t i = 0; i < c->n_logits; i++)
+        loss += (double)o->logits[i] * c->dlogits[i];
+    return loss;
+}
+
+int tu_fd_matches(tu_case *c, tu_out *o, tu_forward_fn forward,
+                  const char *what, float *v, const float *analytic, size_t n)
+{
+    const float eps = 4e-3f;
+    const size_t stride = n > 16 ? n / 16 : 1;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i += stride) {
+        const float saved = v[i];
+        v[i] = saved + eps;
+        const double plus = tu_case_loss(c, o, forward);
+        v[i] = saved - eps;
+        const double minus = tu_case_loss(c, o, forward);
+        v[i] = saved;
+        const double fd = (plus - minus) / (2.0 * (double)eps);
+        char name[96];
+        snprintf(name, sizeof name, "%s/%s element %zu (float finite differences)",
+                 c->s.name, what, i);
+        bad += !tu_close(name, analytic + i, &fd, 1, 1e-2);
+    }
+    return bad == 0;
+}

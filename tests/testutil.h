@@ -184,4 +184,29 @@ const tu_shape *tu_row(void **state);
 int tu_run(const char *group, const struct CMUnitTest *plain, size_t n_plain,
            const tu_table_test *table, size_t n_table);
 
+/* ------------------------------------------------------------------------
+ * Counting allocations (rnn_set_allocator)
+ * ---------------------------------------------------------------------- */
+
+/* Calls and bytes seen by the counting allocator since the last reset. */
+extern size_t tu_alloc_calls, tu_alloc_bytes;
+/* An allocator that counts into tu_alloc_calls / tu_alloc_bytes and
+ * forwards to malloc/free. */
+rnn_allocator tu_counting_allocator(void);
+/* Installs it (counters reset), or malloc/free again with false. */
+void tu_count_allocations(bool on);
+
+/* ------------------------------------------------------------------------
+ * Central differences of librnn's own float forward
+ * ---------------------------------------------------------------------- */
+
+/* sum(y*dy) + sum(h_n*dh_n) + sum(logits*dlogits) in double, after
+ * `forward` (NULL: tu_case_forward) has filled o. */
+typedef void (*tu_forward_fn)(tu_case *c, tu_out *o);
+double tu_case_loss(tu_case *c, tu_out *o, tu_forward_fn forward);
+/* Central differences (eps 4e-3) of that loss over about 16 evenly spread
+ * elements of v against analytic[n] (tolerance 1e-2); prints mismatches. */
+int tu_fd_matches(tu_case *c, tu_out *o, tu_forward_fn forward,
+                  const char *what, float *v, const float *analytic, size_t n);
+
 #endif /* RNN_TEST_UTIL_H */
