@@ -106,8 +106,10 @@ static int parse_ops(bench_cli *cli, const char *list)
             cli->ops |= BENCH_OP_TRAIN;
         else if (strcmp(tok, "step") == 0)
             cli->ops |= BENCH_OP_STEP;
+        else if (strcmp(tok, "infer") == 0)
+            cli->ops |= BENCH_OP_INFER;
         else {
-            fprintf(stderr, "unknown op '%s' (forward, train, step)\n", tok);
+            fprintf(stderr, "unknown op '%s' (forward, train, step, infer)\n", tok);
             return -1;
         }
     }
@@ -193,8 +195,9 @@ void bench_cli_usage(FILE *out)
         "                    D = 2 for bidirectional)\n"
         "  --threads N       set the thread count of the runtime (BLAS / OpenMP)\n"
         "  --act tanh|relu   nonlinearity (default tanh)\n"
-        "  --ops LIST        forward,train,step (default all three; in rnn_bench\n"
-        "                    step also times step_direct, the unpacked step)\n"
+        "  --ops LIST        forward,train,step,infer (default all four; in\n"
+        "                    rnn_bench step also times step_direct, the unpacked\n"
+        "                    step; infer = the inference forward, config e's too)\n"
         "  --quick           smoke mode: one warm-up call, one sample per timing\n"
         "  --min-reps N      samples per timing (default 7; quick 1)\n"
         "  --budget SEC      keep sampling one operation this long (default 0.3)\n"

@@ -13,7 +13,8 @@
 #include <stdio.h>
 
 /* One shape to time. step_only: the configuration is a single streaming
- * step (config e), so only "step" is timed. */
+ * step (config e), so neither forward nor train is timed (step and infer
+ * are: infer as a one-step sequence). */
 typedef struct bench_shape {
     char name[32];
     int input, hidden, seq_len, batch, layers, dirs;
@@ -54,8 +55,10 @@ typedef struct bench_cli {
     int plan_set;       /* --min-reps / --budget given                       */
 } bench_cli;
 
+/* infer: the inference forward (librnn's rnn_forward_inference); the
+ * standard configs time it too, e's as a one-step sequence. */
 enum { BENCH_OP_FORWARD = 1, BENCH_OP_TRAIN = 2, BENCH_OP_STEP = 4,
-       BENCH_OP_ALL = 7 };
+       BENCH_OP_INFER = 8, BENCH_OP_ALL = 15 };
 
 /* The standard plans: full (medians of >= 7 samples of >= 5 ms) and quick
  * (one warm-up call, one sample: it checks that things run, no more). */
@@ -122,7 +125,7 @@ typedef struct bench_row {
     int threads;
     const bench_shape *shape;
     const char *act;
-    const char *op;      /* forward | train | step | fwd.proj | ...         */
+    const char *op;      /* forward | train | step | infer | fwd.proj | ... */
     const char *kind;    /* whole | part | call | peak                       */
     bench_timing t;
     double flops;        /* per call                                        */

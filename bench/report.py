@@ -25,8 +25,11 @@ CONFIG_ORDER = ["a", "b", "c", "d", "e"]
 # step: rnn_step on packed weights (rnn_pack_weights once, untimed, like
 # oneDNN's weight reorder); step_direct: rnn_step on the unpacked model
 # (librnn and its floor only: the peers have one step, compared with both).
-OPS = ["forward", "train", "step", "step_direct"]
-PEER_OPS = ["forward", "train", "step"]
+# infer: rnn_forward_inference against the peers' same call as their
+# forward (theirs already is inference); last, so the older rows keep their
+# order.
+OPS = ["forward", "train", "step", "step_direct", "infer"]
+PEER_OPS = ["forward", "train", "step", "infer"]
 IMPL_NAMES = {"librnn": "librnn", "torch": "PyTorch", "onednn": "oneDNN",
               "blas": "BLAS floor"}
 BACKEND_NAMES = {"blas": "reference"}
@@ -185,10 +188,33 @@ def peers_markdown(rows):
     return "\n\n".join(parts)
 
 
+def infer_ratios(rows):
+    """(threads, config, forward, infer, infer / forward) of librnn, where
+    infer was timed; forward is None where it was not (config e)."""
+    s = Summary([r for r in peer_rows(rows) if r["impl"] == "librnn"])
+    out = []
+    for threads in s.threads("librnn"):
+        for config in s.configs("librnn", threads):
+            fwd = s.get("librnn", threads, config, "forward")
+            inf = s.get("librnn", threads, config, "infer")
+            if inf is not None:
+                out.append((threads, config, fwd, inf, inf / fwd if fwd else None))
+    return out
+
+
+def infer_markdown(rows):
+    body = [[threads, config, fmt_time(fwd), fmt_time(inf), fmt_ratio(ratio)]
+            for threads, config, fwd, inf, ratio in infer_ratios(rows)]
+    return table(["threads", "config", "rnn_forward", "rnn_forward_inference",
+                  "inference / forward"], body) if body else ""
+
+
 def peers_text(rows):
     """One line per config and op: the ratios, for the console."""
     s = Summary(peer_rows(rows))
-    lines = []
+    lines = ["%d thread%s  config %s  librnn infer / forward %s" %
+             (threads, "s" if threads > 1 else " ", config, fmt_ratio(ratio))
+             for threads, config, _, _, ratio in infer_ratios(rows) if ratio]
     for threads in s.threads("librnn"):
         for config in s.configs("librnn", threads):
             for op in OPS:
@@ -397,8 +423,17 @@ def markdown(directory):
                         "backward with dx, step = one streaming step of B streams on weights "
                         "packed once by rnn_pack_weights (untimed, like oneDNN's weight "
                         "reorder), step_direct = the same step without packing (librnn "
-                        "only; its ratios are against the peers' step).\n\n" +
+                        "only; its ratios are against the peers' step), infer = "
+                        "rnn_forward_inference, nothing kept for backward (the peers' "
+                        "infer is their forward call again, timed apart: theirs already "
+                        "is inference; config e's is a one-step sequence).\n\n" +
                         peers_markdown(rows))
+        infer = infer_markdown(rows)
+        if infer:
+            sections.append("### librnn's inference forward against its forward\n\n"
+                            "Same run, same model; < 1: rnn_forward_inference is "
+                            "faster than rnn_forward (which keeps what backward "
+                            "needs).\n\n" + infer)
         over = overhead_markdown(rows)
         if over:
             sections.append("### librnn against its BLAS floor\n\nfloor = the time "

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * rnn_bench.c - times librnn's forward pass, training step (forward +
- * backward) and streaming step, splits their time into the library's hot
- * loops and its overhead, and sets them against the speed of the BLAS
- * library loaded into the same process.
+ * rnn_bench.c - times librnn's forward pass, inference forward, training
+ * step (forward + backward) and streaming step, splits their time into the
+ * library's hot loops and its overhead, and sets them against the speed of
+ * the BLAS library loaded into the same process.
  *
  *   rnn_bench --config all             the standard configs of DESIGN.md
  *   rnn_bench --shape 64,256,100,32,2,2 --ops forward,train
@@ -15,8 +15,12 @@
  *            whose weights were packed once by rnn_pack_weights before
  *            timing (like oneDNN's weight reorder, outside the timed loop),
  *            step_direct = rnn_step on an unpacked copy of the same model
- *            (what a caller gets without rnn_pack_weights);
+ *            (what a caller gets without rnn_pack_weights), infer =
+ *            rnn_forward_inference (nothing kept for backward; config e
+ *            too, as a one-step sequence), on the same model as forward;
  *   floor    the same calls made in the profiling build of the library
+ *            (not infer: its chunks' copies are not phases, so a floor
+ *            would leave them out and pass them off as overhead)
  *            (bench_profile.h: the same sources, each BLAS call,
  *            element-wise pass and copy of the drivers timed as a phase),
  *            the sum of their phases: what librnn would cost with zero
@@ -246,6 +250,13 @@ static void lib_train(void *p)
                             c->y, NULL);
     if (c->status == RNN_OK)
         c->status = rnn_backward(c->model, c->dy, NULL, c->dx, NULL);
+}
+
+static void lib_infer(void *p)
+{
+    lib_ctx *c = p;
+    c->status = rnn_forward_inference(c->model, c->s->seq_len, c->s->batch, c->x, NULL,
+                                      NULL, c->y, NULL, NULL);
 }
 
 static void lib_step(void *p)
@@ -489,7 +500,7 @@ typedef struct config_ctx {
     bench_calls *calls;   /* NULL with --no-parts */
     part_flops fl;
     int transposed;       /* forward's products read its W_hh^T copy */
-    int do_fwd, do_train, do_step;
+    int do_fwd, do_train, do_step, do_infer;
     int prof_spec[BENCH_PROF_OPS]; /* the profiled calls' specs, or -1 */
 } config_ctx;
 
@@ -523,6 +534,16 @@ static int setup_steps(lib_ctx *c, const rnn_config *cfg)
     return 0;
 }
 
+/* Runs one of librnn.so's calls once; -1 when it fails. */
+static int lib_check(lib_ctx *c, void (*fn)(void *))
+{
+    fn(c);
+    if (c->status == RNN_OK)
+        return 0;
+    fprintf(stderr, "librnn: %s\n", rnn_last_error());
+    return -1;
+}
+
 /* Runs each call once, in librnn.so and in the profiling build, before
  * timing them. Returns -1 when one fails. */
 static int check_calls(config_ctx *x)
@@ -531,14 +552,13 @@ static int check_calls(config_ctx *x)
     void (*const lib_fn[BENCH_PROF_OPS])(void *) = {lib_forward, lib_train, lib_step,
                                                     lib_step_direct};
     const int timed[BENCH_PROF_OPS] = {1, x->do_train, x->do_step, x->do_step};
+    if (x->do_infer && lib_check(c, lib_infer) != 0)
+        return -1;
     for (int op = 0; op < BENCH_PROF_OPS; ++op) {
         if (!timed[op])
             continue;
-        lib_fn[op](c);
-        if (c->status != RNN_OK) {
-            fprintf(stderr, "librnn: %s\n", rnn_last_error());
+        if (lib_check(c, lib_fn[op]) != 0)
             return -1;
-        }
         if (x->prof != NULL && bench_profiled_check(x->prof, op) != 0)
             return -1;
     }
@@ -578,6 +598,11 @@ static void add_whole_specs(config_ctx *x)
             x->prof_spec[op] = add_spec(r, NULL, names[op], "whole", "", "",
                                         bench_profiled_item(x->prof, op), flops[op], B);
     }
+    /* Not a profiled op (no floor, see the top of this file). */
+    if (x->do_infer)
+        add_spec(r, "librnn", "infer", "whole", "infer     librnn",
+                 "rnn_forward_inference, nothing kept for backward",
+                 item_of(lib_infer, x->c), fwd_flops, B);
 }
 
 /* One forward per-step product alone, and its what-ifs, on random operands. */
@@ -737,6 +762,9 @@ static void print_table(const config_ctx *x)
               med(r, "blas", "step.parts"));
     print_gap(out, "step_dir", med(r, "librnn", "step_direct"),
               med(r, "blas", "step_direct"), 0);
+    const double infer = med(r, "librnn", "infer"), fwd = med(r, "librnn", "forward");
+    if (infer > 0 && fwd > 0)
+        fprintf(out, "  inference: infer / forward = %.2fx (librnn)\n", infer / fwd);
     const double packed = med(r, "librnn", "step"), direct = med(r, "librnn", "step_direct");
     if (packed > 0 && direct > 0) {
         fprintf(out, "  packed weights: step_direct / step = %.2fx (librnn)", direct / packed);
@@ -836,6 +864,7 @@ static int time_config(run *r, const bench_shape *s)
     x.do_fwd = !s->step_only && (ops & BENCH_OP_FORWARD);
     x.do_train = !s->step_only && (ops & BENCH_OP_TRAIN);
     x.do_step = s->dirs == 1 && (s->step_only || (ops & BENCH_OP_STEP));
+    x.do_infer = (ops & BENCH_OP_INFER) != 0;
     lib_ctx c;
     memset(&c, 0, sizeof c);
     x.c = &c;
@@ -882,13 +911,15 @@ done:
 static void usage(FILE *out)
 {
     fputs("usage: rnn_bench [options]\n"
-          "Times librnn (forward, training step, streaming step), splits its time\n"
-          "into hot loops and overhead, and times the sgemm peak, in one run.\n"
+          "Times librnn (forward, inference, training step, streaming step), splits\n"
+          "its time into hot loops and overhead, and times the sgemm peak, in one\n"
+          "run.\n"
           "Rows: forward, train (forward + backward with dx), step (rnn_step on\n"
           "weights packed once by rnn_pack_weights, before timing) and\n"
           "step_direct (rnn_step on an unpacked copy of the model), each as\n"
           "librnn and floor (the sum of the phases of the same call in the\n"
-          "library's profiling build: its BLAS calls, passes and copies); then\n"
+          "library's profiling build: its BLAS calls, passes and copies), and\n"
+          "infer (rnn_forward_inference, librnn only); then\n"
           "the parts, each phase alone:\n"
           "  fwd.transpose  W_hh^T copies made per rnn_forward (when T*B repays)\n"
           "  fwd.proj       bias pre-fill of the outputs + projection, beta 1\n"

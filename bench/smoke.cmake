@@ -2,8 +2,8 @@
 #
 # ctest bench_quick: runs `rnn_bench --quick --csv -` and checks that it
 # exits 0, prints the CSV header, and for every standard config a librnn
-# row, a floor row and a part (read from the library's profiling build). It
-# never judges speed.
+# row, an infer row (rnn_forward_inference), a floor row and a part (read
+# from the library's profiling build). It never judges speed.
 #   cmake -DRNN_BENCH=<path to rnn_bench> -P smoke.cmake
 if(NOT RNN_BENCH)
   message(FATAL_ERROR "pass -DRNN_BENCH=<path to rnn_bench>")
@@ -21,6 +21,9 @@ endif()
 foreach(config a b c d e)
   if(NOT out MATCHES "\nlibrnn,[^\n]*,${config},[0-9]")
     message(FATAL_ERROR "rnn_bench --quick printed no librnn row for config ${config}")
+  endif()
+  if(NOT out MATCHES "\nlibrnn,[^\n]*,${config},[^\n]*,infer,whole,")
+    message(FATAL_ERROR "rnn_bench --quick printed no infer row for config ${config}")
   endif()
   if(NOT out MATCHES "\nblas,[^\n]*,${config},[^\n]*,(forward|step),whole,")
     message(FATAL_ERROR "rnn_bench --quick printed no floor row for config ${config}")

@@ -7,6 +7,11 @@
  *
  * Times, with the same timer and CSV columns as rnn_bench (bench_common.c):
  *   forward  forward_inference over the sequence batch (dst_layer written)
+ *   infer    the same forward_inference call (no workspace), under the op
+ *            name of librnn's rnn_forward_inference: this peer's forward
+ *            already is its inference, but librnn's is not, so each librnn
+ *            op gets a peer row of its own name, timed in its own samples
+ *            (config e too: T = 1, zero initial state)
  *   train    forward_training + backward (diff weights, diff bias and
  *            diff_src_layer, i.e. dx, which oneDNN always computes; librnn's
  *            train computes dx too)
@@ -399,8 +404,9 @@ static int time_shape(const bench_cli *cli, const runtime *rt, const bench_shape
     const int do_fwd = !s->step_only && (cli->ops & BENCH_OP_FORWARD);
     const int do_train = !s->step_only && (cli->ops & BENCH_OP_TRAIN);
     const int do_step = step_ok && (s->step_only || (cli->ops & BENCH_OP_STEP));
+    const int do_infer = (cli->ops & BENCH_OP_INFER) != 0;
     const double fwd_flops = bench_forward_flops(s);
-    op_spec ops[4];
+    op_spec ops[5];
     int count = 0;
     if (do_fwd)
         ops[count++] = (op_spec){"forward", "whole", run_forward, fwd_flops};
@@ -411,7 +417,9 @@ static int time_shape(const bench_cli *cli, const runtime *rt, const bench_shape
     }
     if (do_step)
         ops[count++] = (op_spec){"step", "whole", run_step, bench_step_flops(s)};
-    bench_item items[4];
+    if (do_infer)
+        ops[count++] = (op_spec){"infer", "whole", run_forward, fwd_flops};
+    bench_item items[sizeof ops / sizeof ops[0]];
     status_of_last_run = 0;
     for (int k = 0; k < count; ++k) {
         items[k] = (bench_item){.fn = ops[k].fn, .ctx = &n, .t = {0, 0, 0, 0, 1}};

@@ -12,6 +12,10 @@ onednn_rnn (bench/bench_common.c; keep them in sync). Operations:
   train    y, _ = rnn(x); y.backward(dy), x.requires_grad so dx is computed
            too (as librnn's and oneDNN's train do); gradients accumulate
   step     y, h = rnn(x_t, h) with x_t of one step, under inference_mode
+  infer    the same call as forward, under the op name of librnn's
+           rnn_forward_inference: this forward already is torch's inference,
+           librnn's is not, so each librnn op gets a peer row of its own
+           name, timed in its own samples (config e too: one step, h0 zero)
 """
 import argparse
 import math
@@ -47,7 +51,7 @@ def parse_args(argv):
                    help="I,H,T,B[,L[,D]] (repeatable)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--act", choices=("tanh", "relu"), default="tanh")
-    p.add_argument("--ops", default="forward,train,step")
+    p.add_argument("--ops", default="forward,train,step,infer")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--min-reps", type=int)
     p.add_argument("--budget", type=float)
@@ -232,6 +236,8 @@ def main(argv):
             ops.append(("train", train, TRAIN_FACTOR * fwd))
         if D == 1 and (step_only or "step" in args.op_set):
             ops.append(("step", step, fwd / T))
+        if "infer" in args.op_set:
+            ops.append(("infer", forward, fwd))
         results = measure_many([fn for _, fn, _ in ops], args.plan)
         print("\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s" %
               (name, I, H, T, B, L, D, act), file=table)
