@@ -292,10 +292,12 @@ RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
  *   logits  NULL or the head's logits, laid out as rnn_head_forward's
  *           (the head cannot run after this call: it keeps no outputs)
  * After it, rnn_backward, rnn_head_forward and rnn_head_backward return
- * RNN_E_STATE until the next rnn_forward, and a pending head gradient is
- * dropped. On failure no output is written.
+ * RNN_E_STATE until the next rnn_forward. Like rnn_forward it is refused
+ * while a head gradient waits for its rnn_backward. On failure no output
+ * is written.
  * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE, RNN_E_UNSUPPORTED (logits
- * without a head), RNN_E_NONFINITE (check mode), RNN_E_NOMEM. */
+ * without a head), RNN_E_STATE (a head gradient pending), RNN_E_NONFINITE
+ * (check mode), RNN_E_NOMEM. */
 RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
                                          int32_t batch, const float *x,
                                          const int32_t *lengths,
