@@ -5,6 +5,12 @@
  * the end of the struct in rnn.h, and the release that adds it adds its
  * frozen layout here and its size to versioned.c. compat.c returns the
  * 0.1.0 layouts from the by-value initialisers that 0.1.0 binaries call.
+ *
+ * A release's additions must change sizeof: struct_size is all that tells
+ * an older caller from a newer one, and the old layout's trailing padding
+ * may hold garbage. When the new fields fit in that padding (an int32
+ * after rnn_optim_config's eps, say), add a reserved field that must be 0
+ * to grow the struct. versioned.c asserts that the sizes differ.
  */
 #ifndef RNN_RELEASED_H
 #define RNN_RELEASED_H

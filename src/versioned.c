@@ -66,6 +66,18 @@ static const rnn__layout_size allocator_0_1[] = {
     {#type, CURRENT(type, last), released,                                     \
      sizeof released / sizeof released[0]}
 
+/* Fields added since a release must change sizeof (released.h says why):
+ * the last field named here and in LAYOUT below move together. */
+#define GROWS_IN_SIZE(now, now_last, old, old_last)                            \
+    _Static_assert(FIELDS_END(now, now_last) == FIELDS_END(old, old_last) ||  \
+                       sizeof(now) != sizeof(old),                             \
+                   #now ": fields added within the old padding; add a "       \
+                   "reserved field so that sizeof changes")
+GROWS_IN_SIZE(rnn_config, dropout, rnn__config_0_1, seed);
+GROWS_IN_SIZE(rnn_optim_config, eps, rnn__optim_config_0_1, eps);
+GROWS_IN_SIZE(rnn_tensor_info, shape, rnn__tensor_info_0_1, shape);
+GROWS_IN_SIZE(rnn_allocator, user, rnn__allocator_0_1, user);
+
 const rnn__layout rnn__config_layout = LAYOUT(rnn_config, dropout, config_0_1);
 const rnn__layout rnn__optim_config_layout =
     LAYOUT(rnn_optim_config, eps, optim_config_0_1);
