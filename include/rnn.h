@@ -173,8 +173,8 @@ typedef enum rnn_head_mode {
  * ====================================================================== */
 
 /* Describes a model. Always start from rnn_config_init() (or
- * rnn_config_default()), then change fields. All fields are 0/1 flags or
- * sizes. */
+ * rnn_config_default()), then change fields: 0/1 flags, sizes, enums, a
+ * seed and the dropout probability. */
 typedef struct rnn_config {
     size_t struct_size;   /* sizeof(rnn_config), set by rnn_config_init     */
     int32_t input_size;   /* I, > 0                                          */
