@@ -585,11 +585,17 @@ rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
     if (status == RNN_OK)
         status = begin_pass(model, seq_len, batch, x, lengths, h0, PASS_INFER,
                             &plan, func);
+    /* The head's scratch is sized for the first (largest) chunk before any
+     * output is written: the later head calls then cannot fail. */
+    if (status == RNN_OK && logits != NULL)
+        status = rnn__head_reserve(model, func);
     if (status != RNN_OK)
         return status;
     rnn_cache *cache = &model->cache;
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
     for (int32_t t0 = 0; t0 < seq_len; t0 += plan.steps) {
+        if (t0 > 0)
+            write_final_state(model, cache->carry);
         cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
         prepare_inputs(model, x, seq_len, t0, lengths);
         run_layers(model, t0 == 0 ? h0 : cache->carry);
@@ -597,19 +603,13 @@ rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
             return status;
         if (y != NULL)
             write_output(model, y, seq_len, t0);
-        if (logits != NULL && every_step &&
-            (status = rnn__head_logits(model, logits, seq_len, t0, false,
-                                       func)) != RNN_OK)
-            return status;
-        write_final_state(model, cache->carry);
+        if (logits != NULL && every_step)
+            (void)rnn__head_logits(model, logits, seq_len, t0, false, func);
     }
-    if (logits != NULL && !every_step &&
-        (status = rnn__head_logits(model, logits, seq_len, 0,
-                                   model->dirs == 1, func)) != RNN_OK)
-        return status;
+    if (logits != NULL && !every_step)
+        (void)rnn__head_logits(model, logits, seq_len, 0, model->dirs == 1,
+                               func);
     if (h_n != NULL)
-        memcpy(h_n, cache->carry,
-               (size_t)model->num_cells * batch * model->cfg.hidden_size *
-                   sizeof(float));
+        write_final_state(model, h_n);
     return RNN_OK;
 }

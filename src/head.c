@@ -101,6 +101,12 @@ static bool needs_reorder(const rnn_t *model)
     return model->cfg.head_mode == RNN_HEAD_ALL && model->cfg.batch_first;
 }
 
+rnn_status rnn__head_reserve(rnn_t *model, const char *func)
+{
+    head_view view;
+    return head_prepare(model, &view, func);
+}
+
 /* Scatters time-major rows [T', B, O] of steps t0 .. t0+T'-1 into the
  * caller's [B, total_steps, O] logits. */
 static void place_batch_first(float *logits, const float *rows,

@@ -276,6 +276,9 @@ void rnn__params_changed(rnn_t *model);
  * writes their rows into the caller's layout, RNN_HEAD_LAST writes [B, O]
  * from each sequence's last valid step, or with final_state from the last
  * step (one direction: an ended sequence held its state there). */
+/* Sizes the head's scratch for the cache's steps (RNN_E_NOMEM), so that
+ * rnn__head_logits on as many steps or fewer allocates nothing. */
+rnn_status rnn__head_reserve(rnn_t *model, const char *func);
 rnn_status rnn__head_logits(rnn_t *model, float *logits, int32_t total_steps,
                             int32_t t0, bool final_state, const char *func);
 
