@@ -144,6 +144,14 @@ typedef enum rnn_nonlinearity {
     RNN_RELU = 1
 } rnn_nonlinearity;
 
+/* The recurrent cell (rnn_config.cell): torch.nn.RNN, nn.LSTM or nn.GRU,
+ * with torch's equations, gate order and tensor names. */
+typedef enum rnn_cell_kind {
+    RNN_CELL_RNN = 0,  /* Elman: h_t = act(x W_ih^T + b_ih + h W_hh^T + b_hh) */
+    RNN_CELL_LSTM = 1, /* gates i, f, g, o; a cell state c besides h       */
+    RNN_CELL_GRU = 2   /* gates r, z, n; n = tanh(in_n + r * (W_hn h + b_hn)) */
+} rnn_cell_kind;
+
 /* Where the readout head reads the top layer's output. */
 typedef enum rnn_head_mode {
     RNN_HEAD_LAST = 0, /* logits [B, O] from each sequence's last valid step */
@@ -194,6 +202,19 @@ typedef struct rnn_config {
                              and scale the rest by 1/(1-p), as
                              torch.nn.RNN(dropout=p); needs num_layers >= 2
                              when > 0 (default 0)                           */
+    int32_t cell;         /* rnn_cell_kind (default RNN_CELL_RNN); LSTM and
+                             GRU need nonlinearity RNN_TANH                 */
+    int32_t proj_size;    /* LSTM only: P in [1, H) gives h (and y, h0, h_n)
+                             P units through weight_hr [P, H], as
+                             nn.LSTM(proj_size=P); 0 = none (default)       */
+    int32_t vocab_size;   /* V > 0: the input is token ids in [0, V) and the
+                             model owns an embedding table [V, I] (torch's
+                             nn.Embedding(V, I) before the RNN); 0 = float
+                             input x (default)                              */
+    int32_t has_padding_idx; /* 1: ids equal to padding_idx get a zero
+                             embedding row that never learns (default 0)    */
+    int32_t padding_idx;  /* with has_padding_idx: an id in [-V, V), negative
+                             counting from V as in torch (default 0)        */
 #ifdef RNN_TEST_GROWTH /* librnn's own tests: a library whose structs grew */
     unsigned char test_growth[RNN_TEST_GROWTH];
 #endif
@@ -324,6 +345,78 @@ RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
 RNN_API rnn_status rnn_backward(rnn_t *model, const float *dy,
                                 const float *dh_n, float *dx, float *dh0);
 
+/* Every argument of a forward pass, for what the three-state calls above
+ * cannot say: token ids instead of x (a model with vocab_size > 0) and the
+ * LSTM's cell state. Fill it with rnn_forward_args_init, then set fields.
+ * Hout = proj_size if set, else H; counts as in rnn_forward. */
+typedef struct rnn_forward_args {
+    size_t struct_size;   /* sizeof(rnn_forward_args)                       */
+    int32_t seq_len;      /* T > 0                                          */
+    int32_t batch;        /* B > 0                                          */
+    const float *x;       /* T*B*I floats: a model without vocab_size       */
+    const int32_t *ids;   /* T*B token ids, [T, B] ([B, T] when
+                             batch_first): a model with vocab_size; each in
+                             [0, V)                                         */
+    const int32_t *lengths; /* NULL or B lengths in [1, T], as rnn_forward  */
+    const float *h0;      /* NULL (zeros) or L*D*B*Hout floats              */
+    const float *c0;      /* LSTM: NULL (zeros) or L*D*B*H floats; must be
+                             NULL for other cells                           */
+    float *y;             /* NULL or T*B*D*Hout floats, written             */
+    float *h_n;           /* NULL or L*D*B*Hout floats, written             */
+    float *c_n;           /* LSTM: NULL or L*D*B*H floats, written; must be
+                             NULL for other cells                           */
+    float *logits;        /* inference only: NULL or the head's logits, as
+                             rnn_forward_inference                          */
+    int32_t inference;    /* 0: as rnn_forward (keeps what backward needs,
+                             drops with cfg.dropout); 1: as
+                             rnn_forward_inference                          */
+    int32_t reserved;     /* must be 0                                      */
+#ifdef RNN_TEST_GROWTH
+    unsigned char test_growth[RNN_TEST_GROWTH];
+#endif
+} rnn_forward_args;
+
+/* Fills the first struct_size bytes of *args (pass sizeof) with NULL
+ * pointers and zeros, and sets args->struct_size.
+ * Errors: RNN_E_INVALID_ARG (NULL, struct_size of no layout). */
+RNN_API rnn_status rnn_forward_args_init(rnn_forward_args *args,
+                                         size_t struct_size);
+
+/* The forward pass of rnn_forward (inference = 0) or rnn_forward_inference
+ * (inference = 1) with every argument in *args (read, never written), and
+ * the same outputs, memory and errors, plus: RNN_E_INVALID_ARG for x given
+ * to a model with an embedding, ids given to a model without one, an id
+ * out of range (the message names its position; nothing is written), c0
+ * or c_n given to a model without a cell state. */
+RNN_API rnn_status rnn_forward_ex(rnn_t *model, const rnn_forward_args *args);
+
+/* Every argument of a backward pass: rnn_backward's, plus the LSTM's cell
+ * state gradients. Fill it with rnn_backward_args_init. */
+typedef struct rnn_backward_args {
+    size_t struct_size;   /* sizeof(rnn_backward_args)                      */
+    const float *dy;      /* as rnn_backward                                */
+    const float *dh_n;    /* as rnn_backward (L*D*B*Hout floats)            */
+    const float *dc_n;    /* LSTM: NULL (zero) or L*D*B*H floats, dL/dc_n   */
+    float *dx;            /* as rnn_backward; must be NULL for a model with
+                             an embedding (its gradient goes to the table)  */
+    float *dh0;           /* as rnn_backward                                */
+    float *dc0;           /* LSTM: NULL or L*D*B*H floats, written with
+                             dL/dc0                                         */
+#ifdef RNN_TEST_GROWTH
+    unsigned char test_growth[RNN_TEST_GROWTH];
+#endif
+} rnn_backward_args;
+
+/* Fills *args like rnn_forward_args_init. Errors: RNN_E_INVALID_ARG. */
+RNN_API rnn_status rnn_backward_args_init(rnn_backward_args *args,
+                                          size_t struct_size);
+
+/* rnn_backward with every argument in *args; the same errors, plus
+ * RNN_E_INVALID_ARG for dc_n or dc0 given to a model without a cell state
+ * and dx given to a model with an embedding. dc_n counts as something to
+ * propagate. */
+RNN_API rnn_status rnn_backward_ex(rnn_t *model, const rnn_backward_args *args);
+
 /* Restarts the generator of the dropout masks (cfg.dropout) from `seed`;
  * rnn_create starts it from cfg.seed. The generator is SplitMix64; each
  * training forward draws the masks of layers 0 .. L-2 in order, direction
@@ -427,6 +520,11 @@ typedef struct rnn_optim_config {
     float beta1;          /* Adam: in [0, 1) (default 0.9)                  */
     float beta2;          /* Adam: in [0, 1) (default 0.999)                */
     float eps;            /* Adam: > 0 (default 1e-8)                       */
+    /* Since 0.2.0. */
+    int32_t amsgrad;      /* Adam, AdamW: 0 or 1, the AMSGrad variant (the
+                             running maximum of the second moment), as
+                             torch.optim.Adam(amsgrad=True) (default 0)     */
+    int32_t reserved;     /* must be 0                                      */
 #ifdef RNN_TEST_GROWTH
     unsigned char test_growth[RNN_TEST_GROWTH];
 #endif
@@ -576,6 +674,14 @@ RNN_API rnn_status rnn_state_get(const rnn_state_t *state, float *h);
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_set(rnn_state_t *state, const float *h);
 
+/* Copies the LSTM cell state out: c has L*B*H floats, [L, B, H].
+ * Errors: RNN_E_INVALID_ARG (NULL, a state of a cell without c). */
+RNN_API rnn_status rnn_state_get_cell(const rnn_state_t *state, float *c);
+
+/* Sets the LSTM cell state: c has L*B*H floats, [L, B, H].
+ * Errors: RNN_E_INVALID_ARG (NULL, a state of a cell without c). */
+RNN_API rnn_status rnn_state_set_cell(rnn_state_t *state, const float *c);
+
 /* The number of streams of a state. Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_batch(const rnn_state_t *state, int32_t *batch);
 
@@ -588,6 +694,13 @@ RNN_API rnn_status rnn_state_batch(const rnn_state_t *state, int32_t *batch);
  * RNN_E_UNSUPPORTED (bidirectional model). */
 RNN_API rnn_status rnn_step(const rnn_t *model, rnn_state_t *state,
                             const float *x_t, float *y_t);
+
+/* rnn_step for a model with an embedding (vocab_size > 0): reads B token
+ * ids (ids_t[b] in [0, V)) instead of x_t. Nothing is changed when an id
+ * is out of range. Errors: those of rnn_step, and RNN_E_INVALID_ARG for a
+ * model without an embedding or an id out of range. */
+RNN_API rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
+                                   const int32_t *ids_t, float *y_t);
 
 /* Head logits of the state's current top hidden state: logits has B*O
  * floats, [B, O]. Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE,

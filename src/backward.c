@@ -381,12 +381,12 @@ static void write_input_grad(rnn_t *model, float *grad, float *dx)
                  cfg->input_size, false);
 }
 
-rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
-                        float *dx, float *dh0)
+/* BPTT over a checked *args. */
+static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
+                                const char *func)
 {
-    static const char *func = "rnn_backward";
-    if (model == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    const float *dy = args->dy, *dh_n = args->dh_n;
+    float *dx = args->dx, *dh0 = args->dh0;
     if (model->cache.inference)
         return rnn__fail(RNN_E_STATE, func,
                          "the last forward was rnn_forward_inference, which "
@@ -455,4 +455,62 @@ rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
         }
     }
     return RNN_OK;
+}
+
+rnn_status rnn_backward(rnn_t *model, const float *dy, const float *dh_n,
+                        float *dx, float *dh0)
+{
+    static const char *func = "rnn_backward";
+    if (model == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
+    rnn_backward_args args;
+    memset(&args, 0, sizeof args);
+    args.struct_size = sizeof args;
+    args.dy = dy;
+    args.dh_n = dh_n;
+    args.dx = dx;
+    args.dh0 = dh0;
+    return backward_pass(model, &args, func);
+}
+
+rnn_status rnn_backward_args_init(rnn_backward_args *args, size_t struct_size)
+{
+    static const char *func = "rnn_backward_args_init";
+    if (args == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "args is NULL");
+    rnn_status status = rnn__struct_check_size(
+        struct_size, &rnn__backward_args_layout, "args", func);
+    if (status != RNN_OK)
+        return status;
+    rnn_backward_args full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    rnn__struct_write(args, struct_size, &full, &rnn__backward_args_layout);
+    return RNN_OK;
+}
+
+rnn_status rnn_backward_ex(rnn_t *model, const rnn_backward_args *args)
+{
+    static const char *func = "rnn_backward_ex";
+    if (model == NULL || args == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         model == NULL ? "model" : "args");
+    rnn_backward_args full;
+    memset(&full, 0, sizeof full);
+    rnn_status status =
+        rnn__struct_read(&full, args, &rnn__backward_args_layout, "args", func);
+    if (status != RNN_OK)
+        return status;
+    if (!model->cell_ops->has_cell_state &&
+        (full.dc_n != NULL || full.dc0 != NULL))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->%s is set, and a %s cell has no cell state "
+                         "(only LSTM has)",
+                         full.dc_n != NULL ? "dc_n" : "dc0",
+                         model->cell_ops->name);
+    if (model->cfg.vocab_size > 0 && full.dx != NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->dx is set, and the model takes token ids: "
+                         "their gradient goes to embedding.weight");
+    return backward_pass(model, &full, func);
 }

@@ -13,7 +13,8 @@
 
 static bool serves(const rnn_config *cfg)
 {
-    return cfg->nonlinearity == RNN_TANH || cfg->nonlinearity == RNN_RELU;
+    return cfg->cell == RNN_CELL_RNN &&
+           (cfg->nonlinearity == RNN_TANH || cfg->nonlinearity == RNN_RELU);
 }
 
 static void forward(const rnn_cell_forward_args *step)

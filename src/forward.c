@@ -539,52 +539,54 @@ static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
     return RNN_OK;
 }
 
-rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
-                       const float *x, const int32_t *lengths, const float *h0,
-                       float *y, float *h_n)
+/* The training forward over a checked *args. */
+static rnn_status forward_train(rnn_t *model, const rnn_forward_args *args,
+                                const char *func)
 {
     cache_plan plan;
+    const int32_t seq_len = args->seq_len, batch = args->batch;
     const pass_kind kind = model != NULL && model->cfg.dropout > 0.0f
                                ? PASS_TRAIN_DROPOUT
                                : PASS_TRAIN;
-    rnn_status status = begin_pass(model, seq_len, batch, x, lengths, h0, kind,
-                                   &plan, "rnn_forward");
+    rnn_status status = begin_pass(model, seq_len, batch, args->x,
+                                   args->lengths, args->h0, kind, &plan, func);
     if (status != RNN_OK)
         return status;
     RNN__PHASE(RNN__PHASE_FWD_COPY,
-               prepare_inputs(model, x, seq_len, 0, lengths));
-    run_layers(model, h0);
-    if (model->check_finite &&
-        (status = check_states(model, "rnn_forward")) != RNN_OK)
+               prepare_inputs(model, args->x, seq_len, 0, args->lengths));
+    run_layers(model, args->h0);
+    if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
         return status;
     model->cache.valid = true;
-    if (y != NULL)
-        RNN__PHASE(RNN__PHASE_FWD_COPY, write_output(model, y, seq_len, 0));
-    if (h_n != NULL)
-        RNN__PHASE(RNN__PHASE_FWD_COPY, write_final_state(model, h_n));
+    if (args->y != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_COPY, write_output(model, args->y, seq_len, 0));
+    if (args->h_n != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_COPY, write_final_state(model, args->h_n));
     return RNN_OK;
 }
 
-static rnn_status check_logits(const rnn_t *model, const float *logits)
+static rnn_status check_logits(const rnn_t *model, const float *logits,
+                               const char *func)
 {
     if (logits == NULL || model->cfg.output_size > 0)
         return RNN_OK;
-    return rnn__fail(RNN_E_UNSUPPORTED, "rnn_forward_inference",
+    return rnn__fail(RNN_E_UNSUPPORTED, func,
                      "logits asked for, and the model has no head "
                      "(output_size is 0)");
 }
 
-rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
-                                 const float *x, const int32_t *lengths,
-                                 const float *h0, float *y, float *h_n,
-                                 float *logits)
+/* The inference forward over a checked *args. */
+static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
+                                const char *func)
 {
-    static const char *func = "rnn_forward_inference";
     cache_plan plan;
-    rnn_status status = model != NULL ? check_logits(model, logits) : RNN_OK;
+    const int32_t seq_len = args->seq_len, batch = args->batch;
+    float *logits = args->logits;
+    rnn_status status =
+        model != NULL ? check_logits(model, logits, func) : RNN_OK;
     if (status == RNN_OK)
-        status = begin_pass(model, seq_len, batch, x, lengths, h0, PASS_INFER,
-                            &plan, func);
+        status = begin_pass(model, seq_len, batch, args->x, args->lengths,
+                            args->h0, PASS_INFER, &plan, func);
     /* The head's scratch is sized for the first (largest) chunk before any
      * output is written: the later head calls then cannot fail. */
     if (status == RNN_OK && logits != NULL)
@@ -597,19 +599,137 @@ rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
         if (t0 > 0)
             write_final_state(model, cache->carry);
         cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
-        prepare_inputs(model, x, seq_len, t0, lengths);
-        run_layers(model, t0 == 0 ? h0 : cache->carry);
+        prepare_inputs(model, args->x, seq_len, t0, args->lengths);
+        run_layers(model, t0 == 0 ? args->h0 : cache->carry);
         if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
             return status;
-        if (y != NULL)
-            write_output(model, y, seq_len, t0);
+        if (args->y != NULL)
+            write_output(model, args->y, seq_len, t0);
         if (logits != NULL && every_step)
             (void)rnn__head_logits(model, logits, seq_len, t0, false, func);
     }
     if (logits != NULL && !every_step)
         (void)rnn__head_logits(model, logits, seq_len, 0, model->dirs == 1,
                                func);
-    if (h_n != NULL)
-        write_final_state(model, h_n);
+    if (args->h_n != NULL)
+        write_final_state(model, args->h_n);
     return RNN_OK;
+}
+
+static void plain_args(rnn_forward_args *args, int32_t seq_len, int32_t batch,
+                       const float *x, const int32_t *lengths, const float *h0,
+                       float *y, float *h_n)
+{
+    memset(args, 0, sizeof *args);
+    args->struct_size = sizeof *args;
+    args->seq_len = seq_len;
+    args->batch = batch;
+    args->x = x;
+    args->lengths = lengths;
+    args->h0 = h0;
+    args->y = y;
+    args->h_n = h_n;
+}
+
+/* What rnn_forward and rnn_forward_inference cannot say is refused by
+ * them, naming the call that can. */
+static rnn_status check_plain_call(const rnn_t *model, const char *func)
+{
+    if (model != NULL && model->cfg.vocab_size > 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model takes token ids (vocab_size %d): call "
+                         "rnn_forward_ex with args.ids",
+                         model->cfg.vocab_size);
+    return RNN_OK;
+}
+
+rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
+                       const float *x, const int32_t *lengths, const float *h0,
+                       float *y, float *h_n)
+{
+    static const char *func = "rnn_forward";
+    rnn_forward_args args;
+    plain_args(&args, seq_len, batch, x, lengths, h0, y, h_n);
+    rnn_status status = check_plain_call(model, func);
+    return status != RNN_OK ? status : forward_train(model, &args, func);
+}
+
+rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len, int32_t batch,
+                                 const float *x, const int32_t *lengths,
+                                 const float *h0, float *y, float *h_n,
+                                 float *logits)
+{
+    static const char *func = "rnn_forward_inference";
+    rnn_forward_args args;
+    plain_args(&args, seq_len, batch, x, lengths, h0, y, h_n);
+    args.logits = logits;
+    rnn_status status = check_plain_call(model, func);
+    return status != RNN_OK ? status : forward_infer(model, &args, func);
+}
+
+rnn_status rnn_forward_args_init(rnn_forward_args *args, size_t struct_size)
+{
+    static const char *func = "rnn_forward_args_init";
+    if (args == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "args is NULL");
+    rnn_status status = rnn__struct_check_size(
+        struct_size, &rnn__forward_args_layout, "args", func);
+    if (status != RNN_OK)
+        return status;
+    rnn_forward_args full;
+    memset(&full, 0, sizeof full);
+    full.struct_size = sizeof full;
+    rnn__struct_write(args, struct_size, &full, &rnn__forward_args_layout);
+    return RNN_OK;
+}
+
+/* The checks of rnn_forward_ex's own fields (the pass checks the rest). */
+static rnn_status check_ex_args(const rnn_t *model, const rnn_forward_args *a,
+                                const char *func)
+{
+    const rnn_config *cfg = &model->cfg;
+    if (a->inference != 0 && a->inference != 1)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->inference must be 0 or 1 (got %d)",
+                         a->inference);
+    if (a->reserved != 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->reserved must be 0 (got %d)", a->reserved);
+    if (cfg->vocab_size > 0 && a->x != NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->x is set, and the model takes token ids "
+                         "(vocab_size %d): pass args->ids",
+                         cfg->vocab_size);
+    if (cfg->vocab_size == 0 && a->ids != NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->ids is set, and the model has no embedding "
+                         "(vocab_size is 0): pass args->x");
+    if (!model->cell_ops->has_cell_state && (a->c0 != NULL || a->c_n != NULL))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->%s is set, and a %s cell has no cell state "
+                         "(only LSTM has)",
+                         a->c0 != NULL ? "c0" : "c_n", model->cell_ops->name);
+    if (!a->inference && a->logits != NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "args->logits is for inference = 1: a training "
+                         "forward is followed by rnn_head_forward");
+    return RNN_OK;
+}
+
+rnn_status rnn_forward_ex(rnn_t *model, const rnn_forward_args *args)
+{
+    static const char *func = "rnn_forward_ex";
+    if (model == NULL || args == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         model == NULL ? "model" : "args");
+    rnn_forward_args full;
+    memset(&full, 0, sizeof full);
+    rnn_status status =
+        rnn__struct_read(&full, args, &rnn__forward_args_layout, "args", func);
+    if (status == RNN_OK)
+        status = check_ex_args(model, &full, func);
+    if (status != RNN_OK)
+        return status;
+    return full.inference ? forward_infer(model, &full, func)
+                          : forward_train(model, &full, func);
 }

@@ -66,6 +66,8 @@ extern const rnn__layout rnn__config_layout;
 extern const rnn__layout rnn__optim_config_layout;
 extern const rnn__layout rnn__tensor_info_layout;
 extern const rnn__layout rnn__allocator_layout;
+extern const rnn__layout rnn__forward_args_layout;
+extern const rnn__layout rnn__backward_args_layout;
 
 /* RNN_OK when struct_size is a released layout's size, this library's, or
  * larger (a newer header); RNN_E_INVALID_ARG naming `arg` otherwise. */

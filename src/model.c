@@ -55,6 +55,59 @@ static rnn_status check_positive(int32_t value, const char *field)
                      "%s must be > 0 (got %d)", field, value);
 }
 
+static rnn_status validate_cell(const rnn_config *cfg)
+{
+    static const char *func = "rnn_create";
+    static const char *const names[] = {"RNN_CELL_RNN", "RNN_CELL_LSTM",
+                                        "RNN_CELL_GRU"};
+    if (cfg->cell < RNN_CELL_RNN || cfg->cell > RNN_CELL_GRU)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "cell must be RNN_CELL_RNN, RNN_CELL_LSTM or "
+                         "RNN_CELL_GRU (got %d)", cfg->cell);
+    if (cfg->cell != RNN_CELL_RNN && cfg->nonlinearity != RNN_TANH)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "nonlinearity applies to RNN_CELL_RNN only: %s has "
+                         "torch's fixed sigmoid/tanh gates (leave it "
+                         "RNN_TANH)", names[cfg->cell]);
+    if (cfg->proj_size != 0 && cfg->cell != RNN_CELL_LSTM)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "proj_size %d is an LSTM setting, and cell is %s",
+                         cfg->proj_size, names[cfg->cell]);
+    if (cfg->proj_size < 0 || cfg->proj_size >= cfg->hidden_size)
+        if (cfg->proj_size != 0)
+            return rnn__fail(RNN_E_INVALID_ARG, func,
+                             "proj_size must be 0 (none) or in [1, "
+                             "hidden_size %d) (got %d)",
+                             cfg->hidden_size, cfg->proj_size);
+    return RNN_OK;
+}
+
+static rnn_status validate_embedding(const rnn_config *cfg)
+{
+    static const char *func = "rnn_create";
+    rnn_status status = check_flag(cfg->has_padding_idx, "has_padding_idx");
+    if (status != RNN_OK)
+        return status;
+    if (cfg->vocab_size < 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "vocab_size must be >= 0 (got %d)", cfg->vocab_size);
+    if (cfg->vocab_size == 0 && (cfg->has_padding_idx || cfg->padding_idx))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "padding_idx needs token input: vocab_size is 0");
+    if (!cfg->has_padding_idx && cfg->padding_idx != 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "padding_idx %d is set and has_padding_idx is 0: set "
+                         "has_padding_idx = 1 to use it",
+                         cfg->padding_idx);
+    if (cfg->has_padding_idx && (cfg->padding_idx < -cfg->vocab_size ||
+                                 cfg->padding_idx >= cfg->vocab_size))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "padding_idx must be in [-vocab_size, vocab_size) = "
+                         "[%d, %d) (got %d)",
+                         -cfg->vocab_size, cfg->vocab_size, cfg->padding_idx);
+    return RNN_OK;
+}
+
 static rnn_status validate_config(const rnn_config *cfg)
 {
     static const char *func = "rnn_create";
@@ -91,6 +144,9 @@ static rnn_status validate_config(const rnn_config *cfg)
                          "dropout %g acts between layers, and num_layers is "
                          "1: set dropout to 0 or add layers",
                          (double)cfg->dropout);
+    if ((status = validate_cell(cfg)) != RNN_OK ||
+        (status = validate_embedding(cfg)) != RNN_OK)
+        return status;
     /* Checked before any work: a layout walk over millions of layers would
      * take seconds before the allocation fails. */
     const int64_t tensors = rnn__tensor_total(cfg);
@@ -150,10 +206,16 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     cfg = &full;
     if ((status = validate_config(cfg)) != RNN_OK)
         return status;
+    if (full.vocab_size > 0)
+        return rnn__fail(RNN_E_UNSUPPORTED, func,
+                         "token input (vocab_size) is not built yet");
+    if (full.has_padding_idx && full.padding_idx < 0)
+        full.padding_idx += full.vocab_size; /* torch keeps it this way */
     const rnn_cell_ops *cell_ops = rnn__cell_select(cfg);
     if (cell_ops == NULL)
         return rnn__fail(RNN_E_UNSUPPORTED, func,
-                         "no cell serves this configuration");
+                         "no cell of this library serves this configuration "
+                         "(cell %d)", cfg->cell);
     if (cell_ops->gates > INT32_MAX / cfg->hidden_size)
         return rnn__fail(RNN_E_SHAPE, func,
                          "%d gates * hidden_size %d overflows", cell_ops->gates,

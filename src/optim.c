@@ -81,6 +81,15 @@ rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "weight_decay must be finite and >= 0 (got %g)",
                          (double)cfg->weight_decay);
+    if (cfg->reserved != 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "reserved must be 0 (got %d)", cfg->reserved);
+    if (cfg->amsgrad != 0 && (cfg->amsgrad != 1 || cfg->kind == RNN_OPTIM_SGD))
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "amsgrad must be 0 or 1, and 0 for SGD (got %d)",
+                         cfg->amsgrad);
+    if (cfg->amsgrad)
+        return rnn__fail(RNN_E_UNSUPPORTED, func, "amsgrad is not built yet");
     if (cfg->kind == RNN_OPTIM_SGD) {
         if (!in_range(cfg->momentum, 0.0f, 1e30f) ||
             !in_range(cfg->dampening, 0.0f, 1.0f) ||

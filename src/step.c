@@ -151,6 +151,43 @@ rnn_status rnn_state_set(rnn_state_t *state, const float *h)
     return RNN_OK;
 }
 
+/* The c block of a state, or NULL (with the error recorded) for a cell
+ * without one. */
+static float *cell_block(const rnn_state_t *state, const void *array,
+                         const char *func)
+{
+    if (state == NULL || array == NULL) {
+        rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                  state == NULL ? "state" : "c");
+        return NULL;
+    }
+    if (!state->cell_ops->has_cell_state) {
+        rnn__fail(RNN_E_INVALID_ARG, func,
+                  "the state is of a %s cell, which has no cell state (only "
+                  "LSTM has)", state->cell_ops->name);
+        return NULL;
+    }
+    return state->h + state_floats(state);
+}
+
+rnn_status rnn_state_get_cell(const rnn_state_t *state, float *c)
+{
+    const float *block = cell_block(state, c, "rnn_state_get_cell");
+    if (block == NULL)
+        return RNN_E_INVALID_ARG;
+    memcpy(c, block, state_floats(state) * sizeof(float));
+    return RNN_OK;
+}
+
+rnn_status rnn_state_set_cell(rnn_state_t *state, const float *c)
+{
+    float *block = cell_block(state, c, "rnn_state_set_cell");
+    if (block == NULL)
+        return RNN_E_INVALID_ARG;
+    memcpy(block, c, state_floats(state) * sizeof(float));
+    return RNN_OK;
+}
+
 rnn_status rnn_state_batch(const rnn_state_t *state, int32_t *batch)
 {
     if (state == NULL || batch == NULL)
@@ -360,6 +397,21 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
                    memcpy(y_t, state->h + (size_t)(state->num_layers - 1) * bh,
                           bh * sizeof(float)));
     return RNN_OK;
+}
+
+rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
+                           const int32_t *ids_t, float *y_t)
+{
+    static const char *func = "rnn_step_tokens";
+    rnn_status status = check_pair(model, state, func);
+    if (status != RNN_OK)
+        return status;
+    if (ids_t == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "ids_t is NULL");
+    (void)y_t;
+    return rnn__fail(RNN_E_INVALID_ARG, func,
+                     "the model has no embedding (vocab_size is 0): call "
+                     "rnn_step with x_t");
 }
 
 rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,

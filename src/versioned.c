@@ -73,18 +73,24 @@ static const rnn__layout_size allocator_0_1[] = {
                        sizeof(now) != sizeof(old),                             \
                    #now ": fields added within the old padding; add a "       \
                    "reserved field so that sizeof changes")
-GROWS_IN_SIZE(rnn_config, dropout, rnn__config_0_1, seed);
-GROWS_IN_SIZE(rnn_optim_config, eps, rnn__optim_config_0_1, eps);
+GROWS_IN_SIZE(rnn_config, padding_idx, rnn__config_0_1, seed);
+GROWS_IN_SIZE(rnn_optim_config, reserved, rnn__optim_config_0_1, eps);
 GROWS_IN_SIZE(rnn_tensor_info, shape, rnn__tensor_info_0_1, shape);
 GROWS_IN_SIZE(rnn_allocator, user, rnn__allocator_0_1, user);
 
-const rnn__layout rnn__config_layout = LAYOUT(rnn_config, dropout, config_0_1);
+const rnn__layout rnn__config_layout =
+    LAYOUT(rnn_config, padding_idx, config_0_1);
 const rnn__layout rnn__optim_config_layout =
-    LAYOUT(rnn_optim_config, eps, optim_config_0_1);
+    LAYOUT(rnn_optim_config, reserved, optim_config_0_1);
 const rnn__layout rnn__tensor_info_layout =
     LAYOUT(rnn_tensor_info, shape, tensor_info_0_1);
 const rnn__layout rnn__allocator_layout =
     LAYOUT(rnn_allocator, user, allocator_0_1);
+/* Structs first released in 0.2.0: no older layout. */
+const rnn__layout rnn__forward_args_layout = {
+    "rnn_forward_args", CURRENT(rnn_forward_args, reserved), NULL, 0};
+const rnn__layout rnn__backward_args_layout = {
+    "rnn_backward_args", CURRENT(rnn_backward_args, dc0), NULL, 0};
 
 /* The layout of a caller's struct_size, or NULL when no layout has it
  * (sizes past this library's are checked by the caller). */

@@ -25,8 +25,11 @@
  * ---------------------------------------------------------------------- */
 
 #if (defined(__LP64__) || defined(_LP64)) && !defined(RNN_TEST_GROWTH)
-_Static_assert(sizeof(rnn_config) == 64, "rnn_config size (0.1.0: 56)");
-_Static_assert(sizeof(rnn_optim_config) == 48, "rnn_optim_config size");
+_Static_assert(sizeof(rnn_config) == 80, "rnn_config size (0.1.0: 56)");
+_Static_assert(sizeof(rnn_optim_config) == 56,
+               "rnn_optim_config size (0.1.0: 48)");
+_Static_assert(sizeof(rnn_forward_args) == 96, "rnn_forward_args size");
+_Static_assert(sizeof(rnn_backward_args) == 56, "rnn_backward_args size");
 _Static_assert(sizeof(rnn_tensor_info) == 48, "rnn_tensor_info size");
 _Static_assert(sizeof(rnn_allocator) == 32, "rnn_allocator size");
 #endif

@@ -86,6 +86,11 @@ class RNNConfig(ctypes.Structure):
         ("reserved", ctypes.c_int32),
         ("seed", ctypes.c_uint64),
         ("dropout", ctypes.c_float),
+        ("cell", ctypes.c_int32),
+        ("proj_size", ctypes.c_int32),
+        ("vocab_size", ctypes.c_int32),
+        ("has_padding_idx", ctypes.c_int32),
+        ("padding_idx", ctypes.c_int32),
     ]
 
 
@@ -102,6 +107,8 @@ class RNNOptimConfig(ctypes.Structure):
         ("beta1", ctypes.c_float),
         ("beta2", ctypes.c_float),
         ("eps", ctypes.c_float),
+        ("amsgrad", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
     ]
 
 
@@ -117,8 +124,46 @@ class RNNTensorInfo(ctypes.Structure):
     ]
 
 
+_F32P = ctypes.POINTER(ctypes.c_float)
+_I32P = ctypes.POINTER(ctypes.c_int32)
+
+
+class RNNForwardArgs(ctypes.Structure):
+    """``rnn_forward_args``: every argument of rnn_forward_ex."""
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("seq_len", ctypes.c_int32),
+        ("batch", ctypes.c_int32),
+        ("x", _F32P),
+        ("ids", _I32P),
+        ("lengths", _I32P),
+        ("h0", _F32P),
+        ("c0", _F32P),
+        ("y", _F32P),
+        ("h_n", _F32P),
+        ("c_n", _F32P),
+        ("logits", _F32P),
+        ("inference", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+    ]
+
+
+class RNNBackwardArgs(ctypes.Structure):
+    """``rnn_backward_args``: every argument of rnn_backward_ex."""
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("dy", _F32P),
+        ("dh_n", _F32P),
+        ("dc_n", _F32P),
+        ("dx", _F32P),
+        ("dh0", _F32P),
+        ("dc0", _F32P),
+    ]
+
+
 # Enumerations of the header.
 RNN_TANH, RNN_RELU = 0, 1
+RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU = 0, 1, 2
 RNN_HEAD_LAST, RNN_HEAD_ALL = 0, 1
 RNN_REDUCTION_MEAN, RNN_REDUCTION_SUM = 0, 1
 RNN_OPTIM_SGD, RNN_OPTIM_ADAM, RNN_OPTIM_ADAMW = 0, 1, 2
@@ -184,6 +229,10 @@ _PROTOTYPES = {
                                         _f32_out, _f32_out, _f32_out]),
     "rnn_seed_dropout": (_status, [_handle, ctypes.c_uint64]),
     "rnn_backward": (_status, [_handle, _f32_in, _f32_in, _f32_out, _f32_out]),
+    "rnn_forward_args_init": (_status, [ctypes.POINTER(RNNForwardArgs), ctypes.c_size_t]),
+    "rnn_forward_ex": (_status, [_handle, ctypes.POINTER(RNNForwardArgs)]),
+    "rnn_backward_args_init": (_status, [ctypes.POINTER(RNNBackwardArgs), ctypes.c_size_t]),
+    "rnn_backward_ex": (_status, [_handle, ctypes.POINTER(RNNBackwardArgs)]),
     "rnn_zero_grad": (_status, [_handle]),
     "rnn_head_forward": (_status, [_handle, _f32_out]),
     "rnn_head_backward": (_status, [_handle, _f32_in]),
@@ -212,9 +261,12 @@ _PROTOTYPES = {
     "rnn_state_destroy": (None, [_handle]),
     "rnn_state_reset": (_status, [_handle, _u8_in]),
     "rnn_state_get": (_status, [_handle, _f32_out]),
+    "rnn_state_get_cell": (_status, [_handle, _f32_out]),
+    "rnn_state_set_cell": (_status, [_handle, _f32_in]),
     "rnn_state_set": (_status, [_handle, _f32_in]),
     "rnn_state_batch": (_status, [_handle, ctypes.POINTER(ctypes.c_int32)]),
     "rnn_step": (_status, [_handle, _handle, _f32_in, _f32_out]),
+    "rnn_step_tokens": (_status, [_handle, _handle, _i32_in, _f32_out]),
     "rnn_step_head": (_status, [_handle, _handle, _f32_out]),
     "rnn_pack_weights": (_status, [_handle]),
     "rnn_unpack_weights": (None, [_handle]),

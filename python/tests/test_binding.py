@@ -90,15 +90,26 @@ int main(void)
     F(rnn_config, num_layers); F(rnn_config, bidirectional); F(rnn_config, nonlinearity);
     F(rnn_config, bias); F(rnn_config, batch_first); F(rnn_config, output_size);
     F(rnn_config, head_mode); F(rnn_config, reserved); F(rnn_config, seed);
-    F(rnn_config, dropout);
+    F(rnn_config, dropout); F(rnn_config, cell); F(rnn_config, proj_size);
+    F(rnn_config, vocab_size); F(rnn_config, has_padding_idx); F(rnn_config, padding_idx);
     printf("rnn_optim_config sizeof %zu 0\n", sizeof(rnn_optim_config));
     F(rnn_optim_config, struct_size); F(rnn_optim_config, kind); F(rnn_optim_config, nesterov);
     F(rnn_optim_config, lr); F(rnn_optim_config, momentum); F(rnn_optim_config, dampening);
     F(rnn_optim_config, weight_decay); F(rnn_optim_config, beta1); F(rnn_optim_config, beta2);
-    F(rnn_optim_config, eps);
+    F(rnn_optim_config, eps); F(rnn_optim_config, amsgrad); F(rnn_optim_config, reserved);
     printf("rnn_tensor_info sizeof %zu 0\n", sizeof(rnn_tensor_info));
     F(rnn_tensor_info, struct_size); F(rnn_tensor_info, name); F(rnn_tensor_info, offset);
     F(rnn_tensor_info, count); F(rnn_tensor_info, ndim); F(rnn_tensor_info, shape);
+    printf("rnn_forward_args sizeof %zu 0\n", sizeof(rnn_forward_args));
+    F(rnn_forward_args, struct_size); F(rnn_forward_args, seq_len); F(rnn_forward_args, batch);
+    F(rnn_forward_args, x); F(rnn_forward_args, ids); F(rnn_forward_args, lengths);
+    F(rnn_forward_args, h0); F(rnn_forward_args, c0); F(rnn_forward_args, y);
+    F(rnn_forward_args, h_n); F(rnn_forward_args, c_n); F(rnn_forward_args, logits);
+    F(rnn_forward_args, inference); F(rnn_forward_args, reserved);
+    printf("rnn_backward_args sizeof %zu 0\n", sizeof(rnn_backward_args));
+    F(rnn_backward_args, struct_size); F(rnn_backward_args, dy); F(rnn_backward_args, dh_n);
+    F(rnn_backward_args, dc_n); F(rnn_backward_args, dx); F(rnn_backward_args, dh0);
+    F(rnn_backward_args, dc0);
     return 0;
 }
 """
@@ -116,7 +127,9 @@ def test_ctypes_structs_mirror_the_header_exactly(tmp_path):
                    check=True, capture_output=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     mirrors = {"rnn_config": _capi.RNNConfig, "rnn_optim_config": _capi.RNNOptimConfig,
-               "rnn_tensor_info": _capi.RNNTensorInfo}
+               "rnn_tensor_info": _capi.RNNTensorInfo,
+               "rnn_forward_args": _capi.RNNForwardArgs,
+               "rnn_backward_args": _capi.RNNBackwardArgs}
     seen = {name: [] for name in mirrors}
     for line in out.splitlines():
         struct, field, offset, size = line.split()
