@@ -88,49 +88,67 @@ static void fill_xavier(rng *r, float *w, int32_t rows, int32_t cols)
     fill(r, w, (size_t)rows * cols, sqrt(6.0 / ((double)rows + cols)));
 }
 
-/* W = Q of the QR of a Gaussian matrix, column j times sign(R_jj): without
- * the sign fix Q would not be uniformly (Haar) distributed. `work` holds
- * H*H + 2H floats. */
-static rnn_status fill_orthogonal(rng *r, float *w, int32_t hidden, float *work)
+/* W [rows, cols] with orthonormal columns (rows >= cols) or rows, like
+ * torch.nn.init.orthogonal_: Q of the QR of a Gaussian matrix (of W^T when
+ * rows < cols), column j times sign(R_jj): without the sign fix Q would not
+ * be uniformly (Haar) distributed. `work` holds rows*cols + 2*max floats. */
+static rnn_status fill_orthogonal(rng *r, float *w, int32_t rows, int32_t cols,
+                                  float *work)
 {
-    const size_t hh = (size_t)hidden * hidden;
-    float *tau = work + hh, *signs = tau + hidden;
-    for (size_t i = 0; i < hh; ++i)
+    const bool wide = rows < cols;
+    const int32_t m = wide ? cols : rows, n = wide ? rows : cols;
+    const size_t count = (size_t)m * n;
+    float *tau = work + count, *signs = tau + m;
+    for (size_t i = 0; i < count; ++i)
         work[i] = (float)rng_normal(r);
-    lapack_int info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, hidden, hidden, work,
-                                     hidden, tau);
+    lapack_int info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, m, n, work, n, tau);
     if (info == 0) {
-        for (int32_t j = 0; j < hidden; ++j)
-            signs[j] = work[(size_t)j * hidden + j] < 0.0f ? -1.0f : 1.0f;
-        info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, hidden, hidden, hidden, work,
-                              hidden, tau);
+        for (int32_t j = 0; j < n; ++j)
+            signs[j] = work[(size_t)j * n + j] < 0.0f ? -1.0f : 1.0f;
+        info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, m, n, n, work, n, tau);
     }
     if (info != 0)
         return rnn__fail(RNN_E_UNSUPPORTED, "rnn_init",
                          "LAPACK QR failed (info %d)", (int)info);
-    for (size_t i = 0; i < hh; ++i)
-        w[i] = work[i] * signs[i % (size_t)hidden];
+    for (int32_t i = 0; i < m; ++i)
+        for (int32_t j = 0; j < n; ++j) {
+            const float q = work[(size_t)i * n + j] * signs[j];
+            if (wide)
+                w[(size_t)j * cols + i] = q;
+            else
+                w[(size_t)i * cols + j] = q;
+        }
     return RNN_OK;
 }
 
-/* Xavier or orthogonal scheme into `params` (a scratch copy). */
+/* Xavier or orthogonal scheme into `params` (a scratch copy), gate block by
+ * gate block: each block is one [H, .] map of its own (an LSTM's i, f, g,
+ * o), so each gets the fans, or the orthogonality, of a square map. */
 static rnn_status init_scheme(const rnn_t *model, int32_t scheme, rng *r,
                               float *params, float *work)
 {
     const int32_t hidden = model->cfg.hidden_size;
+    const int32_t gates = model->cell_ops->gates;
+    const int32_t state = hidden; /* the width of h_{t-1} W_hh reads */
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         rnn_cell_view w = rnn__cell(model, params, cell);
-        fill_xavier(r, w.w_ih, hidden, model->cells[cell].in_size);
-        if (scheme == RNN_INIT_ORTHOGONAL) {
-            rnn_status status = fill_orthogonal(r, w.w_hh, hidden, work);
-            if (status != RNN_OK)
-                return status;
-        } else {
-            fill_xavier(r, w.w_hh, hidden, hidden);
+        const int32_t in_size = model->cells[cell].in_size;
+        for (int32_t gate = 0; gate < gates; ++gate) {
+            fill_xavier(r, w.w_ih + (size_t)gate * hidden * in_size, hidden,
+                        in_size);
+            float *block = w.w_hh + (size_t)gate * hidden * state;
+            if (scheme == RNN_INIT_ORTHOGONAL) {
+                rnn_status status = fill_orthogonal(r, block, hidden, state,
+                                                    work);
+                if (status != RNN_OK)
+                    return status;
+            } else {
+                fill_xavier(r, block, hidden, state);
+            }
         }
         if (w.b_ih != NULL) {
-            memset(w.b_ih, 0, (size_t)hidden * sizeof(float));
-            memset(w.b_hh, 0, (size_t)hidden * sizeof(float));
+            memset(w.b_ih, 0, (size_t)gates * hidden * sizeof(float));
+            memset(w.b_hh, 0, (size_t)gates * hidden * sizeof(float));
         }
     }
     init_head(model, r, params);
