@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * rnn.h - librnn: vanilla (Elman) recurrent neural networks on CBLAS.
+ * rnn.h - librnn: recurrent neural networks (Elman, LSTM, GRU) on CBLAS.
  *
  * This is the whole public API of librnn. It reads top to bottom: version,
  * status codes, the model configuration, create/destroy, training (forward,
@@ -54,11 +54,17 @@ RNN_API int32_t rnn_version_number(void); /* as RNN_VERSION_NUMBER */
 /* ========================================================================
  * Introduction
  *
- * The model is the one of PyTorch torch.nn.RNN (same parameters, names,
- * shapes and results), with an optional linear readout head:
+ * The model is the one of PyTorch torch.nn.RNN, nn.LSTM or nn.GRU (same
+ * parameters, names, shapes and results; rnn_config.cell), with an optional
+ * linear readout head. The Elman cell (the default):
  *
  *   h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),  act = tanh | relu
  *   logits = h W_y^T + b_y     (head, when output_size > 0)
+ *
+ * LSTM and GRU follow torch's equations and gate order (docs/api.md); the
+ * shapes below hold for them with H replaced by Hout = proj_size (LSTM with
+ * a projection) or H, and an LSTM's cell state c [L*D, B, H] goes through
+ * rnn_forward_ex / rnn_backward_ex.
  *
  * Tensors are row-major float32. With T = seq_len, B = batch, I = input_size,
  * H = hidden_size, L = num_layers, D = 2 if bidirectional else 1:
@@ -161,9 +167,10 @@ typedef enum rnn_head_mode {
 /* ========================================================================
  * Versioned structs
  *
- * rnn_config, rnn_optim_config, rnn_tensor_info and rnn_allocator start
- * with `size_t struct_size`: the sizeof of the struct the caller was
- * compiled with. Later versions only add fields at the end, so:
+ * rnn_config, rnn_optim_config, rnn_tensor_info, rnn_allocator,
+ * rnn_forward_args and rnn_backward_args start with `size_t struct_size`:
+ * the sizeof of the struct the caller was compiled with. Later versions
+ * only add fields at the end, so:
  *  - a library reads and writes exactly struct_size bytes of a caller's
  *    struct, never more;
  *  - a program built against an older header passes that release's size:

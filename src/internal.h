@@ -383,6 +383,7 @@ struct rnn_optim {
     float *first;  /* SGD momentum buffer, or Adam's first moment; owns the
                       allocation of both buffers */
     float *second; /* Adam's second moment (NULL for SGD) */
+    float *max_second; /* AMSGrad's running maximum of it (else NULL) */
 };
 
 /* PyTorch's defaults (rnn_optim_config_init) into *cfg. */

@@ -19,6 +19,8 @@
 
 static const char *const nonlinearity_names[] = {"tanh", "relu"};
 static const char *const head_mode_names[] = {"last", "all"};
+/* torch's module names, indexed by rnn_cell_kind. */
+static const char *const cell_names[] = {"RNN", "LSTM", "GRU"};
 
 /* ---- configuration <-> metadata ----------------------------------------- */
 
@@ -37,11 +39,24 @@ static size_t model_header(const rnn_t *model, unsigned char *out, size_t cap)
     snprintf(num[5], sizeof num[5], "%" PRId32, c->batch_first);
     snprintf(num[6], sizeof num[6], "%" PRId32, c->output_size);
     snprintf(num[7], sizeof num[7], "%" PRIu64, c->seed);
-    char dropout[24];
+    char dropout[24], later[3][24];
     rnn__meta_format_float(dropout, sizeof dropout, c->dropout);
+    snprintf(later[0], sizeof later[0], "%" PRId32, c->proj_size);
+    snprintf(later[1], sizeof later[1], "%" PRId32, c->vocab_size);
+    snprintf(later[2], sizeof later[2], "%" PRId32, c->padding_idx);
     /* Keys since 0.2.0 are written only when they differ from the default,
      * so a file that 0.1.0 can load is still written for it. */
-    const rnn_st_pair meta[] = {
+    const rnn_st_pair optional[] = {
+        {"dropout", dropout},
+        {"cell", cell_names[c->cell]},
+        {"proj_size", later[0]},
+        {"vocab_size", later[1]},
+        {"padding_idx", later[2]},
+    };
+    const bool differs[] = {c->dropout != 0.0f, c->cell != RNN_CELL_RNN,
+                            c->proj_size != 0, c->vocab_size != 0,
+                            c->has_padding_idx != 0};
+    rnn_st_pair meta[12 + sizeof optional / sizeof optional[0]] = {
         {"format", "librnn"},
         {"format_version", RNN_FORMAT_VERSION},
         {"input_size", num[0]},
@@ -54,9 +69,11 @@ static size_t model_header(const rnn_t *model, unsigned char *out, size_t cap)
         {"output_size", num[6]},
         {"head_mode", head_mode_names[c->head_mode]},
         {"seed", num[7]},
-        {"dropout", dropout},
     };
-    const size_t count = sizeof meta / sizeof meta[0] - (c->dropout == 0.0f);
+    size_t count = 12;
+    for (size_t i = 0; i < sizeof optional / sizeof optional[0]; ++i)
+        if (differs[i])
+            meta[count++] = optional[i];
     rnn_st_writer w;
     rnn__st_begin(&w, out, cap, meta, count);
     for (int32_t i = 0; i < model->num_tensors; ++i) {
@@ -65,6 +82,26 @@ static size_t model_header(const rnn_t *model, unsigned char *out, size_t cap)
         rnn__st_add(&w, t->name, t->ndim, shape);
     }
     return rnn__st_finish(&w);
+}
+
+/* The keys since 0.2.0, absent from a file when they hold the default. */
+static rnn_status optional_metadata(const rnn_st_file *file, rnn_config *cfg,
+                                   const char *func)
+{
+    rnn_status status = RNN_OK;
+    if (rnn__st_meta(file, "dropout") != NULL)
+        status = rnn__meta_float(file, "dropout", &cfg->dropout, func);
+    if (status == RNN_OK && rnn__st_meta(file, "cell") != NULL)
+        status = rnn__meta_name(file, "cell", cell_names, 3, &cfg->cell, func);
+    if (status == RNN_OK && rnn__st_meta(file, "proj_size") != NULL)
+        status = rnn__meta_i32(file, "proj_size", &cfg->proj_size, func);
+    if (status == RNN_OK && rnn__st_meta(file, "vocab_size") != NULL)
+        status = rnn__meta_i32(file, "vocab_size", &cfg->vocab_size, func);
+    if (status == RNN_OK && rnn__st_meta(file, "padding_idx") != NULL) {
+        cfg->has_padding_idx = 1;
+        status = rnn__meta_i32(file, "padding_idx", &cfg->padding_idx, func);
+    }
+    return status;
 }
 
 /* The configuration in librnn metadata; *found is false for a file without
@@ -104,8 +141,7 @@ static rnn_status metadata_config(const rnn_st_file *file, rnn_config *cfg,
                                  &cfg->head_mode, func)) ||
         (status = rnn__meta_u64(file, "seed", &cfg->seed, func)))
         return status;
-    if (rnn__st_meta(file, "dropout") != NULL &&
-        (status = rnn__meta_float(file, "dropout", &cfg->dropout, func)))
+    if ((status = optional_metadata(file, cfg, func)) != RNN_OK)
         return status;
     *found = true;
     return RNN_OK;
@@ -133,6 +169,38 @@ static rnn_status infer_dim(const rnn_st_file *file, const char *name,
     return RNN_OK;
 }
 
+/* torch's nn.RNN, nn.LSTM and nn.GRU differ in their number of gate blocks:
+ * weight_hh_l0 is [G*H, H], or [4H, P] with an LSTM's weight_hr_l0 [P, H]. */
+static rnn_status infer_cell(const rnn_st_file *file, rnn_config *cfg,
+                             const char *func)
+{
+    int32_t rows, cols;
+    rnn_status status;
+    if ((status = infer_dim(file, "weight_hh_l0", 2, 0, &rows, func)) ||
+        (status = infer_dim(file, "weight_hh_l0", 2, 1, &cols, func)))
+        return status;
+    cfg->hidden_size = cols;
+    if (rnn__st_find(file, "weight_hr_l0") != NULL) {
+        if ((status = infer_dim(file, "weight_hr_l0", 2, 0, &cfg->proj_size,
+                                func)) ||
+            (status = infer_dim(file, "weight_hr_l0", 2, 1, &cfg->hidden_size,
+                                func)))
+            return status;
+    }
+    const int32_t hidden = cfg->hidden_size;
+    const int32_t gates = hidden > 0 && rows % hidden == 0 ? rows / hidden : 0;
+    static const int32_t kinds[] = {-1, RNN_CELL_RNN, -1, RNN_CELL_GRU,
+                                    RNN_CELL_LSTM};
+    if (gates < 1 || gates > 4 || kinds[gates] < 0 ||
+        (cfg->proj_size != 0 && gates != 4))
+        return rnn__fail(RNN_E_FORMAT, func,
+                         "weight_hh_l0 is [%d, %d]: not the [H, H] of an RNN, "
+                         "[3H, H] of a GRU or [4H, H or proj_size] of an LSTM "
+                         "(hidden_size %d)", rows, cols, hidden);
+    cfg->cell = kinds[gates];
+    return RNN_OK;
+}
+
 /* The configuration of a file written by another program (a torch.nn.RNN
  * state_dict): sizes from the shapes, the rest PyTorch's defaults. */
 static rnn_status infer_config(const rnn_st_file *file, rnn_config *cfg,
@@ -142,7 +210,10 @@ static rnn_status infer_config(const rnn_st_file *file, rnn_config *cfg,
     rnn_status status;
     if ((status = infer_dim(file, "weight_ih_l0", 2, 1, &cfg->input_size,
                             func)) ||
-        (status = infer_dim(file, "weight_hh_l0", 2, 0, &cfg->hidden_size,
+        (status = infer_cell(file, cfg, func)))
+        return status;
+    if (rnn__st_find(file, "embedding.weight") != NULL &&
+        (status = infer_dim(file, "embedding.weight", 2, 0, &cfg->vocab_size,
                             func)))
         return status;
     char name[RNN_MAX_NAME];
@@ -178,6 +249,11 @@ static rnn_status check_agrees(const rnn_t *model, const rnn_config *file_cfg,
         {"batch_first", f->batch_first, m->batch_first, NULL},
         {"output_size", f->output_size, m->output_size, NULL},
         {"head_mode", f->head_mode, m->head_mode, head_mode_names},
+        {"cell", f->cell, m->cell, cell_names},
+        {"proj_size", f->proj_size, m->proj_size, NULL},
+        {"vocab_size", f->vocab_size, m->vocab_size, NULL},
+        {"has_padding_idx", f->has_padding_idx, m->has_padding_idx, NULL},
+        {"padding_idx", f->padding_idx, m->padding_idx, NULL},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; ++i) {
         const int32_t have = fields[i].have, want = fields[i].want;

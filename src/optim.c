@@ -88,8 +88,6 @@ rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "amsgrad must be 0 or 1, and 0 for SGD (got %d)",
                          cfg->amsgrad);
-    if (cfg->amsgrad)
-        return rnn__fail(RNN_E_UNSUPPORTED, func, "amsgrad is not built yet");
     if (cfg->kind == RNN_OPTIM_SGD) {
         if (!in_range(cfg->momentum, 0.0f, 1e30f) ||
             !in_range(cfg->dampening, 0.0f, 1.0f) ||
@@ -116,7 +114,7 @@ rnn_status rnn__optim_validate(const rnn_optim_config *cfg, const char *func)
 
 size_t rnn__optim_buffers(const rnn_optim_config *cfg)
 {
-    return cfg->kind == RNN_OPTIM_SGD ? 1 : 2;
+    return cfg->kind == RNN_OPTIM_SGD ? 1 : cfg->amsgrad ? 3 : 2;
 }
 
 rnn_status rnn__optim_alloc(rnn_optim_t **out, const rnn_optim_config *cfg,
@@ -133,7 +131,8 @@ rnn_status rnn__optim_alloc(rnn_optim_t **out, const rnn_optim_config *cfg,
     optim->cfg = *cfg;
     optim->count = count;
     optim->first = state;
-    optim->second = buffers == 2 ? state + count : NULL;
+    optim->second = buffers >= 2 ? state + count : NULL;
+    optim->max_second = buffers == 3 ? state + 2 * count : NULL;
     *out = optim;
     return RNN_OK;
 }
@@ -219,8 +218,9 @@ static void sgd_update(rnn_optim_t *optim, float *params, const float *grads)
     }
 }
 
-/* torch.optim.Adam / AdamW (non-amsgrad), in PyTorch's order of operations:
- * p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps). */
+/* torch.optim.Adam / AdamW, in PyTorch's order of operations:
+ * p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), where amsgrad reads
+ * the running maximum of v instead of v. */
 static void adam_update(rnn_optim_t *optim, float *params, const float *grads)
 {
     const rnn_optim_config *c = &optim->cfg;
@@ -237,7 +237,13 @@ static void adam_update(rnn_optim_t *optim, float *params, const float *grads)
         float *m = &optim->first[i], *v = &optim->second[i];
         *m = c->beta1 * *m + (1.0f - c->beta1) * g;
         *v = c->beta2 * *v + (1.0f - c->beta2) * g * g;
-        params[i] -= step_size * *m / (sqrtf(*v) / sqrt_bc2 + c->eps);
+        float v_used = *v;
+        if (optim->max_second != NULL) {
+            float *v_max = &optim->max_second[i];
+            *v_max = *v_max > *v ? *v_max : *v;
+            v_used = *v_max;
+        }
+        params[i] -= step_size * *m / (sqrtf(v_used) / sqrt_bc2 + c->eps);
     }
 }
 

@@ -2,8 +2,8 @@
  *
  * optim_file.c - an optimizer's state as a safetensors file
  * (docs/format.md): its configuration, step count and parameter count as
- * __metadata__ strings, its buffers as the tensors "first" and "second"
- * (Adam only). The buffers are laid out as optim.c lays them out (one
+ * __metadata__ strings, its buffers as the tensors "first", "second"
+ * (Adam) and "max_second" (amsgrad). The buffers are laid out as optim.c lays them out (one
  * block, "second" after "first"), so the data is that block. Saving and
  * loading take the same steps in mirror order:
  *   save: settings -> metadata, buffers -> header and data, handed to
@@ -20,7 +20,7 @@
 #include <string.h>
 
 static const char *const optim_kind_names[] = {"sgd", "adam", "adamw"};
-static const char *const buffer_names[2] = {"first", "second"};
+static const char *const buffer_names[3] = {"first", "second", "max_second"};
 
 /* ---- settings <-> metadata ---------------------------------------------- */
 
@@ -53,9 +53,13 @@ static size_t optim_header(const rnn_optim_t *optim, unsigned char *out,
         {"eps", num[7]},
         {"steps", num[8]},
         {"count", num[9]},
+        {"amsgrad", "1"},
     };
+    /* "amsgrad" (since 0.2.0) only when set: other states stay readable by
+     * 0.1.0. */
     rnn_st_writer w;
-    rnn__st_begin(&w, out, cap, meta, sizeof meta / sizeof meta[0]);
+    rnn__st_begin(&w, out, cap, meta,
+                  sizeof meta / sizeof meta[0] - (c->amsgrad == 0));
     for (size_t i = 0; i < rnn__optim_buffers(c); ++i)
         rnn__st_add(&w, buffer_names[i], 1, &optim->count);
     return rnn__st_finish(&w);
@@ -75,7 +79,7 @@ static rnn_status optim_settings(const rnn_st_file *file, rnn_optim_t *o,
                          "the file is not an optimizer state (its __metadata__ "
                          "format is not \"librnn-optim\")");
     int32_t kind = 0;
-    int64_t steps = 0, count = 0, nesterov = 0;
+    int64_t steps = 0, count = 0, nesterov = 0, amsgrad = 0;
     rnn_optim_config *c = &o->cfg;
     if ((status = rnn__meta_name(file, "kind", optim_kind_names, 3, &kind,
                                  func)))
@@ -94,7 +98,11 @@ static rnn_status optim_settings(const rnn_st_file *file, rnn_optim_t *o,
              rnn__meta_i64(file, "steps", 0, RNN_MAX_STEPS, &steps, func)) ||
         (status = rnn__meta_i64(file, "count", 1, INT64_MAX, &count, func)))
         return status;
+    if (rnn__st_meta(file, "amsgrad") != NULL &&
+        (status = rnn__meta_i64(file, "amsgrad", 0, 1, &amsgrad, func)))
+        return status;
     c->nesterov = (int32_t)nesterov;
+    c->amsgrad = (int32_t)amsgrad;
     o->steps = steps;
     if ((uint64_t)count > SIZE_MAX)
         return rnn__fail(RNN_E_FORMAT, func, "count %" PRId64 " is too large",
@@ -108,16 +116,23 @@ static rnn_status optim_settings(const rnn_st_file *file, rnn_optim_t *o,
 
 /* ---- buffers <-> data -------------------------------------------------- */
 
-/* Exactly "first" (and "second" for Adam), each of shape [count]. */
+static bool is_buffer_of(const char *name, size_t buffers)
+{
+    for (size_t i = 0; i < buffers; ++i)
+        if (strcmp(name, buffer_names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Exactly "first" (and "second" for Adam, "max_second" with amsgrad), each
+ * of shape [count]. */
 static rnn_status check_optim_tensors(const rnn_st_file *file,
                                       const rnn_optim_t *o, const char *func)
 {
     const size_t buffers = rnn__optim_buffers(&o->cfg);
     for (size_t i = 0; i < file->count; ++i) {
         const rnn_st_entry *e = &file->entries[i];
-        const bool known = strcmp(e->name, buffer_names[0]) == 0 ||
-                           (buffers == 2 &&
-                            strcmp(e->name, buffer_names[1]) == 0);
+        const bool known = is_buffer_of(e->name, buffers);
         if (!known)
             return rnn__fail(RNN_E_FORMAT, func,
                              "unexpected tensor \"%.64s\" in a %s state",

@@ -1325,7 +1325,7 @@ static void optimizer_state_resumes_training_bit_for_bit(void **state)
     (void)state;
     static const char *model_path = "test_io_resume_model.safetensors";
     static const char *optim_path = "test_io_resume_optim.safetensors";
-    rnn_optim_config configs[5];
+    rnn_optim_config configs[6];
     configs[0] = rnn_optim_config_default(RNN_OPTIM_SGD, 0.0123f);
     configs[1] = rnn_optim_config_default(RNN_OPTIM_SGD, 0.0123f);
     configs[1].momentum = 0.9f;
@@ -1339,6 +1339,9 @@ static void optimizer_state_resumes_training_bit_for_bit(void **state)
     configs[3].beta1 = 0.85f;
     configs[3].eps = 1.234567e-7f;
     configs[4] = rnn_optim_config_default(RNN_OPTIM_ADAMW, 1e-3f);
+    configs[5] = rnn_optim_config_default(RNN_OPTIM_ADAM, 2e-2f);
+    configs[5].beta2 = 0.9f;
+    configs[5].amsgrad = 1;
     rnn_config cfg = rnn_config_default(3, 4);
     cfg.output_size = 2;
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; ++i) {

@@ -132,6 +132,30 @@ static void load_rejects_model_metadata_whose_parameter_count_overflows(void **s
     free(file.p);
 }
 
+/* Keys since 0.2.0 hold their default in an Elman model: a file 0.1.0
+ * reads has none of them; an unknown cell name is refused by name. */
+static void elman_files_carry_no_new_keys_and_unknown_cells_are_refused(void **state)
+{
+    (void)state;
+    bytes file = model_file();
+    const size_t n = (size_t)header_length(&file);
+    char *header = malloc(n + 1);
+    assert_non_null(header);
+    memcpy(header, file.p + 8, n);
+    header[n] = '\0';
+    static const char *const later_keys[] = {"\"dropout\"", "\"cell\"",
+                                             "\"proj_size\"", "\"vocab_size\"",
+                                             "\"padding_idx\""};
+    for (size_t i = 0; i < sizeof later_keys / sizeof later_keys[0]; ++i)
+        if (strstr(header, later_keys[i]) != NULL)
+            fail_msg("an Elman model's file has the key %s", later_keys[i]);
+    free(header);
+    bytes renamed = with_meta(&file, "nonlinearity", "tanh\",\"cell\":\"LSTM2");
+    assert_load_fails(&renamed, "cell");
+    free(renamed.p);
+    free(file.p);
+}
+
 /* A header whose last byte starts a 3-byte UTF-8 sequence. */
 static void load_rejects_a_header_cut_inside_a_utf8_sequence(void **state)
 {
@@ -203,6 +227,7 @@ int main(void)
         cmocka_unit_test(load_rejects_model_metadata_numbers_not_written_strictly),
         cmocka_unit_test(load_rejects_model_metadata_whose_parameter_count_overflows),
         cmocka_unit_test(load_rejects_a_header_cut_inside_a_utf8_sequence),
+        cmocka_unit_test(elman_files_carry_no_new_keys_and_unknown_cells_are_refused),
         cmocka_unit_test(optim_load_rejects_metadata_numbers_not_written_strictly),
     };
     return tu_run("test_io_edges", tests, sizeof tests / sizeof tests[0], NULL, 0);

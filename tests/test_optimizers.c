@@ -119,6 +119,7 @@ typedef struct ref_optim {
     size_t n;
     int64_t steps;
     double *p, *m, *v; /* parameters, momentum or first moment, second moment */
+    double *v_max;     /* amsgrad: the running maximum of v */
 } ref_optim;
 
 static void ref_optim_init(ref_optim *r, const rnn_optim_config *cfg,
@@ -130,8 +131,10 @@ static void ref_optim_init(ref_optim *r, const rnn_optim_config *cfg,
     r->p = tu_to_double(params, n);
     r->m = calloc(n, sizeof *r->m);
     r->v = calloc(n, sizeof *r->v);
+    r->v_max = calloc(n, sizeof *r->v_max);
     assert_non_null(r->m);
     assert_non_null(r->v);
+    assert_non_null(r->v_max);
 }
 
 static void ref_optim_free(ref_optim *r)
@@ -139,6 +142,7 @@ static void ref_optim_free(ref_optim *r)
     free(r->p);
     free(r->m);
     free(r->v);
+    free(r->v_max);
 }
 
 /* torch.optim.SGD: d = g + wd p; buf = d on the first step, then
@@ -176,7 +180,10 @@ static void ref_adam_step(ref_optim *r, const float *grads)
         r->m[i] = b1 * r->m[i] + (1.0 - b1) * g;
         r->v[i] = b2 * r->v[i] + (1.0 - b2) * g * g;
         double m_hat = r->m[i] / (1.0 - pow(b1, t));
-        double v_hat = r->v[i] / (1.0 - pow(b2, t));
+        if (r->v[i] > r->v_max[i])
+            r->v_max[i] = r->v[i];
+        const double v_used = r->cfg.amsgrad ? r->v_max[i] : r->v[i];
+        double v_hat = v_used / (1.0 - pow(b2, t));
         r->p[i] -= lr * m_hat / (sqrt(v_hat) + eps);
     }
     r->steps++;
@@ -362,6 +369,19 @@ static void adamw_matches_decoupled_weight_decay_rule(void **state)
     (void)state;
     rnn_optim_config cfg = adam_config(RNN_OPTIM_ADAMW, 0.01f, 0.9f, 0.99f, 1e-6f, 0.3f);
     assert_true(steps_match_oracle(&cfg, 10));
+}
+
+/* AMSGrad (Reddi et al.; torch's amsgrad=True) divides by the running
+ * maximum of v: with beta2 = 0.5 v falls below its maximum within the
+ * steps, so the two rules part. */
+static void adam_amsgrad_divides_by_the_running_maximum_of_v(void **state)
+{
+    (void)state;
+    rnn_optim_config cfg = adam_config(RNN_OPTIM_ADAM, 0.01f, 0.8f, 0.5f, 1e-6f, 0.1f);
+    cfg.amsgrad = 1;
+    assert_true(steps_match_oracle(&cfg, 13));
+    cfg.kind = RNN_OPTIM_ADAMW;
+    assert_true(steps_match_oracle(&cfg, 14));
 }
 
 /* On a zero gradient AdamW's moments stay zero: p only shrinks by
@@ -670,6 +690,9 @@ static void create_rejects_invalid_configurations(void **state)
     REJECT(adam, struct_size, sizeof(rnn_optim_config) - 4);
     REJECT(sgd, kind, 3);
     REJECT(sgd, kind, -1);
+    REJECT(sgd, amsgrad, 1);
+    REJECT(adam, amsgrad, 2);
+    REJECT(adamw, reserved, 1);
 #undef REJECT
 
     c = sgd_config(0.1f, 0.9f, 0.5f, 1, 0.0f);
@@ -947,6 +970,7 @@ static void get_config_reports_the_hyperparameters(void **state)
     fixture_init(&f, 4, 40);
     rnn_optim_config cfg = rnn_optim_config_default(RNN_OPTIM_ADAMW, 0.03f);
     cfg.beta1 = 0.8f;
+    cfg.amsgrad = 1;
     rnn_optim_t *optim = NULL, *loaded = NULL;
     TU_OK(rnn_optim_create(&optim, f.model, &cfg));
     TU_OK(rnn_optim_set_lr(optim, 0.5f));
@@ -988,6 +1012,7 @@ int main(void)
         cmocka_unit_test(adam_weight_decay_is_added_to_the_gradient),
         cmocka_unit_test(adamw_matches_decoupled_weight_decay_rule),
         cmocka_unit_test(adamw_decay_differs_from_adam_l2_on_a_zero_gradient),
+        cmocka_unit_test(adam_amsgrad_divides_by_the_running_maximum_of_v),
         cmocka_unit_test(step_count_counts_successful_steps),
         cmocka_unit_test(set_lr_changes_the_next_update),
         cmocka_unit_test(set_lr_rejects_negative_or_non_finite_rates),

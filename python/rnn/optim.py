@@ -19,8 +19,10 @@ class Optimizer:
     ``kind`` is "sgd", "adam" or "adamw"; hyperparameters have PyTorch's names
     and defaults: ``lr``, ``momentum``, ``dampening``, ``nesterov`` (SGD),
     ``betas=(beta1, beta2)`` (or ``beta1=``/``beta2=``), ``eps`` (Adam),
-    ``weight_decay`` (default 0, AdamW 0.01). The state (momentum buffers,
-    Adam moments) starts at zero.
+    ``weight_decay`` (default 0, AdamW 0.01), ``amsgrad`` (Adam, AdamW;
+    default False). The state (momentum buffers, Adam moments) starts at
+    zero. :attr:`defaults` holds every hyperparameter, also after
+    :meth:`load`.
 
     Typical loop: ``model.zero_grad(); ...; model.backward(...);
     opt.step()``. :meth:`step` does not zero the gradients.
@@ -37,6 +39,8 @@ class Optimizer:
             cfg.beta1, cfg.beta2 = float(betas[0]), float(betas[1])
         if "nesterov" in hyper:
             cfg.nesterov = 1 if hyper.pop("nesterov") else 0
+        if "amsgrad" in hyper:
+            cfg.amsgrad = 1 if hyper.pop("amsgrad") else 0
         for name in _FLOAT_FIELDS:
             if name in hyper:
                 setattr(cfg, name, float(hyper.pop(name)))
@@ -116,6 +120,18 @@ class Optimizer:
     def lr(self, value):
         C.rnn_optim_set_lr(self._ptr, float(value))
         self._cfg.lr = float(value)
+
+    @property
+    def defaults(self):
+        """Every hyperparameter under torch.optim's names, as a dict (torch's
+        ``optimizer.defaults``): read from the library, so a loaded optimizer
+        reports what its file held."""
+        c = self._cfg
+        if c.kind == _capi.RNN_OPTIM_SGD:
+            return {"lr": c.lr, "momentum": c.momentum, "dampening": c.dampening,
+                    "weight_decay": c.weight_decay, "nesterov": bool(c.nesterov)}
+        return {"lr": c.lr, "betas": (c.beta1, c.beta2), "eps": c.eps,
+                "weight_decay": c.weight_decay, "amsgrad": bool(c.amsgrad)}
 
     @property
     def step_count(self):

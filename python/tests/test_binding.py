@@ -511,6 +511,8 @@ def test_optimizer_reduces_the_loss_on_a_toy_task(kind, hyper):
     ("sgd", dict(lr=0.1, momentum=0.5, dampening=0.3), torch.optim.SGD),
     ("adam", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1), torch.optim.Adam),
     ("adamw", dict(lr=0.01, weight_decay=0.05), torch.optim.AdamW),
+    ("adam", dict(lr=0.01, betas=(0.8, 0.95), amsgrad=True), torch.optim.Adam),
+    ("adamw", dict(lr=0.01, weight_decay=0.05, amsgrad=True), torch.optim.AdamW),
 ])
 def test_optimizer_hyperparameters_match_torch(kind, hyper, torch_cls):
     rng = np.random.default_rng(7)
@@ -662,3 +664,24 @@ def test_backward_gives_input_gradients_only_when_asked_like_torch():
     assert dx.shape == (4, 2, 2) and dh0.shape == (1, 2, 3)
     with pytest.raises(rnn.RNNError, match="nothing to propagate"):
         model.backward()
+
+
+@pytest.mark.parametrize("kind, hyper", [
+    ("adam", dict(lr=0.03, betas=(0.7, 0.9), eps=1e-5, weight_decay=0.1, amsgrad=True)),
+    ("sgd", dict(lr=0.2, momentum=0.5, dampening=0.25, weight_decay=0.01, nesterov=False)),
+])
+def test_loaded_optimizer_reports_every_hyperparameter(kind, hyper, tmp_path):
+    model = rnn.RNN(2, 3, seed=3)
+    opt = rnn.Optimizer(model, kind, **hyper)
+    model.grads[:] = 0.5
+    opt.step()
+    opt.save(tmp_path / "opt.safetensors")
+    loaded = rnn.Optimizer.load(tmp_path / "opt.safetensors", model)
+    assert loaded.kind == kind
+    want = dict(hyper)
+    got = loaded.defaults
+    assert sorted(got) == sorted(want)
+    for name, value in want.items():
+        np.testing.assert_allclose(np.asarray(got[name], dtype=np.float64),
+                                   np.asarray(value, dtype=np.float64), rtol=1e-6,
+                                   err_msg=name)
