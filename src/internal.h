@@ -420,6 +420,22 @@ RNN_HIDDEN void rnn__act(float *h, size_t n, int32_t nonlinearity);
 /* grad[n] *= act'(h[n]), the derivative taken from the activation itself. */
 RNN_HIDDEN void rnn__mul_act_grad(float *grad, const float *h, size_t n,
                        int32_t nonlinearity);
+/* torch.nn.GRU's gates over rows of [B, 3H] (r, z, n): on entry gates
+ * holds in = x W_ih^T + b_ih and rec = h_prev W_hh^T + b_hh; leaves the
+ * activated r, z, n in gates, rec_n[rows, H] (what backward needs of rec)
+ * and h[rows, H] = (1 - z) * n + z * h_prev, where
+ * r = sigmoid(in_r + rec_r), z = sigmoid(in_z + rec_z),
+ * n = tanh(in_n + r * rec_n). h may be h_prev. */
+RNN_HIDDEN void rnn__gru_forward(float *gates, const float *rec,
+                                 const float *h_prev, float *h, float *rec_n,
+                                 size_t rows, int32_t hidden);
+/* Its backward from dh[rows, H] and what forward left: d_in, d_rec
+ * [rows, 3H] (dL/d(in), dL/d(rec)) and dh_prev[rows, H] = dh * z, the part
+ * of dL/dh_prev that does not go through rec. */
+RNN_HIDDEN void rnn__gru_backward(float *d_in, float *d_rec, float *dh_prev,
+                                  const float *dh, const float *gates,
+                                  const float *rec_n, const float *h_prev,
+                                  size_t rows, int32_t hidden);
 /* sums[cols] += column sums of m[rows, cols]. */
 RNN_HIDDEN void rnn__add_col_sums(float *sums, const float *m, size_t rows, int32_t cols);
 /* dst[i] += src[i]. */

@@ -112,6 +112,79 @@ void rnn__mul_act_grad(float *grad, const float *h, size_t n,
             grad[i] = h[i] > 0.0f ? grad[i] : 0.0f;
 }
 
+/* The logistic function through tanh_approx, sigmoid(v) = (1 + tanh(v/2))
+ * / 2: the halvings are exact, so it keeps tanh's accuracy (absolute error
+ * within an ulp of 1/2 where sigmoid is tiny). */
+static inline float sigmoid_approx(float v)
+{
+    return 0.5f * tanh_approx(0.5f * v) + 0.5f;
+}
+
+/* GCC: the rows a loop writes never overlap the rows it reads, except h and
+ * h_prev, which may be the same array (rnn_step), read before written at
+ * the same index: no dependence between iterations, so the vectoriser need
+ * not version the loop on address checks. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RNN_NO_LOOP_DEPENDENCE _Pragma("GCC ivdep")
+#else
+#define RNN_NO_LOOP_DEPENDENCE
+#endif
+
+RNN_VECTOR_CLONES
+void rnn__gru_forward(float *gates, const float *rec, const float *h_prev,
+                      float *h, float *rec_n, size_t rows, int32_t hidden)
+{
+    const size_t H = (size_t)hidden;
+    for (size_t b = 0; b < rows; ++b) {
+        float *g = gates + b * 3 * H;
+        const float *q = rec + b * 3 * H;
+        const float *hp = h_prev + b * H;
+        float *ho = h + b * H, *qn = rec_n + b * H;
+        RNN_NO_LOOP_DEPENDENCE
+        for (size_t j = 0; j < H; ++j) {
+            const float r = sigmoid_approx(g[j] + q[j]);
+            const float z = sigmoid_approx(g[H + j] + q[H + j]);
+            const float n = tanh_approx(g[2 * H + j] + r * q[2 * H + j]);
+            const float prev = hp[j];
+            qn[j] = q[2 * H + j];
+            g[j] = r;
+            g[H + j] = z;
+            g[2 * H + j] = n;
+            /* torch's order of operations: n + z * (h_prev - n) */
+            ho[j] = n + z * (prev - n);
+        }
+    }
+}
+
+RNN_VECTOR_CLONES
+void rnn__gru_backward(float *d_in, float *d_rec, float *dh_prev,
+                       const float *dh, const float *gates, const float *rec_n,
+                       const float *h_prev, size_t rows, int32_t hidden)
+{
+    const size_t H = (size_t)hidden;
+    for (size_t b = 0; b < rows; ++b) {
+        const float *g = gates + b * 3 * H, *qn = rec_n + b * H;
+        const float *hp = h_prev + b * H, *d = dh + b * H;
+        float *da = d_in + b * 3 * H, *dr = d_rec + b * 3 * H;
+        float *dp = dh_prev + b * H;
+        RNN_NO_LOOP_DEPENDENCE
+        for (size_t j = 0; j < H; ++j) {
+            const float r = g[j], z = g[H + j], n = g[2 * H + j];
+            const float dh_j = d[j];
+            const float dn = dh_j * (1.0f - z) * (1.0f - n * n);
+            const float dz = dh_j * (hp[j] - n) * (z * (1.0f - z));
+            const float d_r = dn * qn[j] * (r * (1.0f - r));
+            da[j] = d_r;
+            da[H + j] = dz;
+            da[2 * H + j] = dn;
+            dr[j] = d_r;
+            dr[H + j] = dz;
+            dr[2 * H + j] = dn * r;
+            dp[j] = dh_j * z;
+        }
+    }
+}
+
 RNN_VECTOR_CLONES
 void rnn__add_col_sums(float *sums, const float *m, size_t rows, int32_t cols)
 {

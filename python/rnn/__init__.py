@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""rnn: Python (ctypes) binding of librnn, vanilla (Elman) RNNs on CBLAS with
-exactly PyTorch ``torch.nn.RNN`` semantics.
+"""rnn: Python (ctypes) binding of librnn, recurrent networks on CBLAS with
+exactly PyTorch's semantics: :class:`RNN` (``torch.nn.RNN``, Elman),
+:class:`LSTM` (``torch.nn.LSTM``) and :class:`GRU` (``torch.nn.GRU``).
 
 Quick start::
 
@@ -35,13 +36,14 @@ Every failing librnn call raises :class:`RNNError` with ``.status``,
 from . import _capi
 from ._capi import BINDING_VERSION, LIBRARY_PATH, RNNError, Status
 from .losses import bce_with_logits, cross_entropy, mse
-from .model import RNN, LoadResult, State, TensorInfo, no_grad, save_cleanup
+from .model import RNN, RNNBase, LoadResult, State, TensorInfo, no_grad, save_cleanup
+from .cells import GRU, LSTM
 from .optim import Optimizer, clip_grad_norm
 
 __version__ = "%d.%d.%d" % BINDING_VERSION
 
 __all__ = [
-    "RNN", "State", "Optimizer", "RNNError", "Status", "TensorInfo", "LoadResult",
+    "RNN", "LSTM", "GRU", "RNNBase", "load", "from_bytes", "State", "Optimizer", "RNNError", "Status", "TensorInfo", "LoadResult",
     "bce_with_logits", "cross_entropy", "mse", "clip_grad_norm", "save_cleanup", "no_grad",
     "version", "version_number", "blas_info", "library_path", "last_error", "clear_error",
 ]
@@ -75,3 +77,13 @@ def clear_error():
 def last_error():
     """This thread's last librnn error message ("" when none)."""
     return _capi._last_error()
+
+
+def load(path):
+    """The model a safetensors file holds, as rnn.RNN, rnn.LSTM or rnn.GRU."""
+    return RNNBase.load(path)
+
+
+def from_bytes(data):
+    """The model safetensors bytes hold, as rnn.RNN, rnn.LSTM or rnn.GRU."""
+    return RNNBase.from_bytes(data)

@@ -161,6 +161,21 @@ class RNNBackwardArgs(ctypes.Structure):
     ]
 
 
+def f32_ptr(array):
+    """A float * for a struct field: NULL for None, else the data of a
+    C-contiguous float32 array (which the caller keeps alive over the call)."""
+    if array is None:
+        return None
+    return array.ctypes.data_as(_F32P)
+
+
+def i32_ptr(array):
+    """An int32_t * for a struct field, like :func:`f32_ptr`."""
+    if array is None:
+        return None
+    return array.ctypes.data_as(_I32P)
+
+
 # Enumerations of the header.
 RNN_TANH, RNN_RELU = 0, 1
 RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU = 0, 1, 2

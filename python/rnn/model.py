@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""The model (:class:`RNN`) and its streaming state (:class:`State`)."""
+"""The models (:class:`RNN`; :class:`~rnn.LSTM` and :class:`~rnn.GRU` in
+cells.py, all on :class:`RNNBase`) and their streaming state
+(:class:`State`)."""
 
 import collections
 import ctypes
@@ -14,6 +16,11 @@ from ._capi import C, Handle, RNNTensorInfo
 
 _NONLINEARITIES = {"tanh": _capi.RNN_TANH, "relu": _capi.RNN_RELU}
 _HEAD_MODES = {"last": _capi.RNN_HEAD_LAST, "all": _capi.RNN_HEAD_ALL}
+_CELL_NAMES = {_capi.RNN_CELL_RNN: "RNN", _capi.RNN_CELL_LSTM: "LSTM",
+               _capi.RNN_CELL_GRU: "GRU"}
+#: torch's module.mode -> rnn_cell_kind.
+_TORCH_MODES = {"RNN_TANH": _capi.RNN_CELL_RNN, "RNN_RELU": _capi.RNN_CELL_RNN,
+                "LSTM": _capi.RNN_CELL_LSTM, "GRU": _capi.RNN_CELL_GRU}
 _INIT_SCHEMES = {"uniform": _capi.RNN_INIT_UNIFORM,
                  "xavier_uniform": _capi.RNN_INIT_XAVIER_UNIFORM,
                  "orthogonal": _capi.RNN_INIT_ORTHOGONAL}
@@ -91,40 +98,60 @@ def _flat_view(handle, getter):
     return np.ctypeslib.as_array(buf)
 
 
-class RNN:
-    """A librnn model: PyTorch's ``torch.nn.RNN`` plus an optional linear head.
+def _torch_device_dtype(device, dtype):
+    """torch's device= and dtype= arguments: librnn runs float32 on the CPU."""
+    if device is not None and str(device) != "cpu":
+        raise ValueError("device must be None or 'cpu' (librnn runs on the CPU), got %r"
+                         % (device,))
+    if dtype is not None and str(dtype) not in ("torch.float32", "float32", "<class "
+                                                "'numpy.float32'>"):
+        raise ValueError("dtype must be None or float32 (librnn computes in float32), got %r"
+                         % (dtype,))
 
-    Arguments are those of ``torch.nn.RNN`` (``dropout`` and ``proj_size`` do
-    not exist in librnn), plus:
 
-    * ``output_size``: size O of a linear readout head ``logits = h W^T + b``
-      (``head.weight`` [O, D*H], ``head.bias`` [O]); 0 for none.
-    * ``head_mode``: ``"last"`` (logits [B, O] from each sequence's last valid
-      step) or ``"all"`` (logits at every step, laid out like y).
-    * ``seed``: seed of the initial weights (PyTorch's uniform init).
+class RNNBase:
+    """What every librnn model has (torch's ``nn.RNNBase``): create it as
+    :class:`RNN`, :class:`~rnn.LSTM` or :class:`~rnn.GRU`.
 
     Arrays are NumPy float32, C-contiguous; inputs may be anything array-like
     (lists, NumPy arrays of another dtype, CPU torch tensors) and are
-    converted. With T steps, B sequences, D = 2 if bidirectional else 1:
-    ``x`` [T, B, I] ([B, T, I] when batch_first), ``y`` [T, B, D*H]
-    ([B, T, D*H]), ``h0``/``h_n`` [L*D, B, H] (never batch-first).
+    converted. With T steps, B sequences, D = 2 if bidirectional else 1,
+    Hout = proj_size (LSTM with a projection) else H: ``x`` [T, B, I]
+    ([B, T, I] when batch_first), ``y`` [T, B, D*Hout] ([B, T, D*Hout]),
+    ``h0``/``h_n`` [L*D, B, Hout] and the LSTM's ``c0``/``c_n`` [L*D, B, H]
+    (never batch-first).
 
     A model is used by one thread at a time, except :meth:`State.step`.
     Free it with :meth:`close` (or a ``with`` block); it is also freed when
     garbage-collected.
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
-                 bias=True, batch_first=False, bidirectional=False, output_size=0,
-                 head_mode="last", seed=0, dropout=0.0):
+    #: rnn_cell_kind of the class (set by each subclass).
+    _cell = None
+    #: The class serving each rnn_cell_kind (filled by the subclasses).
+    _classes = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls._cell is not None:
+            RNNBase._classes.setdefault(cls._cell, cls)
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create an rnn.RNN, rnn.LSTM or rnn.GRU (RNNBase is their base)")
+
+    def _create(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                bidirectional, output_size, head_mode, seed, nonlinearity="tanh",
+                proj_size=0):
         cfg = _capi.new_config(check_int32(input_size, "input_size"),
                                check_int32(hidden_size, "hidden_size"))
+        cfg.cell = self._cell
         cfg.num_layers = check_int32(num_layers, "num_layers")
         cfg.dropout = float(dropout)
         cfg.nonlinearity = _choice(nonlinearity, _NONLINEARITIES, "nonlinearity")
         cfg.bias = _flag(bias, "bias")
         cfg.batch_first = _flag(batch_first, "batch_first")
         cfg.bidirectional = _flag(bidirectional, "bidirectional")
+        cfg.proj_size = check_int32(proj_size, "proj_size")
         cfg.output_size = check_int32(output_size, "output_size")
         cfg.head_mode = _choice(head_mode, _HEAD_MODES, "head_mode")
         seed = int(seed)
@@ -134,6 +161,7 @@ class RNN:
         out = _capi.new_handle()
         C.rnn_create(ctypes.byref(out), ctypes.byref(cfg))   # rnn_create validates the rest
         self._attach(out.value)
+
 
     # -- construction helpers ------------------------------------------------
 
@@ -152,7 +180,18 @@ class RNN:
 
     @classmethod
     def _from_ptr(cls, ptr):
-        self = cls.__new__(cls)
+        """The model owning ptr, as the class of its cell; `cls` must be
+        that class (or RNNBase, which takes any)."""
+        handle = Handle(ptr, C.rnn_destroy)   # frees it if we refuse it
+        cfg = _capi.new_config(1, 1)
+        C.rnn_get_config(ptr, ctypes.byref(cfg))
+        klass = RNNBase._classes.get(cfg.cell)
+        if klass is None or not issubclass(klass, cls):
+            found = _CELL_NAMES.get(cfg.cell, "cell %d" % cfg.cell)
+            raise ValueError("this is a librnn %s model: load it with rnn.%s.load (or "
+                             "rnn.load, which takes any)" % (found, found))
+        self = klass.__new__(klass)
+        handle.ptr = None
         self._attach(ptr)
         return self
 
@@ -160,7 +199,7 @@ class RNN:
     def _ptr(self):
         handle = self.__dict__.get("_handle")
         if handle is None:
-            raise ValueError("this RNN is closed")
+            raise ValueError("this %s is closed" % type(self).__name__)
         return handle.ptr
 
     def close(self):
@@ -202,6 +241,27 @@ class RNN:
         return "relu" if self._cfg.nonlinearity == _capi.RNN_RELU else "tanh"
 
     @property
+    def mode(self):
+        """torch's module.mode: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU"."""
+        if self._cfg.cell == _capi.RNN_CELL_RNN:
+            return "RNN_" + self.nonlinearity.upper()
+        return _CELL_NAMES[self._cfg.cell]
+
+    @property
+    def proj_size(self):
+        """P: the LSTM's projection size (h has P units), 0 for none."""
+        return self._cfg.proj_size
+
+    @property
+    def _hout(self):
+        """The units of h and y per direction: proj_size if set, else H."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def _has_cell_state(self):
+        return self._cfg.cell == _capi.RNN_CELL_LSTM
+
+    @property
     def bias(self):
         return bool(self._cfg.bias)
 
@@ -223,17 +283,26 @@ class RNN:
 
     def config(self):
         """The configuration as a dict of the constructor's keyword arguments."""
-        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers, "nonlinearity": self.nonlinearity,
-                "bias": self.bias, "batch_first": self.batch_first,
-                "bidirectional": self.bidirectional, "output_size": self.output_size,
-                "head_mode": self.head_mode, "seed": self.seed, "dropout": self.dropout}
+        cfg = {"input_size": self.input_size, "hidden_size": self.hidden_size,
+               "num_layers": self.num_layers}
+        if self._cfg.cell == _capi.RNN_CELL_RNN:
+            cfg["nonlinearity"] = self.nonlinearity
+        cfg.update(bias=self.bias, batch_first=self.batch_first,
+                   bidirectional=self.bidirectional)
+        if self._cfg.cell == _capi.RNN_CELL_LSTM:
+            cfg["proj_size"] = self.proj_size
+        cfg.update(output_size=self.output_size, head_mode=self.head_mode, seed=self.seed,
+                   dropout=self.dropout)
+        return cfg
 
     def __repr__(self):
         args = ", ".join("%s=%r" % kv for kv in self.config().items())
-        return "rnn.RNN(%s)" % args
+        return "rnn.%s(%s)" % (type(self).__name__, args)
 
     def _h_shape(self, batch):
+        return (self.num_layers * self.num_directions, batch, self._hout)
+
+    def _c_shape(self, batch):
         return (self.num_layers * self.num_directions, batch, self.hidden_size)
 
     def _seq_shape(self, seq_len, batch, width):
@@ -241,9 +310,9 @@ class RNN:
 
     # -- training ------------------------------------------------------------
 
-    # One sequence without a batch dimension, as torch.nn.RNN takes it: x
-    # [T, I], h0/h_n [L*D, H], y [T, D*H], logits [O] or [T, O]. The arrays
-    # cross the C API as a batch of one.
+    # One sequence without a batch dimension, as torch takes it: x [T, I],
+    # h0/h_n [L*D, Hout], c0/c_n [L*D, H], y [T, D*Hout], logits [O] or
+    # [T, O]. The arrays cross the C API as a batch of one.
 
     def _batch_axis(self):
         return 0 if self.batch_first else 1
@@ -258,26 +327,34 @@ class RNN:
         """Runs the RNN over a batch; returns ``(y, h_n)``.
 
         x: [T, B, I] ([B, T, I] when batch_first), or one sequence [T, I]
-        (then h0/h_n are [L*D, H] and y is [T, D*H], as in torch). h0: None
-        (zeros) or [L*D, B, H]. lengths: None or B integers in [1, T]; steps
-        t >= lengths[b] give y = 0 and leave h unchanged (packed-sequence
-        semantics). Returns y [T, B, D*H] ([B, T, D*H]) and h_n [L*D, B, H].
-        What backward needs is kept inside the model.
+        (then h0/h_n are [L*D, Hout] and y is [T, D*Hout], as in torch). h0:
+        None (zeros) or [L*D, B, Hout]. lengths: None or B integers in [1, T];
+        steps t >= lengths[b] give y = 0 and leave h unchanged (packed-sequence
+        semantics). Returns y [T, B, D*Hout] ([B, T, D*Hout]) and h_n
+        [L*D, B, Hout]. What backward needs is kept inside the model.
         """
+        y, h_n, _ = self._run(x, h0, None, lengths)
+        return y, h_n
+
+    def _run(self, x, h0, c0, lengths):
+        """forward with c0 (cell-state models): (y, h_n, c_n), c_n None
+        without a cell state."""
         x = as_f32(x, "x")
         if x.ndim == 2:
             if lengths is not None:
                 raise ValueError("lengths needs a batch: x [T, I] is one sequence")
-            y, h_n = self._forward(self._batched(x, self._batch_axis()),
-                                   self._batched(as_f32(h0, "h0") if h0 is not None else None, 1),
-                                   None)
+            def batched(state, name):
+                return self._batched(as_f32(state, name), 1) if state is not None else None
+            y, h_n, c_n = self._forward(self._batched(x, self._batch_axis()),
+                                        batched(h0, "h0"), batched(c0, "c0"), None)
             self._one_sequence = True
-            return self._unbatched(y, self._batch_axis()), self._unbatched(h_n, 1)
-        y, h_n = self._forward(x, h0, lengths)
+            return (self._unbatched(y, self._batch_axis()), self._unbatched(h_n, 1),
+                    self._unbatched(c_n, 1))
+        y, h_n, c_n = self._forward(x, h0, c0, lengths)
         self._one_sequence = False
-        return y, h_n
+        return y, h_n, c_n
 
-    def _forward(self, x, h0, lengths):
+    def _forward(self, x, h0, c0, lengths):
         ptr = self._ptr
         layout = "[B, T, I] (batch_first)" if self.batch_first else "[T, B, I]"
         if x.ndim != 3:
@@ -295,27 +372,39 @@ class RNN:
         if seq_len >= 2**31 or batch >= 2**31:
             raise ValueError("x has more than 2**31-1 steps or sequences")
         if h0 is not None:
-            h0 = check_shape(as_f32(h0, "h0"), self._h_shape(batch), "h0", "[L*D, B, H]")
+            h0 = check_shape(as_f32(h0, "h0"), self._h_shape(batch), "h0", "[L*D, B, Hout]")
+        if c0 is not None:
+            c0 = check_shape(as_f32(c0, "c0"), self._c_shape(batch), "c0", "[L*D, B, H]")
         if lengths is not None:
             lengths = check_shape(as_i32(lengths, "lengths"), (batch,), "lengths", "[B]")
             if lengths.min() < 1 or lengths.max() > seq_len:
                 raise ValueError("lengths must be in [1, T=%d], got %s" % (seq_len, lengths.tolist()))
-        y = np.empty(self._seq_shape(seq_len, batch, self.num_directions * self.hidden_size),
+        y = np.empty(self._seq_shape(seq_len, batch, self.num_directions * self._hout),
                      dtype=np.float32)
         h_n = np.empty(self._h_shape(batch), dtype=np.float32)
+        c_n = np.empty(self._c_shape(batch), dtype=np.float32) if self._has_cell_state else None
+        inference = not self.training or _no_grad.depth
+        logits = None
+        if inference and self.output_size > 0:
+            logits = np.empty(self._logits_shape_for(seq_len, batch), dtype=np.float32)
         self._last = None
-        if self.training and not _no_grad.depth:
+        self._inference_logits = None
+        if self._has_cell_state or c0 is not None:
+            args = _capi.RNNForwardArgs()
+            C.rnn_forward_args_init(ctypes.byref(args), ctypes.sizeof(args))
+            args.seq_len, args.batch = seq_len, batch
+            args.x, args.lengths = _capi.f32_ptr(x), _capi.i32_ptr(lengths)
+            args.h0, args.c0 = _capi.f32_ptr(h0), _capi.f32_ptr(c0)
+            args.y, args.h_n, args.c_n = _capi.f32_ptr(y), _capi.f32_ptr(h_n), _capi.f32_ptr(c_n)
+            args.logits, args.inference = _capi.f32_ptr(logits), 1 if inference else 0
+            C.rnn_forward_ex(ptr, ctypes.byref(args))
+        elif not inference:
             C.rnn_forward(ptr, seq_len, batch, x, lengths, h0, y, h_n)
-            self._inference_logits = None
         else:
-            logits = None
-            if self.output_size > 0:
-                logits = np.empty(self._logits_shape_for(seq_len, batch), dtype=np.float32)
-            self._inference_logits = None
             C.rnn_forward_inference(ptr, seq_len, batch, x, lengths, h0, y, h_n, logits)
-            self._inference_logits = logits
+        self._inference_logits = logits
         self._last = (seq_len, batch)
-        return y, h_n
+        return y, h_n, c_n
 
     # -- train / eval, no_grad (torch's habits) ------------------------------
 
@@ -353,15 +442,22 @@ class RNN:
         need_dh0; like torch, where inputs need requires_grad), else None;
         shaped like x and h0, also for one unbatched sequence.
         """
-        if self._one_sequence:
-            dx, dh0 = self._backward(
-                self._batched(as_f32(dy, "dy") if dy is not None else None, self._batch_axis()),
-                self._batched(as_f32(dh_n, "dh_n") if dh_n is not None else None, 1),
-                need_dx, need_dh0)
-            return self._unbatched(dx, self._batch_axis()), self._unbatched(dh0, 1)
-        return self._backward(dy, dh_n, need_dx, need_dh0)
+        dx, dh0, _ = self._backprop(dy, dh_n, None, need_dx, need_dh0, False)
+        return dx, dh0
 
-    def _backward(self, dy, dh_n, need_dx, need_dh0):
+    def _backprop(self, dy, dh_n, dc_n, need_dx, need_dh0, need_dc0):
+        """backward with the cell state's gradients: (dx, dh0, dc0)."""
+        if self._one_sequence:
+            def batched(grad, name, axis):
+                return self._batched(as_f32(grad, name), axis) if grad is not None else None
+            dx, dh0, dc0 = self._backward(batched(dy, "dy", self._batch_axis()),
+                                          batched(dh_n, "dh_n", 1), batched(dc_n, "dc_n", 1),
+                                          need_dx, need_dh0, need_dc0)
+            return (self._unbatched(dx, self._batch_axis()), self._unbatched(dh0, 1),
+                    self._unbatched(dc0, 1))
+        return self._backward(dy, dh_n, dc_n, need_dx, need_dh0, need_dc0)
+
+    def _backward(self, dy, dh_n, dc_n, need_dx, need_dh0, need_dc0):
         ptr = self._ptr
         if self._last is None:
             C.rnn_backward(ptr, None, None, None, None)   # raises RNN_E_STATE
@@ -369,13 +465,24 @@ class RNN:
         seq_len, batch = self._last
         if dy is not None:
             dy = check_shape(as_f32(dy, "dy"), self._seq_shape(
-                seq_len, batch, self.num_directions * self.hidden_size), "dy", "shape of y")
+                seq_len, batch, self.num_directions * self._hout), "dy", "shape of y")
         if dh_n is not None:
-            dh_n = check_shape(as_f32(dh_n, "dh_n"), self._h_shape(batch), "dh_n", "[L*D, B, H]")
+            dh_n = check_shape(as_f32(dh_n, "dh_n"), self._h_shape(batch), "dh_n",
+                               "[L*D, B, Hout]")
+        if dc_n is not None:
+            dc_n = check_shape(as_f32(dc_n, "dc_n"), self._c_shape(batch), "dc_n", "[L*D, B, H]")
         dx = np.empty(self._seq_shape(seq_len, batch, self.input_size), np.float32) if need_dx else None
         dh0 = np.empty(self._h_shape(batch), np.float32) if need_dh0 else None
-        C.rnn_backward(ptr, dy, dh_n, dx, dh0)
-        return dx, dh0
+        dc0 = np.empty(self._c_shape(batch), np.float32) if need_dc0 else None
+        if dc_n is None and dc0 is None:
+            C.rnn_backward(ptr, dy, dh_n, dx, dh0)
+            return dx, dh0, None
+        args = _capi.RNNBackwardArgs()
+        C.rnn_backward_args_init(ctypes.byref(args), ctypes.sizeof(args))
+        args.dy, args.dh_n, args.dc_n = _capi.f32_ptr(dy), _capi.f32_ptr(dh_n), _capi.f32_ptr(dc_n)
+        args.dx, args.dh0, args.dc0 = _capi.f32_ptr(dx), _capi.f32_ptr(dh0), _capi.f32_ptr(dc0)
+        C.rnn_backward_ex(ptr, ctypes.byref(args))
+        return dx, dh0, dc0
 
     def zero_grad(self):
         """Sets every gradient to zero (gradients accumulate until then)."""
@@ -513,35 +620,38 @@ class RNN:
     # -- moving weights to and from torch (no safetensors package needed) -----
 
     def to_torch(self):
-        """A torch.nn.RNN with this model's configuration and weights, and the
-        head as a torch.nn.Linear (None without a head): ``torch_rnn, head =
+        """The torch module of this model's cell (torch.nn.RNN, nn.LSTM or
+        nn.GRU) with its configuration and weights, and the head as a
+        torch.nn.Linear (None without a head): ``module, head =
         model.to_torch()``. Needs torch (imported here only)."""
         import torch
-        module = torch.nn.RNN(self.input_size, self.hidden_size, self.num_layers,
-                              nonlinearity=self.nonlinearity, bias=self.bias,
-                              batch_first=self.batch_first,
-                              bidirectional=self.bidirectional, dropout=self.dropout)
+        module = self._torch_module()
         weights = self.state_dict()
         module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()
                                 if not k.startswith("head.")})
         head = None
         if self.output_size > 0:
-            head = torch.nn.Linear(self.num_directions * self.hidden_size, self.output_size)
+            head = torch.nn.Linear(self.num_directions * self._hout, self.output_size)
             head.load_state_dict({"weight": torch.from_numpy(weights["head.weight"].copy()),
                                   "bias": torch.from_numpy(weights["head.bias"].copy())})
         return module, head
 
     @classmethod
     def from_torch(cls, module, head=None, head_mode="last"):
-        """A model with the configuration and weights of a torch.nn.RNN (and
-        of a torch.nn.Linear head reading its output, when given):
-        ``model = rnn.RNN.from_torch(torch_rnn, head)``."""
+        """A model with the configuration and weights of a torch module of
+        this class's cell (and of a torch.nn.Linear head reading its output,
+        when given): ``model = rnn.RNN.from_torch(torch_rnn, head)``,
+        ``rnn.LSTM.from_torch(torch_lstm)``, ``rnn.GRU.from_torch(torch_gru)``.
+        On RNNBase it takes any of the three."""
+        mode = getattr(module, "mode", None)
+        klass = RNNBase._classes.get(_TORCH_MODES.get(mode))
+        if klass is None or not issubclass(klass, cls):
+            raise ValueError("from_torch: %s is not a torch.nn.%s (use rnn.%s.from_torch)"
+                             % (type(module).__name__, cls.__name__,
+                                klass.__name__ if klass else "RNN"))
         output_size = 0 if head is None else head.out_features
-        model = cls(module.input_size, module.hidden_size, module.num_layers,
-                    nonlinearity=module.nonlinearity, bias=module.bias,
-                    batch_first=module.batch_first, bidirectional=module.bidirectional,
-                    output_size=output_size, head_mode=head_mode,
-                    dropout=module.dropout if module.num_layers > 1 else 0.0)
+        model = klass(**klass._torch_arguments(module), output_size=output_size,
+                      head_mode=head_mode)
         weights = {k: v.detach().cpu() for k, v in module.state_dict().items()}
         if head is not None:
             weights["head.weight"] = head.weight.detach().cpu()
@@ -619,14 +729,15 @@ class RNN:
     def load(cls, path):
         """A new model from a safetensors file (librnn's or any writer's:
         without librnn metadata the configuration is inferred, tanh and not
-        batch_first)."""
+        batch_first). ``rnn.LSTM.load`` needs a file of an LSTM (and so on);
+        ``rnn.load`` returns whichever model the file holds."""
         out = _capi.new_handle()
         C.rnn_load(ctypes.byref(out), _path_arg(path))
         return cls._from_ptr(out.value)
 
     @classmethod
     def from_bytes(cls, data):
-        """A new model from safetensors bytes."""
+        """A new model from safetensors bytes (the class rule of :meth:`load`)."""
         data = bytes(data)
         out = _capi.new_handle()
         C.rnn_load_buffer(ctypes.byref(out), data, len(data))
@@ -649,9 +760,54 @@ class RNN:
         return State(self, batch)
 
 
+class RNN(RNNBase):
+    """A librnn model: PyTorch's ``torch.nn.RNN`` (Elman) plus an optional
+    linear head.
+
+    Arguments are those of ``torch.nn.RNN``, plus:
+
+    * ``output_size``: size O of a linear readout head ``logits = h W^T + b``
+      (``head.weight`` [O, D*H], ``head.bias`` [O]); 0 for none.
+    * ``head_mode``: ``"last"`` (logits [B, O] from each sequence's last valid
+      step) or ``"all"`` (logits at every step, laid out like y).
+    * ``seed``: seed of the initial weights (PyTorch's uniform init).
+
+    Shapes and threads: see :class:`RNNBase`.
+    """
+
+    _cell = _capi.RNN_CELL_RNN
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
+                 bias=True, batch_first=False, bidirectional=False, output_size=0,
+                 head_mode="last", seed=0, dropout=0.0):
+        self._create(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                     bidirectional, output_size, head_mode, seed, nonlinearity=nonlinearity)
+
+    def _torch_module(self):
+        import torch
+        return torch.nn.RNN(self.input_size, self.hidden_size, self.num_layers,
+                            nonlinearity=self.nonlinearity, bias=self.bias,
+                            batch_first=self.batch_first,
+                            bidirectional=self.bidirectional, dropout=self.dropout)
+
+    @classmethod
+    def _torch_arguments(cls, module):
+        return dict(_torch_common_arguments(module), nonlinearity=module.nonlinearity)
+
+
+def _torch_common_arguments(module):
+    """The constructor arguments every cell takes, from a torch module."""
+    return dict(input_size=module.input_size, hidden_size=module.hidden_size,
+                num_layers=module.num_layers, bias=module.bias,
+                batch_first=module.batch_first, bidirectional=module.bidirectional,
+                dropout=module.dropout if module.num_layers > 1 else 0.0)
+
+
+
 class State:
     """The hidden state of B independent streams of a unidirectional model,
-    advanced one step at a time (rnn_step). Starts at zero.
+    advanced one step at a time (rnn_step): h, and the LSTM's c. Starts at
+    zero.
 
     Each thread may step its own State on one shared model at once.
     """
@@ -681,12 +837,15 @@ class State:
         self.close()
 
     def _h_shape(self):
+        return (self.model.num_layers, self.batch, self.model._hout)
+
+    def _c_shape(self):
         return (self.model.num_layers, self.batch, self.model.hidden_size)
 
     def step(self, x_t):
-        """Advances every stream by one step: x_t [B, I] -> y_t [B, H]."""
+        """Advances every stream by one step: x_t [B, I] -> y_t [B, Hout]."""
         x_t = check_shape(as_f32(x_t, "x_t"), (self.batch, self.model.input_size), "x_t", "[B, I]")
-        y_t = np.empty((self.batch, self.model.hidden_size), dtype=np.float32)
+        y_t = np.empty((self.batch, self.model._hout), dtype=np.float32)
         C.rnn_step(self.model._ptr, self._ptr, x_t, y_t)
         return y_t
 
@@ -697,7 +856,8 @@ class State:
         return logits
 
     def reset(self, mask=None):
-        """Zeroes all streams (mask None) or those b with mask[b] true."""
+        """Zeroes all streams (mask None) or those b with mask[b] true (h and
+        the LSTM's c)."""
         if mask is not None:
             mask = to_numpy(mask)
             check_shape(mask, (self.batch,), "mask", "[B]")
@@ -705,12 +865,25 @@ class State:
         C.rnn_state_reset(self._ptr, mask)
 
     def get(self):
-        """A copy of the hidden state, [L, B, H]."""
+        """A copy of the hidden state, [L, B, Hout]."""
         h = np.empty(self._h_shape(), dtype=np.float32)
         C.rnn_state_get(self._ptr, h)
         return h
 
     def set(self, h):
-        """Sets the hidden state from [L, B, H]."""
-        h = check_shape(as_f32(h, "h"), self._h_shape(), "h", "[L, B, H]")
+        """Sets the hidden state from [L, B, Hout]."""
+        h = check_shape(as_f32(h, "h"), self._h_shape(), "h", "[L, B, Hout]")
         C.rnn_state_set(self._ptr, h)
+
+    def get_cell(self):
+        """A copy of the LSTM's cell state, [L, B, H] (RNNError for other
+        cells)."""
+        c = np.empty(self._c_shape(), dtype=np.float32)
+        C.rnn_state_get_cell(self._ptr, c)
+        return c
+
+    def set_cell(self, c):
+        """Sets the LSTM's cell state from [L, B, H] (RNNError for other
+        cells)."""
+        c = check_shape(as_f32(c, "c"), self._c_shape(), "c", "[L, B, H]")
+        C.rnn_state_set_cell(self._ptr, c)
