@@ -188,6 +188,44 @@ static void route_direct_grad(rnn_t *model, int32_t dir, int32_t t,
     }
 }
 
+/* The ends of the carried dL/dc, as add_final_state_grad and
+ * write_initial_state_grad are for h: dL/dc_n (NULL: zero) enters row b
+ * before the step that made c_n (forward: its last valid step; reverse:
+ * step 0), and dL/dc0 (NULL: not wanted) is row b after the step that read
+ * c0 (forward: step 0; reverse: its last valid step, where it began).
+ * Both are the cell's [B, H] rows. */
+typedef struct cell_state_ends {
+    const float *dc_n;
+    float *dc0;
+} cell_state_ends;
+
+static bool ends_at(const rnn_cache *cache, int32_t dir, int32_t t, int32_t b,
+                    bool final)
+{
+    const int32_t first = 0, last = rnn__last_step(cache, b);
+    return t == ((dir == 0) == final ? last : first);
+}
+
+static void enter_final_cell_grad(const rnn_t *model, int32_t dir, int32_t t,
+                                  const cell_state_ends *ends, float *dc)
+{
+    const int32_t hidden = model->cfg.hidden_size;
+    for (int32_t b = 0; ends->dc_n != NULL && b < model->cache.batch; ++b)
+        if (ends_at(&model->cache, dir, t, b, true))
+            rnn__add(dc + (size_t)b * hidden, ends->dc_n + (size_t)b * hidden,
+                     (size_t)hidden);
+}
+
+static void take_initial_cell_grad(const rnn_t *model, int32_t dir, int32_t t,
+                                   const cell_state_ends *ends, const float *dc)
+{
+    const size_t hidden = (size_t)model->cfg.hidden_size;
+    for (int32_t b = 0; ends->dc0 != NULL && b < model->cache.batch; ++b)
+        if (ends_at(&model->cache, dir, t, b, false))
+            memcpy(ends->dc0 + (size_t)b * hidden, dc + (size_t)b * hidden,
+                   hidden * sizeof(float));
+}
+
 static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
                           int32_t t, float *dh_t, float *d_proj_t)
 {
@@ -211,7 +249,7 @@ static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
 /* Walks the steps against forward order: completes dL/dh_t with
  * dR_{t+1} W_hh and has the cell make dA_t (in `d_proj`) and dR_t. */
 static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
-                           float *d_proj)
+                           float *d_proj, const cell_state_ends *ends)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
@@ -236,9 +274,15 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
                        rnn__rows_product(batch, hidden, width, d_rec_later,
                                          w_hh, hidden, false, 1.0f, dh_t));
         }
+        if (args.dc != NULL)
+            RNN__PHASE(RNN__PHASE_BWD_COPY,
+                       enter_final_cell_grad(model, dir, t, ends, args.dc));
         RNN__PHASE(RNN__PHASE_BWD_CELL,
                    backprop_step(model, &args, t, dh_t,
                                  d_proj + (size_t)t * step));
+        if (args.dc != NULL)
+            RNN__PHASE(RNN__PHASE_BWD_COPY,
+                       take_initial_cell_grad(model, dir, t, ends, args.dc));
         const bool last = k + 1 == seq_len;
         if (args.dh_prev != NULL)
             RNN__PHASE(RNN__PHASE_BWD_CELL,
@@ -387,6 +431,8 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
 {
     const float *dy = args->dy, *dh_n = args->dh_n;
     float *dx = args->dx, *dh0 = args->dh0;
+    const size_t states = (size_t)model->num_cells * model->cache.batch *
+                          (size_t)model->cfg.hidden_size;
     if (model->cache.inference)
         return rnn__fail(RNN_E_STATE, func,
                          "the last forward was rnn_forward_inference, which "
@@ -395,20 +441,22 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
         return rnn__fail(RNN_E_STATE, func,
                          "no forward pass to differentiate: call rnn_forward "
                          "first");
-    if (dy == NULL && dh_n == NULL && !model->head_grad_pending)
+    if (dy == NULL && dh_n == NULL && args->dc_n == NULL &&
+        !model->head_grad_pending)
         return rnn__fail(RNN_E_STATE, func,
-                         "nothing to propagate: dy and dh_n are NULL and no "
+                         "nothing to propagate: dy and dh_n%s are NULL and no "
                          "rnn_head_backward gradient is pending (call "
-                         "rnn_head_backward first, or pass dy or dh_n)");
+                         "rnn_head_backward first, or pass dy or dh_n)",
+                         model->cell_ops->has_cell_state ? " (and dc_n)" : "");
     rnn_status status = RNN_OK;
     if (model->check_finite) {
         const size_t rows = (size_t)model->cache.seq_len * model->cache.batch;
         const size_t width = (size_t)model->dirs * model->cfg.hidden_size;
         status = rnn__check_array(dy, rows * width, "dy", func);
         if (status == RNN_OK)
-            status = rnn__check_array(
-                dh_n, (size_t)model->num_cells * model->cache.batch *
-                          model->cfg.hidden_size, "dh_n", func);
+            status = rnn__check_array(dh_n, states, "dh_n", func);
+        if (status == RNN_OK)
+            status = rnn__check_array(args->dc_n, states, "dc_n", func);
     }
     size_t floats[WORKS], total;
     work_parts(model, floats);
@@ -437,7 +485,12 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
             if (dh_n != NULL)
                 RNN__PHASE(RNN__PHASE_BWD_COPY,
                            add_final_state_grad(model, cell, dir, dh_n, dh));
-            backprop_steps(model, cell, dir, dh, d_proj);
+            const size_t at = (size_t)cell * model->cache.batch *
+                              model->cfg.hidden_size;
+            const cell_state_ends ends = {
+                args->dc_n != NULL ? args->dc_n + at : NULL,
+                args->dc0 != NULL ? args->dc0 + at : NULL};
+            backprop_steps(model, cell, dir, dh, d_proj, &ends);
             if (dh0 != NULL)
                 RNN__PHASE(RNN__PHASE_BWD_REC,
                            write_initial_state_grad(model, cell, dir, d_proj,

@@ -8,6 +8,7 @@
 static const rnn_cell_ops *const registered[] = {
     &rnn__cell_elman,
     &rnn__cell_gru,
+    &rnn__cell_lstm,
 };
 
 const rnn_cell_ops *rnn__cell_select(const rnn_config *cfg)

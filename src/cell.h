@@ -108,6 +108,7 @@ typedef struct rnn_cell_ops {
 /* The cells (cell_<name>.c), and the one table that lists them (cell.c). */
 extern const rnn_cell_ops rnn__cell_elman;
 extern const rnn_cell_ops rnn__cell_gru;
+extern const rnn_cell_ops rnn__cell_lstm;
 
 /* The registered cell that serves cfg, or NULL. */
 const rnn_cell_ops *rnn__cell_select(const rnn_config *cfg);

@@ -78,8 +78,9 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
         floats[PART_MASK] = floats[PART_DROPPED] =
             steps / cells * (cells - (size_t)model->dirs);
     }
-    if (kind == PASS_INFER)
-        floats[PART_CARRY] = states / ((size_t)seq_len + 1);
+    if (kind == PASS_INFER) /* h, then c */
+        floats[PART_CARRY] = states / ((size_t)seq_len + 1) *
+                             (ops->has_cell_state ? 2 : 1);
     floats[PART_LENGTHS] = (size_t)batch; /* int32, at the end */
     return true;
 }
@@ -295,18 +296,24 @@ static void load_state(const rnn_t *model, int32_t cell, const float *from,
         memset(slot, 0, bh * sizeof(float));
 }
 
-/* h0 (and c0 = 0: the API has no c0 yet) into the cell's initial slots. */
+/* The [L*D, B, .] initial states a pass starts from: the caller's h0 and
+ * c0 (NULL: zeros), or what an inference forward carried between chunks. */
+typedef struct initial_states {
+    const float *h0, *c0;
+} initial_states;
+
+/* h0 and c0 into the cell's initial slots. */
 static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
-                              const float *h0)
+                              const initial_states *from)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t slot = dir == 0 ? 0 : cache->seq_len;
     const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
     float *c = rnn__cell_block(model, cache->cell_state, cell,
                           (size_t)cache->seq_len + 1, 1);
-    load_state(model, cell, h0, rnn__hidden_slot(model, cell, slot));
+    load_state(model, cell, from->h0, rnn__hidden_slot(model, cell, slot));
     if (c != NULL)
-        load_state(model, cell, NULL, c + (size_t)slot * bh);
+        load_state(model, cell, from->c0, c + (size_t)slot * bh);
 }
 
 /* Sequences that ended before step t keep their previous state. */
@@ -428,27 +435,37 @@ static void write_output(const rnn_t *model, float *y, int32_t total_steps,
     }
 }
 
-static void write_final_state(const rnn_t *model, float *h_n)
+/* h_n and c_n [L*D, B, H] (either may be NULL): each cell's last slot,
+ * where each sequence's last valid state is. */
+static void write_final_state(const rnn_t *model, float *h_n, float *c_n)
 {
-    const size_t bh = (size_t)model->cache.batch * model->cfg.hidden_size;
+    const rnn_cache *cache = &model->cache;
+    const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    const size_t slots = (size_t)cache->seq_len + 1;
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
-        int32_t dir = cell % model->dirs;
-        const float *last =
-            rnn__hidden_slot(model, cell, dir == 0 ? model->cache.seq_len : 0);
-        memcpy(h_n + (size_t)cell * bh, last, bh * sizeof(float));
+        const size_t last = cell % model->dirs == 0 ? (size_t)cache->seq_len : 0;
+        const float *c = rnn__cell_block(model, cache->cell_state, cell, slots, 1);
+        if (h_n != NULL)
+            memcpy(h_n + (size_t)cell * bh,
+                   rnn__hidden_slot(model, cell, (int32_t)last),
+                   bh * sizeof(float));
+        if (c_n != NULL && c != NULL)
+            memcpy(c_n + (size_t)cell * bh, c + last * bh, bh * sizeof(float));
     }
 }
 
 static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
-                               int32_t batch, const float *x, const float *h0,
-                               const char *func)
+                               int32_t batch, const float *x,
+                               const initial_states *from, const char *func)
 {
     const size_t rows = (size_t)seq_len * batch;
     const size_t states = (size_t)model->num_cells * batch * model->cfg.hidden_size;
     rnn_status status =
         rnn__check_array(x, rows * model->cfg.input_size, "x", func);
     if (status == RNN_OK)
-        status = rnn__check_array(h0, states, "h0", func);
+        status = rnn__check_array(from->h0, states, "h0", func);
+    if (status == RNN_OK)
+        status = rnn__check_array(from->c0, states, "c0", func);
     if (status == RNN_OK)
         status = rnn__check_finite(model, model->params, "parameter", func);
     return status;
@@ -491,15 +508,15 @@ static void drop_outputs(rnn_t *model, int32_t layer)
     }
 }
 
-/* Every layer over the cache's steps, from the initial states h0. */
-static void run_layers(rnn_t *model, const float *h0)
+/* Every layer over the cache's steps, from the initial states. */
+static void run_layers(rnn_t *model, const initial_states *from)
 {
     const int32_t layers = model->cfg.num_layers;
     for (int32_t layer = 0; layer < layers; ++layer) {
         for (int32_t dir = 0; dir < model->dirs; ++dir) {
             const int32_t cell = layer * model->dirs + dir;
             RNN__PHASE(RNN__PHASE_FWD_PROJ, project_inputs(model, layer, dir));
-            RNN__PHASE(RNN__PHASE_FWD_COPY, set_initial_state(model, cell, dir, h0));
+            RNN__PHASE(RNN__PHASE_FWD_COPY, set_initial_state(model, cell, dir, from));
             run_recurrence(model, cell, dir);
         }
         if (model->cache.dropping && layer + 1 < layers)
@@ -511,8 +528,8 @@ static void run_layers(rnn_t *model, const float *h0)
  * state is untouched on failure. */
 static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
                              const float *x, const int32_t *lengths,
-                             const float *h0, pass_kind kind, cache_plan *plan,
-                             const char *func)
+                             const initial_states *from, pass_kind kind,
+                             cache_plan *plan, const char *func)
 {
     rnn_status status =
         validate(model, seq_len, batch, x, lengths, kind, plan, func);
@@ -525,7 +542,7 @@ static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
                          "rnn_backward has used: call rnn_backward first (or "
                          "rnn_zero_grad to drop it)");
     if (status == RNN_OK && model->check_finite)
-        status = check_inputs(model, seq_len, batch, x, h0, func);
+        status = check_inputs(model, seq_len, batch, x, from, func);
     if (status != RNN_OK)
         return status;
     rnn_cache *cache = &model->cache;
@@ -548,20 +565,22 @@ static rnn_status forward_train(rnn_t *model, const rnn_forward_args *args,
     const pass_kind kind = model != NULL && model->cfg.dropout > 0.0f
                                ? PASS_TRAIN_DROPOUT
                                : PASS_TRAIN;
+    const initial_states from = {args->h0, args->c0};
     rnn_status status = begin_pass(model, seq_len, batch, args->x,
-                                   args->lengths, args->h0, kind, &plan, func);
+                                   args->lengths, &from, kind, &plan, func);
     if (status != RNN_OK)
         return status;
     RNN__PHASE(RNN__PHASE_FWD_COPY,
                prepare_inputs(model, args->x, seq_len, 0, args->lengths));
-    run_layers(model, args->h0);
+    run_layers(model, &from);
     if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
         return status;
     model->cache.valid = true;
     if (args->y != NULL)
         RNN__PHASE(RNN__PHASE_FWD_COPY, write_output(model, args->y, seq_len, 0));
-    if (args->h_n != NULL)
-        RNN__PHASE(RNN__PHASE_FWD_COPY, write_final_state(model, args->h_n));
+    if (args->h_n != NULL || args->c_n != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_COPY,
+                   write_final_state(model, args->h_n, args->c_n));
     return RNN_OK;
 }
 
@@ -582,11 +601,12 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
     cache_plan plan;
     const int32_t seq_len = args->seq_len, batch = args->batch;
     float *logits = args->logits;
+    const initial_states from = {args->h0, args->c0};
     rnn_status status =
         model != NULL ? check_logits(model, logits, func) : RNN_OK;
     if (status == RNN_OK)
         status = begin_pass(model, seq_len, batch, args->x, args->lengths,
-                            args->h0, PASS_INFER, &plan, func);
+                            &from, PASS_INFER, &plan, func);
     /* The head's scratch is sized for the first (largest) chunk before any
      * output is written: the later head calls then cannot fail. */
     if (status == RNN_OK && logits != NULL)
@@ -595,12 +615,19 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
         return status;
     rnn_cache *cache = &model->cache;
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
+    /* The chunks after the first start from the states the one before
+     * ended with, h then c in the carry. */
+    float *carry_c = model->cell_ops->has_cell_state
+                         ? cache->carry + (size_t)model->num_cells * batch *
+                                              model->cfg.hidden_size
+                         : NULL;
+    const initial_states carried = {cache->carry, carry_c};
     for (int32_t t0 = 0; t0 < seq_len; t0 += plan.steps) {
         if (t0 > 0)
-            write_final_state(model, cache->carry);
+            write_final_state(model, cache->carry, carry_c);
         cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
         prepare_inputs(model, args->x, seq_len, t0, args->lengths);
-        run_layers(model, t0 == 0 ? args->h0 : cache->carry);
+        run_layers(model, t0 == 0 ? &from : &carried);
         if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
             return status;
         if (args->y != NULL)
@@ -611,8 +638,8 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
     if (logits != NULL && !every_step)
         (void)rnn__head_logits(model, logits, seq_len, 0, model->dirs == 1,
                                func);
-    if (args->h_n != NULL)
-        write_final_state(model, args->h_n);
+    if (args->h_n != NULL || args->c_n != NULL)
+        write_final_state(model, args->h_n, args->c_n);
     return RNN_OK;
 }
 

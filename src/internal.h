@@ -443,6 +443,19 @@ RNN_HIDDEN void rnn__add(float *dst, const float *src, size_t n);
 /* dst[cols, ld] = src[rows, cols]^T (ld >= rows). */
 RNN_HIDDEN void rnn__transpose(float *dst, int32_t ld, const float *src,
                                int32_t rows, int32_t cols);
+/* torch.nn.LSTM's gates over rows of [B, 4H] (i, f, g, o), which hold
+ * in + rec with both biases on entry: leaves the activated i, f, g, o in
+ * gates, c[rows, H] = f * c_prev + i * g and h[rows, H] = o * tanh(c).
+ * c may be c_prev (rnn_step). */
+RNN_HIDDEN void rnn__lstm_forward(float *gates, const float *c_prev, float *c,
+                                  float *h, size_t rows, int32_t hidden);
+/* Its backward from dh[rows, H] and what forward left (the activated
+ * gates, c_prev, c): d_gates[rows, 4H] = dL/d(in + rec); dc[rows, H] holds
+ * dL/dc_t on entry, dL/dc_{t-1} on return. */
+RNN_HIDDEN void rnn__lstm_backward(float *d_gates, float *dc, const float *dh,
+                                   const float *gates, const float *c_prev,
+                                   const float *c, size_t rows,
+                                   int32_t hidden);
 /* Reorders [T, B, C] <-> [B, T, C]: dst(t, b) = src(b, t) when
  * to_time_major, else dst(b, t) = src(t, b). */
 void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,

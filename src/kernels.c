@@ -234,3 +234,57 @@ void rnn__swap_tb(float *dst, const float *src, int32_t seq_len,
         }
     }
 }
+
+RNN_VECTOR_CLONES
+void rnn__lstm_forward(float *gates, const float *c_prev, float *c, float *h,
+                       size_t rows, int32_t hidden)
+{
+    const size_t H = (size_t)hidden;
+    for (size_t b = 0; b < rows; ++b) {
+        float *g = gates + b * 4 * H;
+        const float *cp = c_prev + b * H;
+        float *co = c + b * H, *ho = h + b * H;
+        RNN_NO_LOOP_DEPENDENCE
+        for (size_t j = 0; j < H; ++j) {
+            const float i = sigmoid_approx(g[j]);
+            const float f = sigmoid_approx(g[H + j]);
+            const float n = tanh_approx(g[2 * H + j]);
+            const float o = sigmoid_approx(g[3 * H + j]);
+            /* torch's order of operations: (f * c_prev) + (i * g) */
+            const float cell = f * cp[j] + i * n;
+            g[j] = i;
+            g[H + j] = f;
+            g[2 * H + j] = n;
+            g[3 * H + j] = o;
+            co[j] = cell;
+            ho[j] = o * tanh_approx(cell);
+        }
+    }
+}
+
+RNN_VECTOR_CLONES
+void rnn__lstm_backward(float *d_gates, float *dc, const float *dh,
+                        const float *gates, const float *c_prev,
+                        const float *c, size_t rows, int32_t hidden)
+{
+    const size_t H = (size_t)hidden;
+    for (size_t b = 0; b < rows; ++b) {
+        const float *g = gates + b * 4 * H;
+        const float *cp = c_prev + b * H, *cn = c + b * H, *d = dh + b * H;
+        float *da = d_gates + b * 4 * H, *dcb = dc + b * H;
+        RNN_NO_LOOP_DEPENDENCE
+        for (size_t j = 0; j < H; ++j) {
+            const float i = g[j], f = g[H + j], n = g[2 * H + j];
+            const float o = g[3 * H + j];
+            /* tanh(c_t) again rather than kept: one more pass over [B, H]
+             * per step costs less than a [T, B, H] block in the cache */
+            const float tc = tanh_approx(cn[j]);
+            const float dc_t = dcb[j] + d[j] * o * (1.0f - tc * tc);
+            da[j] = dc_t * n * (i * (1.0f - i));
+            da[H + j] = dc_t * cp[j] * (f * (1.0f - f));
+            da[2 * H + j] = dc_t * i * (1.0f - n * n);
+            da[3 * H + j] = d[j] * tc * (o * (1.0f - o));
+            dcb[j] = dc_t * f;
+        }
+    }
+}

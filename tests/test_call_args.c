@@ -124,7 +124,7 @@ static void args_initialisers_follow_the_struct_size_rule(void **state)
     } newer;
     memset(&newer, 0, sizeof newer);
     TU_OK(rnn_forward_args_init(&newer.args, sizeof newer));
-    float x[2 * 2] = {0.5f, -1.0f, 0.25f, 2.0f}, y[3] = {0};
+    float x[2 * 2] = {0.5f, -1.0f, 0.25f, 2.0f}, y[2 * 3] = {0};
     newer.args.struct_size = sizeof newer;
     newer.args.seq_len = 2;
     newer.args.batch = 1;
