@@ -181,3 +181,32 @@ def test_streamed_steps_match_the_forward(packed):
         state.reset(np.array([1, 0]))
         assert not state.get()[:, 0].any() and not state.get_cell()[:, 0].any()
         assert state.get()[:, 1].any() and state.get_cell()[:, 1].any()
+
+
+@pytest.mark.parametrize("head_mode", ["last", "all"])
+def test_the_head_reads_the_projected_outputs(head_mode):
+    model = rnn.LSTM(3, 6, 1, bidirectional=True, proj_size=2, output_size=3,
+                     head_mode=head_mode, seed=4)
+    net, head = model.to_torch()
+    assert head.in_features == 4                # D * P
+    net, head = net.double(), head.double()
+    x = np.random.default_rng(5).standard_normal((5, 2, 3)).astype(np.float32)
+    model(x)
+    logits = model.head_forward()
+    y_t, _ = net(torch.from_numpy(x).double())
+    if head_mode == "last":
+        # a bidirectional model's "last" row: the last step of both directions
+        logits_t = head(y_t[-1])
+    else:
+        logits_t = head(y_t)
+    _close("logits", logits, logits_t)
+    dlogits = np.random.default_rng(6).standard_normal(logits.shape).astype(np.float32)
+    (logits_t * torch.from_numpy(dlogits).double()).sum().backward()
+    model.zero_grad()
+    model.head_backward(dlogits)
+    model.backward()
+    grads = model.grad_dict()
+    _close("head.weight", grads["head.weight"], head.weight.grad)
+    _close("head.bias", grads["head.bias"], head.bias.grad)
+    for name, p in net.named_parameters():
+        _close(name, grads[name], p.grad)
