@@ -164,10 +164,10 @@ def _inputs(case, rng):
     return x, h0, c0, lengths
 
 
-def _leaf(array, shape):
-    """A float32 autograd leaf: the array, or zeros (torch's value for a
-    missing state) so that its gradient exists."""
-    return torch.tensor(array if array is not None else np.zeros(shape, np.float32),
+def _leaf(array, shape, dtype):
+    """An autograd leaf: the array, or zeros (torch's value for a missing
+    state) so that its gradient exists."""
+    return torch.tensor(array if array is not None else np.zeros(shape, dtype),
                         requires_grad=True)
 
 
@@ -178,8 +178,8 @@ def _run_torch(case, net, x, h0, c0, lengths):
     T, B = case["seq_len"], case["batch"]
     D, L, H = 2 if case["bidirectional"] else 1, case["num_layers"], case["hidden_size"]
     x_t = torch.tensor(x, requires_grad=True)
-    h0_t = _leaf(h0, (L * D, B, case["proj_size"] or H))
-    c0_t = _leaf(c0, (L * D, B, H)) if lstm else None
+    h0_t = _leaf(h0, (L * D, B, case["proj_size"] or H), x.dtype)
+    c0_t = _leaf(c0, (L * D, B, H), x.dtype) if lstm else None
     hx = (h0_t, c0_t) if lstm else h0_t
     if lengths is None:
         y_t, state = net(x_t, hx)
@@ -199,7 +199,8 @@ def _torch_logits(case, head, y_t, lengths):
         return head(torch.stack([y_t[b, n - 1] if bf else y_t[n - 1, b]
                                  for b, n in enumerate(last)]))
     valid = np.arange(T)[:, None] < (np.full(B, T) if lengths is None else lengths)[None, :]
-    mask = torch.from_numpy((valid.T if bf else valid).astype(np.float32))[..., None]
+    mask = torch.from_numpy((valid.T if bf else valid).astype(y_t.detach().numpy().dtype))
+    mask = mask[..., None]
     return head(y_t) * mask          # librnn: 0 (and no gradient) at padded steps
 
 
