@@ -940,7 +940,8 @@ RNN_API rnn_status rnn_set_allocator(const rnn_allocator *allocator);
  * sgeev: radius has L*D floats, indexed layer*D + direction. A radius well
  * above 1 warns of exploding states and gradients, well below 1 of
  * vanishing ones. Errors: RNN_E_INVALID_ARG, RNN_E_NOMEM,
- * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed). */
+ * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed,
+ * or an LSTM or GRU model: its W_hh is gate blocks, not one square map). */
 RNN_API rnn_status rnn_spectral_radius(const rnn_t *model, float *radius);
 
 /* Names the BLAS library that actually serves cblas_sgemm in this process:
