@@ -55,18 +55,6 @@ const size_t tc_shape_count = sizeof tc_shapes / sizeof tc_shapes[0];
 #undef LAST
 #undef ALL
 
-int tc_has_proj(const tc_shape *s)
-{
-    return s->P > 0;
-}
-
-/* librnn on main does not do proj_size yet (rnn_create refuses it): the
- * proj rows only check the reference against its differences until then. */
-int tc_library_runs(const tc_shape *s)
-{
-    return s->P == 0;
-}
-
 /* ------------------------------------------------------------------------
  * Cases
  * ---------------------------------------------------------------------- */

@@ -72,6 +72,20 @@ def test_lstm_forward_returns_y_and_the_pair_h_n_c_n():
     np.testing.assert_array_equal(y[-1, :, :4], h_n[2])
 
 
+def test_projected_lstm_has_h_of_proj_size_and_c_of_hidden_size():
+    rng = np.random.default_rng(9)
+    model = rnn.LSTM(3, 6, 2, True, False, 0.0, True, 2, seed=4)   # proj_size=2
+    assert model.proj_size == 2
+    assert model.state_dict()["weight_hr_l1_reverse"].shape == (2, 6)
+    assert model.state_dict()["weight_ih_l1"].shape == (24, 4)
+    y, (h_n, c_n) = model(_randn(rng, 5, 2, 3))
+    assert y.shape == (5, 2, 4) and h_n.shape == (4, 2, 2) and c_n.shape == (4, 2, 6)
+    _, (dh0, dc0) = model.backward(None, h_n, c_n, need_dh0=True, need_dc0=True)
+    assert dh0.shape == (4, 2, 2) and dc0.shape == (4, 2, 6)
+    state = rnn.LSTM(3, 6, proj_size=2).state(batch=3)
+    assert state.get().shape == (1, 3, 2) and state.get_cell().shape == (1, 3, 6)
+
+
 def test_gru_forward_returns_y_and_h_n():
     rng = np.random.default_rng(2)
     model = rnn.GRU(3, 4, num_layers=2, batch_first=True, seed=3)
@@ -240,15 +254,17 @@ def test_rnn_load_gives_back_the_saved_cell(klass, tmp_path):
         other.load(path)
 
 
-@pytest.mark.parametrize("torch_klass", [torch.nn.LSTM, torch.nn.GRU])
-def test_rnn_load_infers_the_cell_of_a_torch_state_dict(torch_klass, tmp_path):
-    net = torch_klass(3, 5, num_layers=2, bidirectional=True)
+@pytest.mark.parametrize("torch_klass, proj_size", [(torch.nn.LSTM, 0), (torch.nn.LSTM, 2),
+                                                    (torch.nn.GRU, 0)])
+def test_rnn_load_infers_the_cell_of_a_torch_state_dict(torch_klass, proj_size, tmp_path):
+    extra = {"proj_size": proj_size} if proj_size else {}
+    net = torch_klass(3, 5, num_layers=2, bidirectional=True, **extra)
     path = tmp_path / "torch.safetensors"
     st_format.save(path, {k: v.detach().numpy() for k, v in net.state_dict().items()})
     model = rnn.load(path)
     assert type(model) is {torch.nn.LSTM: rnn.LSTM, torch.nn.GRU: rnn.GRU}[torch_klass]
     assert (model.input_size, model.hidden_size, model.num_layers) == (3, 5, 2)
-    assert model.bidirectional
+    assert model.bidirectional and model.proj_size == proj_size
     x = np.random.default_rng(13).standard_normal((4, 2, 3)).astype(np.float32)
     y_t, _ = net(torch.from_numpy(x))
     np.testing.assert_allclose(model(x)[0], y_t.detach().numpy(), rtol=0, atol=1e-5)
