@@ -467,3 +467,177 @@ void tc_gradients_match_reference_for_each_cotangent_alone(void **state)
     tc_case_free(&c);
     assert_true(ok);
 }
+
+/* The inference forward (rnn_forward_ex with inference = 1: no cache for
+ * backward, chunked) gives the reference's y, h_n, c_n and logits. */
+void tc_inference_forward_matches_reference(void **state)
+{
+    tc_case c;
+    tc_case_init(&c, tc_cell(state), tc_row(state), 5, 1);
+    tc_out o;
+    tc_out_alloc(&c, &o);
+    rnn_forward_args a;
+    TU_OK(rnn_forward_args_init(&a, sizeof a));
+    a.seq_len = c.s.T;
+    a.batch = c.s.B;
+    a.x = c.x;
+    a.lengths = c.lengths;
+    a.h0 = c.h0;
+    a.c0 = c.c0;
+    a.y = o.y;
+    a.h_n = o.h_n;
+    a.c_n = o.c_n;
+    a.logits = o.logits;
+    a.inference = 1;
+    TU_OK(rnn_forward_ex(c.model, &a));
+    int ok = tc_forward_matches(&c, &o, FORWARD_TOL);
+    tc_out_free(&o);
+    tc_case_free(&c);
+    assert_true(ok);
+}
+
+/* rnn_forward_ex keeps what backward needs: the caller may overwrite x, h0
+ * and c0 as soon as it returns. */
+void tc_backward_does_not_read_inputs_after_forward_returns(void **state)
+{
+    tc_case c;
+    tc_case_init(&c, tc_cell(state), tc_row(state), 6, 1);
+    tc_out o;
+    tc_out_alloc(&c, &o);
+    TU_OK(rnn_zero_grad(c.model));
+    tc_forward(&c, &o);
+    tu_sentinel_fill(c.x, c.n_x);
+    if (c.h0)
+        tu_sentinel_fill(c.h0, c.n_h);
+    if (c.c0)
+        tu_sentinel_fill(c.c0, c.n_c);
+    tc_backward(&c, &o, TC_ALL);
+    int ok = tc_backward_matches(&c, &o, &c.ref, GRAD_TOL);
+    tc_out_free(&o);
+    tc_case_free(&c);
+    assert_true(ok);
+}
+
+/* One model run on several (T, B) in a row, its workspaces growing and
+ * shrinking, matches the reference every time (the row's lengths dropped;
+ * the same seed gives the same parameters). */
+void tc_gradients_match_reference_after_batch_and_length_change(void **state)
+{
+    static const int32_t sizes[][2] = { { 7, 5 }, { 2, 1 }, { 3, 2 }, { 9, 6 } };
+    tc_shape s = *tc_row(state);
+    memset(s.lengths, 0, sizeof s.lengths);
+    rnn_t *shared = NULL;
+    int ok = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        s.T = sizes[i][0];
+        s.B = sizes[i][1];
+        tc_case c;
+        tc_case_init(&c, tc_cell(state), &s, 7, 1);
+        if (!shared) {
+            shared = c.model;
+        } else {
+            float *params = NULL;
+            TU_OK(rnn_params(shared, &params, NULL));
+            memcpy(params, c.params, c.n_params * sizeof *params);
+            rnn_destroy(c.model);
+            c.model = shared;
+            c.params = params;
+        }
+        tc_out o;
+        tc_out_alloc(&c, &o);
+        TU_OK(rnn_zero_grad(c.model));
+        tc_forward(&c, &o);
+        tc_backward(&c, &o, TC_ALL);
+        ok &= tc_forward_matches(&c, &o, FORWARD_TOL);
+        ok &= tc_backward_matches(&c, &o, &c.ref, GRAD_TOL);
+        tc_out_free(&o);
+        c.model = NULL;
+        c.params = NULL;
+        tc_case_free(&c);
+    }
+    rnn_destroy(shared);
+    assert_true(ok);
+}
+
+/* Two training passes without rnn_zero_grad add up to twice the
+ * gradients; dx, dh0 and dc0 are written, not accumulated. */
+void tc_two_passes_without_zero_grad_give_twice_the_gradients(void **state)
+{
+    tc_case c;
+    tc_case_init(&c, tc_cell(state), tc_row(state), 8, 1);
+    tc_out o;
+    tc_out_alloc(&c, &o);
+    TU_OK(rnn_zero_grad(c.model));
+    for (int pass = 0; pass < 2; pass++) {
+        tc_forward(&c, &o);
+        tc_backward(&c, &o, TC_ALL);
+    }
+    refc_result twice = c.ref;
+    twice.dparams = calloc(c.n_params ? c.n_params : 1, sizeof *twice.dparams);
+    assert_non_null(twice.dparams);
+    for (size_t i = 0; i < c.n_params; i++)
+        twice.dparams[i] = 2.0 * c.ref.dparams[i];
+    int ok = tc_backward_matches(&c, &o, &twice, GRAD_TOL);
+    free(twice.dparams);
+    tc_out_free(&o);
+    tc_case_free(&c);
+    assert_true(ok);
+}
+
+/* rnn_step from (h0, c0), one call per step, gives the reference's y at
+ * every step and its h_n and c_n (unidirectional rows without lengths). */
+void tc_steps_match_reference(void **state)
+{
+    tc_case c;
+    tc_case_init(&c, tc_cell(state), tc_row(state), 9, 1);
+    const int32_t T = c.s.T, B = c.s.B, I = c.s.I, Ho = refc_hout(&c.m);
+    const size_t bo = (size_t)B * (size_t)Ho;
+    rnn_state_t *st = NULL;
+    TU_OK(rnn_state_create(&st, c.model, B));
+    if (c.h0)
+        TU_OK(rnn_state_set(st, c.h0));
+    if (c.c0)
+        TU_OK(rnn_state_set_cell(st, c.c0));
+    float *x_t = tu_floats((size_t)B * I), *y_t = tu_floats(bo);
+    float *h = tu_floats(c.n_h), *cell = tu_floats(c.n_c);
+    double *want = calloc(bo, sizeof *want);
+    assert_non_null(want);
+    ref_model sm = { c.s.I, Ho, c.s.L, 1, RNN_TANH, c.s.bias, c.s.batch_first, 0, 0 };
+    int ok = 1;
+    char what[64];
+    for (int32_t t = 0; t < T; t++) {
+        for (int32_t b = 0; b < B; b++) {
+            memcpy(x_t + (size_t)b * I, c.x + ref_seq_index(&sm, T, B, t, b, I, 0),
+                   (size_t)I * sizeof *x_t);
+            for (int32_t k = 0; k < Ho; k++)
+                want[(size_t)b * Ho + k] = c.ref.y[ref_seq_index(&sm, T, B, t, b, Ho, k)];
+        }
+        TU_OK(rnn_step(c.model, st, x_t, y_t));
+        snprintf(what, sizeof what, "%s/y_%d", c.s.name, (int)t);
+        ok &= tu_close(what, y_t, want, bo, FORWARD_TOL);
+    }
+    TU_OK(rnn_state_get(st, h));
+    ok &= tu_close("h", h, c.ref.h_n, c.n_h, FORWARD_TOL);
+    if (c.n_c) {
+        TU_OK(rnn_state_get_cell(st, cell));
+        ok &= tu_close("c", cell, c.ref.c_n, c.n_c, FORWARD_TOL);
+    }
+    free(x_t);
+    free(y_t);
+    free(h);
+    free(cell);
+    free(want);
+    rnn_state_destroy(st);
+    tc_case_free(&c);
+    assert_true(ok);
+}
+
+int tc_unidirectional_without_lengths(const tc_shape *s)
+{
+    return !s->bidirectional && s->lengths[0] == 0;
+}
+
+int tc_without_lengths(const tc_shape *s)
+{
+    return s->lengths[0] == 0;
+}

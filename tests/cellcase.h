@@ -91,10 +91,25 @@ void tc_reference_gradients_match_central_differences(void **state);
 void tc_forward_matches_reference(void **state);
 void tc_gradients_match_reference(void **state);
 void tc_gradients_match_reference_for_each_cotangent_alone(void **state);
+/* Also: the inference forward; backward after the caller overwrote x, h0,
+ * c0; one model over several (T, B); two passes accumulate; rnn_step. */
+void tc_inference_forward_matches_reference(void **state);
+void tc_backward_does_not_read_inputs_after_forward_returns(void **state);
+void tc_gradients_match_reference_after_batch_and_length_change(void **state);
+void tc_two_passes_without_zero_grad_give_twice_the_gradients(void **state);
+void tc_steps_match_reference(void **state);
+int tc_unidirectional_without_lengths(const tc_shape *s);
+int tc_without_lengths(const tc_shape *s);
 #define TC_COMMON_TESTS                                                      \
     TC_TABLE_TEST(tc_reference_gradients_match_central_differences, NULL),   \
     TC_TABLE_TEST(tc_forward_matches_reference, NULL),                       \
     TC_TABLE_TEST(tc_gradients_match_reference, NULL),                       \
-    TC_TABLE_TEST(tc_gradients_match_reference_for_each_cotangent_alone, NULL)
+    TC_TABLE_TEST(tc_gradients_match_reference_for_each_cotangent_alone, NULL), \
+    TC_TABLE_TEST(tc_inference_forward_matches_reference, NULL),             \
+    TC_TABLE_TEST(tc_backward_does_not_read_inputs_after_forward_returns, NULL), \
+    TC_TABLE_TEST(tc_gradients_match_reference_after_batch_and_length_change, \
+                  tc_without_lengths),                                       \
+    TC_TABLE_TEST(tc_two_passes_without_zero_grad_give_twice_the_gradients, NULL), \
+    TC_TABLE_TEST(tc_steps_match_reference, tc_unidirectional_without_lengths)
 
 #endif /* RNN_TEST_CELLCASE_H */
