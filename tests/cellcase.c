@@ -339,9 +339,10 @@ int32_t tc_cell(void **state)
     return ((const tc_slot *)*state)->cell;
 }
 
-int tc_run(const char *group, int32_t cell, const tc_table_test *table, size_t n_table)
+int tc_run(const char *group, int32_t cell, const struct CMUnitTest *plain, size_t n_plain,
+           const tc_table_test *table, size_t n_table)
 {
-    size_t max = n_table * tc_shape_count;
+    size_t max = n_plain + n_table * tc_shape_count;
     struct CMUnitTest *tests = calloc(max, sizeof *tests);
     char **names = calloc(max, sizeof *names);
     tc_slot *slots = calloc(tc_shape_count, sizeof *slots);
@@ -352,6 +353,8 @@ int tc_run(const char *group, int32_t cell, const tc_table_test *table, size_t n
         slots[r].cell = cell;
     }
     size_t n = 0;
+    for (size_t i = 0; i < n_plain; i++)
+        tests[n++] = plain[i];
     for (size_t i = 0; i < n_table; i++) {
         for (size_t r = 0; r < tc_shape_count; r++) {
             const tc_shape *s = &tc_shapes[r];
@@ -370,7 +373,7 @@ int tc_run(const char *group, int32_t cell, const tc_table_test *table, size_t n
         }
     }
     int failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < max; i++)
         free(names[i]);
     free(names);
     free(tests);

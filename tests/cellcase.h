@@ -69,8 +69,9 @@ int tc_backward_matches(const tc_case *c, const tc_out *o, const refc_result *wa
  * differences (eps 1e-6) of refc_loss, in double, to tol. */
 int tc_reference_matches_differences(const tc_case *c, double tol);
 
-/* A test run once per row of the cell's table accepted by `accepts` (NULL:
- * all), named "<name>/<row>"; tc_row(state) / tc_cell(state) find them. */
+/* The plain tests, then each table test once per row of the cell's table
+ * accepted by `accepts` (NULL: all), named "<name>/<row>"; tc_row(state)
+ * and tc_cell(state) find them. */
 typedef struct tc_table_test {
     const char *name;
     CMUnitTestFunction fn;
@@ -80,7 +81,8 @@ typedef struct tc_table_test {
 
 const tc_shape *tc_row(void **state);
 int32_t tc_cell(void **state);
-int tc_run(const char *group, int32_t cell, const tc_table_test *table, size_t n);
+int tc_run(const char *group, int32_t cell, const struct CMUnitTest *plain, size_t n_plain,
+           const tc_table_test *table, size_t n_table);
 
 /* The table tests both programs run (state: a row from tc_run):
  * the reference's gradients against its central differences (1e-6);

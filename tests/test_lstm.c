@@ -14,5 +14,5 @@ int main(void)
     static const tc_table_test table[] = {
         TC_COMMON_TESTS,
     };
-    return tc_run("test_lstm", RNN_CELL_LSTM, table, sizeof table / sizeof table[0]);
+    return tc_run("test_lstm", RNN_CELL_LSTM, NULL, 0, table, sizeof table / sizeof table[0]);
 }
