@@ -82,6 +82,23 @@ static rnn_config case_config(const tc_case *c, uint64_t seed)
     return cfg;
 }
 
+void tc_reference_for(const tc_case *c, int use, refc_result *want)
+{
+    double *p = tu_to_double(c->params, c->n_params), *x = tu_to_double(c->x, c->n_x);
+    double *h0 = tu_to_double(c->h0, c->n_h), *c0 = tu_to_double(c->c0, c->n_c);
+    double *dy = use & TC_DY ? tu_to_double(c->dy, c->n_y) : NULL;
+    double *dh_n = use & TC_DH_N ? tu_to_double(c->dh_n, c->n_h) : NULL;
+    double *dc_n = use & TC_DC_N ? tu_to_double(c->dc_n, c->n_c) : NULL;
+    double *dl = use & TC_DLOGITS ? tu_to_double(c->dlogits, c->n_logits) : NULL;
+    refc_batch in = { c->s.T, c->s.B, x, c->lengths, h0, c0 };
+    refc_cotangents cot = { dy, dh_n, dc_n, dl };
+    if (refc_run(&c->m, p, &in, &cot, want) != 0)
+        fail_msg("%s: reference out of memory", c->s.name);
+    double *all[] = { p, x, h0, c0, dy, dh_n, dc_n, dl };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+}
+
 void tc_case_init(tc_case *c, int32_t cell, const tc_shape *s, uint64_t seed,
                   int with_library)
 {
@@ -126,19 +143,7 @@ void tc_case_init(tc_case *c, int32_t cell, const tc_shape *s, uint64_t seed,
     if (c->n_logits)
         c->dlogits = random_floats(&rng, c->n_logits, 1.0);
 
-    double *p = tu_to_double(c->params, c->n_params), *x = tu_to_double(c->x, c->n_x);
-    double *h0 = tu_to_double(c->h0, c->n_h), *c0 = tu_to_double(c->c0, c->n_c);
-    double *dy = tu_to_double(c->dy, c->n_y), *dh_n = tu_to_double(c->dh_n, c->n_h);
-    double *dc_n = tu_to_double(c->dc_n, c->n_c);
-    double *dlogits = tu_to_double(c->dlogits, c->n_logits);
-    refc_batch in = { T, B, x, c->lengths, h0, c0 };
-    refc_cotangents cot = { dy, dh_n, dc_n, dlogits };
-    int rc = refc_run(&c->m, p, &in, &cot, &c->ref);
-    double *all[] = { p, x, h0, c0, dy, dh_n, dc_n, dlogits };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        free(all[i]);
-    if (rc != 0)
-        fail_msg("%s: reference out of memory", s->name);
+    tc_reference_for(c, TC_ALL, &c->ref);
 }
 
 void tc_case_free(tc_case *c)
@@ -183,19 +188,25 @@ void tc_out_free(tc_out *o)
     memset(o, 0, sizeof *o);
 }
 
+/* The case's inputs and o's outputs in *a. */
+static void forward_args(const tc_case *c, tc_out *o, rnn_forward_args *a)
+{
+    TU_OK(rnn_forward_args_init(a, sizeof *a));
+    a->seq_len = c->s.T;
+    a->batch = c->s.B;
+    a->x = c->x;
+    a->lengths = c->lengths;
+    a->h0 = c->h0;
+    a->c0 = c->c0;
+    a->y = o->y;
+    a->h_n = o->h_n;
+    a->c_n = o->c_n;
+}
+
 void tc_forward(tc_case *c, tc_out *o)
 {
     rnn_forward_args a;
-    TU_OK(rnn_forward_args_init(&a, sizeof a));
-    a.seq_len = c->s.T;
-    a.batch = c->s.B;
-    a.x = c->x;
-    a.lengths = c->lengths;
-    a.h0 = c->h0;
-    a.c0 = c->c0;
-    a.y = o->y;
-    a.h_n = o->h_n;
-    a.c_n = o->c_n;
+    forward_args(c, o, &a);
     TU_OK(rnn_forward_ex(c->model, &a));
     if (c->s.O > 0)
         TU_OK(rnn_head_forward(c->model, o->logits));
@@ -424,23 +435,6 @@ void tc_gradients_match_reference(void **state)
     assert_true(ok);
 }
 
-/* The reference's gradients for the cotangents in `use` only. */
-static void reference_for(const tc_case *c, int use, refc_result *want)
-{
-    double *p = tu_to_double(c->params, c->n_params), *x = tu_to_double(c->x, c->n_x);
-    double *h0 = tu_to_double(c->h0, c->n_h), *c0 = tu_to_double(c->c0, c->n_c);
-    double *dy = use & TC_DY ? tu_to_double(c->dy, c->n_y) : NULL;
-    double *dh_n = use & TC_DH_N ? tu_to_double(c->dh_n, c->n_h) : NULL;
-    double *dc_n = use & TC_DC_N ? tu_to_double(c->dc_n, c->n_c) : NULL;
-    double *dl = use & TC_DLOGITS ? tu_to_double(c->dlogits, c->n_logits) : NULL;
-    refc_batch in = { c->s.T, c->s.B, x, c->lengths, h0, c0 };
-    refc_cotangents cot = { dy, dh_n, dc_n, dl };
-    assert_int_equal(refc_run(&c->m, p, &in, &cot, want), 0);
-    double *all[] = { p, x, h0, c0, dy, dh_n, dc_n, dl };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        free(all[i]);
-}
-
 /* Each cotangent alone drives the right gradients: a cell-state path that
  * only dc_n reaches, or one that only dh_n reaches, cannot hide behind
  * the others. */
@@ -454,7 +448,7 @@ void tc_gradients_match_reference_for_each_cotangent_alone(void **state)
     int ok = 1;
     for (size_t u = 0; u < n_uses; u++) {
         refc_result want;
-        reference_for(&c, uses[u], &want);
+        tc_reference_for(&c, uses[u], &want);
         tc_out o;
         tc_out_alloc(&c, &o);
         TU_OK(rnn_zero_grad(c.model));
@@ -480,16 +474,7 @@ void tc_inference_forward_matches_reference(void **state)
     tc_out o;
     tc_out_alloc(&c, &o);
     rnn_forward_args a;
-    TU_OK(rnn_forward_args_init(&a, sizeof a));
-    a.seq_len = c.s.T;
-    a.batch = c.s.B;
-    a.x = c.x;
-    a.lengths = c.lengths;
-    a.h0 = c.h0;
-    a.c0 = c.c0;
-    a.y = o.y;
-    a.h_n = o.h_n;
-    a.c_n = o.c_n;
+    forward_args(&c, &o, &a);
     a.logits = o.logits;
     a.inference = 1;
     TU_OK(rnn_forward_ex(c.model, &a));

@@ -45,6 +45,12 @@ void tc_case_init(tc_case *c, int32_t cell, const tc_shape *s, uint64_t seed,
                   int with_library);
 void tc_case_free(tc_case *c);
 
+enum { TC_DY = 1, TC_DH_N = 2, TC_DC_N = 4, TC_DLOGITS = 8, TC_ALL = 15 };
+
+/* The reference run on the case for the cotangents in `use` only (a mask
+ * of TC_DY, TC_DH_N, TC_DC_N, TC_DLOGITS). */
+void tc_reference_for(const tc_case *c, int use, refc_result *want);
+
 /* librnn's answers, allocated filled with TU_SENTINEL. */
 typedef struct tc_out {
     float *y, *h_n, *c_n, *logits, *grads, *dx, *dh0, *dc0;
@@ -57,7 +63,6 @@ void tc_forward(tc_case *c, tc_out *o);
 /* rnn_head_backward + rnn_backward_ex with the case's cotangents (those
  * of `use` only: a mask of TC_DY, TC_DH_N, TC_DC_N, TC_DLOGITS): dx, dh0,
  * dc0, and a copy of the gradients into grads. */
-enum { TC_DY = 1, TC_DH_N = 2, TC_DC_N = 4, TC_DLOGITS = 8, TC_ALL = 15 };
 void tc_backward(tc_case *c, tc_out *o, int use);
 
 /* librnn against the reference, |got - want| <= tol * max(1, |want|). */
