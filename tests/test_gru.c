@@ -21,7 +21,9 @@ static void cell_state_arguments_are_refused(void **state)
     cfg.cell = RNN_CELL_GRU;
     rnn_t *model = NULL;
     TU_OK(rnn_create(&model, &cfg));
-    float x[2 * 2] = { 0.5f, -1.0f, 0.25f, 2.0f }, y[2 * 2 * 3], c[2 * 3], dx[4];
+    /* T = 2, B = 2, I = 2, H = 3 */
+    float x[2 * 2 * 2] = { 0.5f, -1.0f, 0.25f, 2.0f, 1.5f, -0.5f, 0.0f, 1.0f };
+    float y[2 * 2 * 3], c[2 * 3], dx[2 * 2 * 2];
     tu_sentinel_fill(y, 12);
     tu_sentinel_fill(c, 6);
     rnn_forward_args fa;
@@ -46,10 +48,10 @@ static void cell_state_arguments_are_refused(void **state)
             ba.dc_n = c;
         else
             ba.dc0 = c;
-        tu_sentinel_fill(dx, 4);
+        tu_sentinel_fill(dx, 8);
         TU_FAILS(RNN_E_INVALID_ARG, "rnn_backward_ex", rnn_backward_ex(model, &ba));
         assert_non_null(strstr(rnn_last_error(), i == 0 ? "dc_n" : "dc0"));
-        assert_true(tu_sentinel_intact("dx", dx, 4));
+        assert_true(tu_sentinel_intact("dx", dx, 8));
         assert_true(tu_sentinel_intact("dc0", c, 6));
     }
     rnn_destroy(model);
