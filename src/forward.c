@@ -62,15 +62,17 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
     const rnn_cell_ops *ops = model->cell_ops;
     const size_t cells = (size_t)model->num_cells, hidden = (size_t)cfg->hidden_size;
     const size_t gates = (size_t)ops->gates, width = (size_t)rnn__state_size(cfg);
-    size_t states, steps, outputs;
+    size_t states, steps, outputs, step_outputs;
     memset(floats, 0, PARTS * sizeof floats[0]);
-    /* states and steps count H units (c, the gates), outputs S (h) */
+    /* states and steps count H units (c, the gates); outputs (T+1 slots)
+     * and step_outputs (T steps of one cell) S units (h) */
     if (!rnn__mul3((size_t)seq_len + 1, (size_t)batch, hidden, &states) ||
         !rnn__mul(states, cells, &states) ||
         !rnn__mul3((size_t)seq_len, (size_t)batch, hidden, &steps) ||
         !rnn__mul(steps, cells, &steps) ||
         !rnn__mul3((size_t)seq_len + 1, (size_t)batch, width, &outputs) ||
         !rnn__mul(outputs, cells, &outputs) ||
+        !rnn__mul3((size_t)seq_len, (size_t)batch, width, &step_outputs) ||
         !rnn__mul3((size_t)seq_len, (size_t)batch, (size_t)cfg->input_size,
                    &floats[PART_X]) ||
         (!ops->project_into_state && !rnn__mul(steps, gates, &floats[PART_PROJ])) ||
@@ -83,17 +85,13 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
     /* One W_hh^T copy, reused cell after cell: the cells run one at a time. */
     floats[PART_W_HH_T] = width * (size_t)w_hh_t_ld;
     if (kind == PASS_TRAIN_DROPOUT) {
-        /* outputs counts every cell and T+1 slots; the layers below the top
-         * have D fewer cells, and T steps each */
+        /* the layers below the top: D fewer cells than outputs counts */
         floats[PART_MASK] = floats[PART_DROPPED] =
-            outputs / cells / ((size_t)seq_len + 1) * (size_t)seq_len *
-            (cells - (size_t)model->dirs);
+            step_outputs * (cells - (size_t)model->dirs);
     }
-    if (kind == PASS_INFER) /* h, then c */
-        floats[PART_CARRY] = outputs / ((size_t)seq_len + 1) +
-                             (ops->has_cell_state
-                                  ? states / ((size_t)seq_len + 1)
-                                  : 0);
+    if (kind == PASS_INFER) /* h, then c: one slot of each cell */
+        floats[PART_CARRY] = (size_t)batch * cells *
+                             (width + (ops->has_cell_state ? hidden : 0));
     floats[PART_LENGTHS] = (size_t)batch; /* int32, at the end */
     return true;
 }

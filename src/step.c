@@ -13,8 +13,7 @@ struct rnn_state {
     int32_t batch, input_size, hidden_size, num_layers;
     int32_t state_size; /* S: h's width, proj_size with a projection, else H */
     const rnn_cell_ops *cell_ops; /* of the model it was made for */
-    int32_t states;   /* 1: h; 2: h and c (the cell's has_cell_state) */
-    float *h;         /* [L, B, S], then c [L, B, H] when states = 2 */
+    float *h;         /* [L, B, S], then c [L, B, H] (has_cell_state) */
     float *c;         /* the c part of the block, or NULL */
     float *scratch;   /* [B, G*H]: a layer's projection */
     float *rec;       /* [B, G*H]: its rec, when kept apart; or NULL */
@@ -88,7 +87,6 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     state->state_size = width;
     state->num_layers = cfg->num_layers;
     state->cell_ops = ops;
-    state->states = (int32_t)states;
     state->h = h;
     state->c = states == 2 ? h + lbs : NULL;
     state->saved = h + all;

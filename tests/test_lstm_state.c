@@ -21,6 +21,7 @@
 typedef struct spec {
     int32_t I, H, P, L, D, bias, batch_first, T, B;
     int32_t lengths[4]; /* all 0: NULL */
+    float dropout;      /* > 0: the same masks in every forward (reseeded) */
 } spec;
 
 typedef struct lstm_case {
@@ -43,6 +44,7 @@ static rnn_config lstm_config(const spec *s)
     cfg.bidirectional = s->D - 1;
     cfg.bias = s->bias;
     cfg.batch_first = s->batch_first;
+    cfg.dropout = s->dropout;
     cfg.seed = 11;
     return cfg;
 }
@@ -101,6 +103,8 @@ static rnn_status case_forward(lstm_case *c, int32_t inference)
     args.h_n = c->h_n;
     args.c_n = c->c_n;
     args.inference = inference;
+    if (c->s.dropout > 0.0f)
+        TU_OK(rnn_seed_dropout(c->model, 7));
     return rnn_forward_ex(c->model, &args);
 }
 
@@ -178,8 +182,8 @@ static void check_gradients(const spec *s)
 
 /* Two layers both ways with lengths, bias; one layer, no bias,
  * batch_first, B = 1. */
-static const spec deep_bidirectional = {3, 4, 0, 2, 2, 1, 0, 5, 3, {5, 3, 1}};
-static const spec plain_batch_first = {2, 3, 0, 1, 1, 0, 1, 4, 1, {0}};
+static const spec deep_bidirectional = {3, 4, 0, 2, 2, 1, 0, 5, 3, {5, 3, 1}, 0.0f};
+static const spec plain_batch_first = {2, 3, 0, 1, 1, 0, 1, 4, 1, {0}, 0.0f};
 
 static void gradients_match_differences(void **state)
 {
@@ -191,8 +195,8 @@ static void gradients_match_differences(void **state)
 /* The same shapes with a projection: P = 2 of H = 4 (lengths in both
  * directions: the reverse direction's padded steps must not reach dW_hr),
  * P = 1 of H = 3. */
-static const spec projected_deep = {3, 4, 2, 2, 2, 1, 0, 5, 3, {5, 3, 1}};
-static const spec projected_plain = {2, 3, 1, 1, 1, 0, 1, 4, 2, {0}};
+static const spec projected_deep = {3, 4, 2, 2, 2, 1, 0, 5, 3, {5, 3, 1}, 0.0f};
+static const spec projected_plain = {2, 3, 1, 1, 1, 0, 1, 4, 2, {0}, 0.0f};
 
 static void projected_gradients_match_differences(void **state)
 {
@@ -201,13 +205,44 @@ static void projected_gradients_match_differences(void **state)
     check_gradients(&projected_plain);
 }
 
+/* Dropout between layers reads and masks P-wide outputs: the gradients of
+ * one fixed set of masks (reseeded before each forward). */
+static void projected_gradients_with_dropout_match_differences(void **state)
+{
+    (void)state;
+    const spec dropped = {3, 4, 2, 2, 2, 1, 0, 5, 3, {5, 3, 1}, 0.4f};
+    check_gradients(&dropped);
+}
+
+/* The inference forward runs long sequences in chunks of steps, carrying
+ * h [L*D, B, P] and c [L*D, B, H] between them: the same bits as the
+ * training forward. */
+static void projected_inference_equals_training_over_chunks(void **state)
+{
+    (void)state;
+    const spec long_batch = {2, 5, 3, 2, 1, 1, 1, 70, 64, {0}, 0.0f};
+    lstm_case c;
+    case_init(&c, &long_batch, 2);
+    TU_OK(case_forward(&c, 0));
+    float *y = tu_copy(c.y, c.n_y), *h_n = tu_copy(c.h_n, c.n_h);
+    float *c_n = tu_copy(c.c_n, c.n_c);
+    TU_OK(case_forward(&c, 1));
+    assert_memory_equal(c.y, y, c.n_y * sizeof(float));
+    assert_memory_equal(c.h_n, h_n, c.n_h * sizeof(float));
+    assert_memory_equal(c.c_n, c_n, c.n_c * sizeof(float));
+    free(y);
+    free(h_n);
+    free(c_n);
+    case_free(&c);
+}
+
 /* Forward over x[0, k) then x[k, T) from the first part's h_n and c_n
  * gives the whole forward's y, h_n, c_n; the inference forward gives the
  * training one's bits; c0 NULL is c0 = 0; one array may be c0 and c_n. */
 static void cell_state_carries_between_calls(void **state)
 {
     (void)state;
-    const spec s = {3, 5, 0, 2, 1, 1, 0, 6, 2, {0}};
+    const spec s = {3, 5, 0, 2, 1, 1, 0, 6, 2, {0}, 0.0f};
     lstm_case c;
     case_init(&c, &s, 9);
     TU_OK(case_forward(&c, 0));
@@ -269,7 +304,7 @@ static void cell_state_carries_between_calls(void **state)
  * rnn_state_set_cell) gives rnn_forward's outputs and final states. */
 static void check_step_against_forward(bool packed, int32_t proj)
 {
-    const spec s = {3, 6, proj, 2, 1, 1, 0, 7, 3, {0}};
+    const spec s = {3, 6, proj, 2, 1, 1, 0, 7, 3, {0}, 0.0f};
     lstm_case c;
     case_init(&c, &s, 21);
     TU_OK(case_forward(&c, 0));
@@ -318,7 +353,7 @@ static void packed_step_equals_forward(void **state)
  * nothing (test_steady_state.c does the Elman cell). */
 static void check_steady_state(int32_t proj)
 {
-    const spec s = {3, 5, proj, 2, 2, 1, 0, 6, 3, {6, 2, 4}};
+    const spec s = {3, 5, proj, 2, 2, 1, 0, 6, 3, {6, 2, 4}, 0.0f};
     lstm_case c;
     case_init(&c, &s, 4);
     float *dc0 = tu_floats(c.n_c);
@@ -340,7 +375,7 @@ static void check_steady_state(int32_t proj)
     free(dc0);
     case_free(&c);
 
-    const spec one_way = {3, 5, proj, 2, 1, 1, 0, 1, 3, {0}};
+    const spec one_way = {3, 5, proj, 2, 1, 1, 0, 1, 3, {0}, 0.0f};
     case_init(&c, &one_way, 4);
     TU_OK(rnn_pack_weights(c.model));
     rnn_state_t *st = NULL;
@@ -487,7 +522,7 @@ static void expect_shape(const rnn_t *model, const char *name, int32_t rows,
 static void projected_tensors_have_torch_shapes(void **state)
 {
     (void)state;
-    const spec s = {3, 5, 2, 2, 2, 1, 0, 1, 1, {0}};
+    const spec s = {3, 5, 2, 2, 2, 1, 0, 1, 1, {0}, 0.0f};
     rnn_config cfg = lstm_config(&s);
     cfg.output_size = 4;
     rnn_t *model = NULL;
@@ -575,7 +610,7 @@ static void projected_orthogonal_init_per_block(void **state)
 {
     (void)state;
     enum { H = 6, P = 3 };
-    const spec s = {2, H, P, 1, 1, 1, 0, 1, 1, {0}};
+    const spec s = {2, H, P, 1, 1, 1, 0, 1, 1, {0}, 0.0f};
     rnn_config cfg = lstm_config(&s);
     rnn_t *model = NULL;
     TU_OK(rnn_create(&model, &cfg));
@@ -616,8 +651,8 @@ static void projected_orthogonal_init_per_block(void **state)
 static void projected_refusals(void **state)
 {
     (void)state;
-    const spec plain = {3, 5, 0, 1, 1, 1, 0, 2, 2, {0}};
-    const spec projected = {3, 5, 2, 1, 1, 1, 0, 2, 2, {0}};
+    const spec plain = {3, 5, 0, 1, 1, 1, 0, 2, 2, {0}, 0.0f};
+    const spec projected = {3, 5, 2, 1, 1, 1, 0, 2, 2, {0}, 0.0f};
     lstm_case a, b;
     case_init(&a, &plain, 1);
     case_init(&b, &projected, 1);
@@ -662,6 +697,8 @@ int main(void)
         cmocka_unit_test(dc_n_alone_is_propagated),
         cmocka_unit_test(refusals),
         cmocka_unit_test(projected_gradients_match_differences),
+        cmocka_unit_test(projected_gradients_with_dropout_match_differences),
+        cmocka_unit_test(projected_inference_equals_training_over_chunks),
         cmocka_unit_test(projected_tensors_have_torch_shapes),
         cmocka_unit_test(projected_model_round_trips_a_file),
         cmocka_unit_test(projected_orthogonal_init_per_block),
