@@ -21,6 +21,7 @@ struct rnn_state {
     float *saved;     /* [states, L, B, H]: the states before a checked step,
                          to undo it */
     float *joined;    /* [B, max(I, H) + H]: [x | h] rows for packed weights */
+    float *embedded;  /* [B, I]: the embedding rows of rnn_step_tokens' ids */
 };
 
 static rnn_status check_streamable(const rnn_t *model, const char *func)
@@ -58,9 +59,10 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     const size_t widest = (size_t)(cfg->input_size > cfg->hidden_size
                                        ? cfg->input_size
                                        : cfg->hidden_size);
-    /* + joined: B*(max(I, H) + H) */
+    /* + joined and embedded: B*(max(I, H) + H + I) */
     if (!rnn__mul3(units, (size_t)batch, (size_t)cfg->hidden_size, &floats) ||
-        !rnn__mul(widest + (size_t)cfg->hidden_size, (size_t)batch, &joined) ||
+        !rnn__mul(widest + (size_t)cfg->hidden_size + (size_t)cfg->input_size,
+                  (size_t)batch, &joined) ||
         (floats += joined) < joined || floats > (size_t)INT32_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
                          "state of batch %d x hidden %d x %d layers is too large",
@@ -88,6 +90,7 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     state->cell_saved = state->scratch + (state->rec != NULL ? 2 : 1) * projection;
     state->joined = state->cell_saved +
                     (size_t)batch * ops->saved_units * cfg->hidden_size;
+    state->embedded = state->joined + (size_t)batch * (widest + cfg->hidden_size);
     *out = state;
     return RNN_OK;
 }
@@ -365,15 +368,11 @@ static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
     }
 }
 
-rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
-                    float *y_t)
+/* The step of rnn_step and rnn_step_tokens from the checked rows x_t. */
+static rnn_status step_rows(const rnn_t *model, rnn_state_t *state,
+                            const float *x_t, float *y_t, const char *func)
 {
-    static const char *func = "rnn_step";
-    rnn_status status = check_pair(model, state, func);
-    if (status != RNN_OK)
-        return status;
-    if (x_t == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
+    rnn_status status;
     const size_t bh = (size_t)state->batch * state->hidden_size;
     if (!model->check_finite) {
         advance(model, state, x_t);
@@ -399,6 +398,23 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
     return RNN_OK;
 }
 
+rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
+                    float *y_t)
+{
+    static const char *func = "rnn_step";
+    rnn_status status = check_pair(model, state, func);
+    if (status != RNN_OK)
+        return status;
+    if (x_t == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
+    if (model->cfg.vocab_size > 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model takes token ids (vocab_size %d): call "
+                         "rnn_step_tokens with ids_t",
+                         model->cfg.vocab_size);
+    return step_rows(model, state, x_t, y_t, func);
+}
+
 rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
                            const int32_t *ids_t, float *y_t)
 {
@@ -408,10 +424,18 @@ rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
         return status;
     if (ids_t == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "ids_t is NULL");
-    (void)y_t;
-    return rnn__fail(RNN_E_INVALID_ARG, func,
-                     "the model has no embedding (vocab_size is 0): call "
-                     "rnn_step with x_t");
+    if (model->cfg.vocab_size == 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model has no embedding (vocab_size is 0): call "
+                         "rnn_step with x_t");
+    status = rnn__embedding_check_ids(model, ids_t, 1, state->batch, NULL,
+                                      func);
+    if (status != RNN_OK)
+        return status;
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               rnn__embedding_gather(model, ids_t, state->batch,
+                                     state->embedded));
+    return step_rows(model, state, state->embedded, y_t, func);
 }
 
 rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
