@@ -4,7 +4,7 @@
  * float-input model with the same RNN weights fed the gathered embedding
  * rows x = E[ids] (outputs, every RNN gradient, and the embedding gradient
  * as the scatter-add of that model's dx, the padding row zero), both ways
- * of projecting (gathered rows, or the projected table when V <= T*B), all
+ * of projecting (gathered rows, or the projected table when 2V <= T*B), all
  * three cells; central differences of the embedding rows (repeated ids);
  * rnn_step_tokens against the forward; the inference forward against the
  * training one; init (the RNN's draws unchanged, the table N(0, 1), the
@@ -141,7 +141,7 @@ static rnn_status forward_tokens(pair *p, int32_t inference, float *y,
     return rnn_forward_ex(p->tok, &args);
 }
 
-/* Gathered rows (V > T*B) and the projected table (V <= T*B), each cell,
+/* Gathered rows (2V > T*B) and the projected table (2V <= T*B), each cell,
  * with layers, directions, batch_first, lengths and padding. */
 static const spec SPECS[] = {
     {RNN_CELL_RNN, 11, 3, 4, 1, 1, 0, 2, 3, NO_PAD, 0},
@@ -300,7 +300,7 @@ static void step_tokens_equals_forward(void **state)
 static void inference_forward_equals_training_forward(void **state)
 {
     (void)state;
-    const int32_t vocabs[2] = {7, 9000}; /* <= T*B: table; > T*B: gather */
+    const int32_t vocabs[2] = {7, 9000}; /* 2V <= T*B: table; else gather */
     for (int v = 0; v < 2; ++v) {
         const spec s = {RNN_CELL_GRU, vocabs[v], 2, 3, 2, 1, 1, 100, 64, 3, 1};
         pair p;
