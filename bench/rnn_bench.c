@@ -702,8 +702,9 @@ static void add_profile_results(config_ctx *x)
                      sp->op);
             if (strcmp(name, "fwd.rec") == 0)
                 snprintf(d + strlen(d), sizeof d - strlen(d), ": %s (%d, %d, %d) on %s",
-                         rec_call_name(s->batch, x->transposed), s->batch, s->hidden,
-                         s->hidden, x->transposed ? "W_hh^T" : "W_hh");
+                         rec_call_name(s->batch, x->transposed), s->batch,
+                         bench_cell_gates(s->cell) * s->hidden, s->hidden,
+                         x->transposed ? "W_hh^T" : "W_hh");
             add_result(r, "blas", name, "part", what, d,
                        bench_profiled_phase(x->prof, op, phase),
                        flops_of_part(&x->fl, name), 0);
