@@ -24,7 +24,7 @@ endif()
 if(TARGET adding_problem)
   # A few steps of each cell on short sequences: the program runs all three
   # cells, evaluates, writes its curves and prints its key=value line (the
-  # default run, T = 100 and 2000 steps, is the documented experiment).
+  # default run, T = 100 and 4000 steps, is the documented experiment).
   add_test(NAME adding_problem_smoke
     COMMAND adding_problem --seq-len 20 --steps 20 --eval-every 10
                            --test-samples 64

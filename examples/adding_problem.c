@@ -68,12 +68,12 @@ static void usage(FILE *out)
           "with the same budget and prints each one's test MSE against the\n"
           "baseline of always answering 1.0.\n"
           "  --seq-len N       steps per sequence, T (default 100)\n"
-          "  --steps N         training steps per cell (default 2000)\n"
+          "  --steps N         training steps per cell (default 4000)\n"
           "  --batch N         sequences per step (default 32)\n"
           "  --hidden N        hidden size (default 64)\n"
           "  --lr F            Adam learning rate (default 0.002)\n"
           "  --clip F          gradient norm clipping (default 1; 0 = none)\n"
-          "  --eval-every N    test MSE every N steps (default 100)\n"
+          "  --eval-every N    test MSE every N steps (default 200)\n"
           "  --test-samples N  test sequences (default 1024, rounded up to\n"
           "                    whole batches)\n"
           "  --cells LIST      comma-separated, of rnn, lstm, gru (default all)\n"
@@ -106,8 +106,8 @@ static int parse_cells(const char *text, options *o)
 /* Returns 0 to go on, 1 after --help, -1 on a bad command line. */
 static int parse_options(int argc, char **argv, options *o)
 {
-    *o = (options){.seq_len = 100, .steps = 2000, .batch = 32, .hidden = 64,
-                   .eval_every = 100, .test_samples = 1024, .lr = 0.002,
+    *o = (options){.seq_len = 100, .steps = 4000, .batch = 32, .hidden = 64,
+                   .eval_every = 200, .test_samples = 1024, .lr = 0.002,
                    .clip = 1.0, .max_mse = 0.0, .seed = 1,
                    .cells = {RNN_CELL_RNN, RNN_CELL_LSTM, RNN_CELL_GRU},
                    .num_cells = 3, .csv = NULL};
