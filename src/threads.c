@@ -32,8 +32,10 @@ static const double min_slice_flops = 4e6;
 static atomic_int requested; /* rnn_set_num_threads's n; 0: automatic */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static atomic_bool set_by_call;
+static int automatic; /* the default count, found once with the variable */
 
-/* The CPUs this process may run on. */
+/* The CPUs this process may run on (when librnn first computes: a later
+ * change of the affinity is not seen). */
 static int available_cpus(void)
 {
     cpu_set_t set;
@@ -47,6 +49,8 @@ static int available_cpus(void)
  * else is ignored (automatic). A call to rnn_set_num_threads wins. */
 static void read_env(void)
 {
+    const int cpus = available_cpus();
+    automatic = cpus < RNN__MAX_THREADS ? cpus : RNN__MAX_THREADS;
     const char *text = getenv("RNN_NUM_THREADS");
     if (text == NULL || *text == '\0' || atomic_load(&set_by_call))
         return;
@@ -66,10 +70,7 @@ int rnn__num_threads(void)
 #endif
     pthread_once(&env_once, read_env);
     const int n = atomic_load(&requested);
-    if (n > 0)
-        return n;
-    const int cpus = available_cpus();
-    return cpus < RNN__MAX_THREADS ? cpus : RNN__MAX_THREADS;
+    return n > 0 ? n : automatic;
 }
 
 rnn_status rnn_set_num_threads(int n)
