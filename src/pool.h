@@ -3,9 +3,9 @@
  * pool.h - librnn's own worker threads (pool.c) and the threading policy
  * around them (threads.c). Never installed.
  *
- * A parallel region runs `count` tasks, indices 0 .. count-1, task 0 on the
- * calling thread and the others on persistent workers; it returns when all
- * are done (fork-join). The partition of the work is the caller's and
+ * A parallel region runs `count` tasks, indices 0 .. count-1, claimed one
+ * at a time by the calling thread and persistent workers; it returns when
+ * all are done (fork-join). The partition of the work is the caller's and
  * depends only on `count`: when the workers are busy (another thread's
  * region) or the call is made from inside a region, the caller runs every
  * task itself, one after the other, over the same partition, so results

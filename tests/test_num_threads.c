@@ -7,13 +7,19 @@
  * (two bidirectional layers with lengths: batch slices, padded rows,
  * both directions, the layer input gradient) at 2, 3 and 4 threads gives
  * the one-thread outputs and gradients within rounding, and at each count
- * the same bits from run to run. Under ThreadSanitizer too (tsan_num_threads).
+ * the same bits from run to run; a child forked after the workers started
+ * gets the same bits with workers of its own. Under ThreadSanitizer too
+ * (tsan_num_threads; without the fork, which TSan does not support).
  */
+#define _POSIX_C_SOURCE 200809L /* fork, waitpid */
+
 #include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Batch slices need enough rows and work (src/threads.c): B = 48 rows of
  * T = 16 steps at H = 96 give every cell 2 or more slices. */
@@ -178,6 +184,29 @@ static void gru_results_match_one_thread_and_repeat_bit_for_bit(void **state)
     check_cell(RNN_CELL_GRU);
 }
 
+/* A child forked after the workers started computes with workers of its
+ * own (the pool's fork handlers), and gets the parent's bits. */
+#ifndef __SANITIZE_THREAD__ /* TSan cannot start threads after a fork */
+static void a_forked_child_gets_the_same_results(void **state)
+{
+    (void)state;
+    pass_out parent;
+    train_pass(RNN_CELL_LSTM, 2, &parent);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        pass_out child;
+        train_pass(RNN_CELL_LSTM, 2, &child);
+        _exit(same(&child, &parent) ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    free_pass(&parent);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +216,9 @@ int main(void)
         cmocka_unit_test(elman_results_match_one_thread_and_repeat_bit_for_bit),
         cmocka_unit_test(lstm_results_match_one_thread_and_repeat_bit_for_bit),
         cmocka_unit_test(gru_results_match_one_thread_and_repeat_bit_for_bit),
+#ifndef __SANITIZE_THREAD__
+        cmocka_unit_test(a_forked_child_gets_the_same_results),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
