@@ -264,6 +264,7 @@ typedef struct backprop {
     int32_t cell, dir;
     float *grad, *d_proj;
     const cell_state_ends *ends;
+    int columns; /* column blocks of each step's product (forward.c) */
 } backprop;
 
 /* Walks the slice's steps: completes dL/dh_t with dR_{t+1} W_hh and has
@@ -300,8 +301,9 @@ static void backprop_rows(void *ctx, int32_t first, int32_t rows)
             const float *d_rec_later = d_rec_rows(
                 model, job->d_proj + (size_t)later * step + p_at, later, r);
             RNN__PHASE(RNN__PHASE_BWD_REC,
-                       rnn__rows_product(rows, hidden, width, d_rec_later,
-                                         w_hh, hidden, false, 1.0f, dh_t));
+                       rnn__columns_product(job->columns, rows, hidden, width,
+                                            d_rec_later, w_hh, hidden, false,
+                                            1.0f, dh_t));
         }
         if (dc_all != NULL)
             RNN__PHASE(RNN__PHASE_BWD_COPY,
@@ -330,11 +332,14 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
 {
     const rnn_cache *cache = &model->cache;
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
-    backprop job = {model, cell, dir, grad, d_proj, ends};
+    const int32_t hidden = model->cfg.hidden_size;
+    backprop job = {model, cell, dir, grad, d_proj, ends,
+                    rnn__column_slices(cache->batch, hidden, width)};
     rnn__parallel_rows(cache->batch,
-                       rnn__row_slices(cache->batch, 2.0 * cache->seq_len *
-                                                         width *
-                                                         model->cfg.hidden_size),
+                       job.columns > 1
+                           ? 1
+                           : rnn__row_slices(cache->batch, 2.0 * cache->seq_len *
+                                                               width * hidden),
                        backprop_rows, &job);
 }
 

@@ -150,6 +150,49 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
 }
 
 
+/* Column blocks of one product (rnn__columns_product): block i is
+ * out[:, c0:c1] = in W[:, c0:c1], W's columns c0 .. being rows of W when it
+ * is given as [n, k]. */
+typedef struct columns_job {
+    int rows, n, k, ldw;
+    bool w_is_n_by_k;
+    float beta;
+    const float *in, *w;
+    float *out;
+} columns_job;
+
+static void columns_task(void *ctx, int index, int count)
+{
+    const columns_job *j = ctx;
+    const int first = rnn__slice_start(j->n, index, count, 16);
+    const int end = rnn__slice_start(j->n, index + 1, count, 16);
+    if (end <= first)
+        return;
+    const float *w = j->w + (j->w_is_n_by_k ? (size_t)first * j->ldw : (size_t)first);
+    if (j->rows == 1)
+        gemv(!j->w_is_n_by_k, j->w_is_n_by_k ? end - first : j->k,
+             j->w_is_n_by_k ? j->k : end - first, 1.0f, w, j->ldw, j->in,
+             j->beta, j->out + first);
+    else
+        gemm_blocks(false, j->w_is_n_by_k, j->rows, end - first, j->k, 1.0f,
+                    j->in, j->k, w, j->ldw, j->beta, j->out + first, j->n);
+}
+
+void rnn__columns_product(int count, int rows, int n, int k, const float *in,
+                          const float *w, int ldw, bool w_is_n_by_k,
+                          float beta, float *out)
+{
+    if (count <= 1) {
+        rnn__rows_product(rows, n, k, in, w, ldw, w_is_n_by_k, beta, out);
+        return;
+    }
+    columns_job job = {rows, n, k, ldw, w_is_n_by_k, beta, in, w, out};
+    rnn__blas_single_begin();
+    rnn__pool_run(count, columns_task, &job);
+    rnn__blas_single_end();
+}
+
+
 /* ---- which BLAS ---------------------------------------------------------- */
 
 /* All filled once, by identify_blas. */

@@ -330,51 +330,55 @@ static void hold_finished(const rnn_cache *cache, int32_t t, int32_t first,
 }
 
 /* out[rows, G*H] (+)= h_prev W_hh^T, from the [H, G*H] W_hh^T copy or from
- * W_hh itself. */
+ * W_hh itself, in `columns` column blocks run by librnn's threads (1: one
+ * call). */
 static void recurrent_product(const rnn_t *model, const float *w_hh,
-                              int32_t rows, const float *h_prev, float beta,
-                              float *out)
+                              int columns, int32_t rows, const float *h_prev,
+                              float beta, float *out)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size;
     const int32_t width = model->cell_ops->gates * hidden;
     if (cache->w_hh_t_ld != 0)
-        rnn__rows_product(rows, width, hidden, h_prev, cache->w_hh_t,
-                          cache->w_hh_t_ld, false, beta, out);
+        rnn__columns_product(columns, rows, width, hidden, h_prev,
+                             cache->w_hh_t, cache->w_hh_t_ld, false, beta, out);
     else
-        rnn__rows_product(rows, width, hidden, h_prev, w_hh, hidden, true,
-                          beta, out);
+        rnn__columns_product(columns, rows, width, hidden, h_prev, w_hh,
+                             hidden, true, beta, out);
 }
 
 /* The step's rec rows of their own, b_hh included (separate projections):
  * the slice's rows of cache->rec. */
 static float *separate_rec(const rnn_t *model, const rnn_cell_view *w,
-                           int32_t first, int32_t rows, const float *h_prev)
+                           int columns, int32_t first, int32_t rows,
+                           const float *h_prev)
 {
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     float *rec = model->cache.rec + (size_t)first * width;
     if (w->b_hh != NULL)
         fill_bias(rec, (size_t)rows, width, w->b_hh, NULL);
-    recurrent_product(model, w->w_hh, rows, h_prev,
+    recurrent_product(model, w->w_hh, columns, rows, h_prev,
                       w->b_hh != NULL ? 1.0f : 0.0f, rec);
     return rec;
 }
 
 /* Step t over the batch rows first .. first + step->rows - 1, whose
- * buffers `step` holds. */
+ * buffers `step` holds; its product in `columns` column blocks. */
 static void run_step(const rnn_t *model, rnn_cell_forward_args *step,
-                     int32_t t, int32_t first, const rnn_cell_view *w)
+                     int32_t t, int32_t first, const rnn_cell_view *w,
+                     int columns)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size, rows = step->rows;
     if (ops->separate_projections)
         RNN__PHASE(RNN__PHASE_FWD_REC,
-                   step->rec = separate_rec(model, w, first, rows, step->h_prev));
+                   step->rec = separate_rec(model, w, columns, first, rows,
+                                            step->h_prev));
     else
         RNN__PHASE(RNN__PHASE_FWD_REC,
-                   recurrent_product(model, w->w_hh, rows, step->h_prev, 1.0f,
-                                     step->proj));
+                   recurrent_product(model, w->w_hh, columns, rows,
+                                     step->h_prev, 1.0f, step->proj));
     RNN__PHASE(RNN__PHASE_FWD_CELL, ops->forward(step));
     if (cache->has_lengths) {
         RNN__PHASE(RNN__PHASE_FWD_COPY,
@@ -389,11 +393,14 @@ static void run_step(const rnn_t *model, rnn_cell_forward_args *step,
 
 /* One cell's recurrence, cut into slices of the batch rows: a row's steps
  * read only that row's states, so each thread runs every step of its
- * slice (pool.h) with no barrier between steps. */
+ * slice (pool.h) with no barrier between steps. When W_hh is too large for
+ * that (rnn__column_slices), one slice of all rows whose per-step products
+ * are cut into column blocks instead. */
 typedef struct recurrence {
     const rnn_t *model;
     int32_t cell, dir;
     rnn_cell_view w;
+    int columns;
 } recurrence;
 
 static void recurrence_rows(void *ctx, int32_t first, int32_t rows)
@@ -408,7 +415,7 @@ static void recurrence_rows(void *ctx, int32_t first, int32_t rows)
     for (int32_t k = 0; k < seq_len; ++k) {
         rnn_cell_forward_args step =
             rnn__slice_step(&all, model->cell_ops, first, rows);
-        run_step(model, &step, start + k * next, first, &r->w);
+        run_step(model, &step, start + k * next, first, &r->w, r->columns);
         if (k + 1 < seq_len) /* never points outside the cache */
             rnn__step_move(&all, model->cell_ops, next);
     }
@@ -419,14 +426,17 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size;
     const int32_t width = model->cell_ops->gates * hidden;
-    recurrence r = {model, cell, dir, rnn__cell(model, model->params, cell)};
+    recurrence r = {model, cell, dir, rnn__cell(model, model->params, cell),
+                    rnn__column_slices(cache->batch, width, hidden)};
     if (cache->w_hh_t_ld != 0)
         RNN__PHASE(RNN__PHASE_FWD_TRANSPOSE,
                    rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, r.w.w_hh,
                                   width, hidden));
     rnn__parallel_rows(cache->batch,
-                       rnn__row_slices(cache->batch, 2.0 * cache->seq_len *
-                                                         width * hidden),
+                       r.columns > 1 ? 1
+                                     : rnn__row_slices(cache->batch,
+                                                       2.0 * cache->seq_len *
+                                                           width * hidden),
                        recurrence_rows, &r);
 }
 

@@ -199,6 +199,10 @@ static void start_workers(int wanted)
 
 void rnn__pool_run(int count, rnn__task_fn fn, void *ctx)
 {
+    if (count == 1) {
+        fn(ctx, 0, 1); /* not a region: its own products may be cut */
+        return;
+    }
     const bool outer = in_region;
     in_region = true;
     if (count <= 1 || count > 0xffff || outer ||

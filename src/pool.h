@@ -26,7 +26,8 @@ typedef void (*rnn__task_fn)(void *ctx, int index, int count);
 /* The most threads a region can have (rnn_set_num_threads's bound). */
 enum { RNN__MAX_THREADS = 256 };
 
-/* Runs fn(ctx, i, count) for i in [0, count) and waits for them all. */
+/* Runs fn(ctx, i, count) for i in [0, count) and waits for them all. A
+ * count of 1 is a plain call, not a region. */
 void rnn__pool_run(int count, rnn__task_fn fn, void *ctx);
 
 /* Whether the calling thread is running a task of a region. */
@@ -42,6 +43,14 @@ int rnn__num_threads(void);
  * thread, from inside a region, or when a slice would be too small to repay
  * waking a worker. */
 int rnn__row_slices(int64_t rows, double row_flops);
+
+/* How many column blocks to cut each step's recurrent product
+ * out[batch, n] = in[batch, k] W into, run by librnn's threads one step
+ * at a time, or 1 when batch slices are the better cut: when the weights
+ * (n * k floats) overflow a core's L2 cache, every batch slice would stream
+ * (and the BLAS pack) all of them at every step, where a column block
+ * reads its part only. */
+int rnn__column_slices(int32_t batch, int32_t n, int32_t k);
 
 /* The first row of slice `index` of `count` over `rows` rows, rounded to a
  * multiple of `align` (slice count-1 ends at `rows`). */
@@ -73,6 +82,13 @@ static inline rnn_cell_forward_args rnn__slice_step(
         step.saved += ops->saved_units * states;
     return step;
 }
+
+/* out[rows, n] (+)= in[rows, k] W, as rnn__rows_product, cut into `count`
+ * column blocks of out (multiples of 16 columns) run by librnn's threads;
+ * 1: one call. */
+void rnn__columns_product(int count, int rows, int n, int k, const float *in,
+                          const float *w, int ldw, bool w_is_n_by_k,
+                          float beta, float *out);
 
 /* Asks the BLAS for one thread until the matching end (nested pairs are
  * free), when it has a run-time thread setter (blas.c); the first begin

@@ -102,6 +102,29 @@ int rnn__row_slices(int64_t rows, double row_flops)
     return count < 1 ? 1 : count;
 }
 
+/* A core's L2 cache in bytes, or 1 MiB when the system does not say. */
+static double l2_bytes(void)
+{
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    const long size = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (size > 0)
+        return (double)size;
+#endif
+    return 1048576.0;
+}
+
+int rnn__column_slices(int32_t batch, int32_t n, int32_t k)
+{
+    if (rnn__pool_in_region() || (double)n * k * sizeof(float) <= l2_bytes())
+        return 1;
+    /* Each block is a fork-join of its own at every step: at least 2 MFLOP. */
+    const double step_flops = 2.0 * batch * n * k;
+    int count = rnn__num_threads();
+    while (count > 1 && (step_flops / count < 2e6 || n / count < 16))
+        --count;
+    return count;
+}
+
 int32_t rnn__slice_start(int32_t rows, int index, int count, int32_t align)
 {
     if (index >= count)

@@ -21,9 +21,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Batch slices need enough rows and work (src/threads.c): B = 48 rows of
- * T = 16 steps at H = 96 give every cell 2 or more slices. */
-enum { NT_I = 20, NT_H = 96, NT_T = 16, NT_B = 48, NT_L = 2 };
+/* Two cuts (src/threads.c): batch slices need enough rows and work (B = 48
+ * rows of T = 16 steps at H = 96 give every cell 2 or more slices); column
+ * blocks of each step's product need weights larger than a core's L2 cache
+ * (W_hh of 4 MB and more at H = 1024 / 512 / 600). */
+typedef struct nt_shape {
+    int32_t I, H, T, B, L;
+} nt_shape;
+
+static const nt_shape batch_slices = {20, 96, 16, 48, 2};
+
+static nt_shape column_blocks(int32_t cell)
+{
+    const int32_t hidden = cell == RNN_CELL_RNN ? 1024 : cell == RNN_CELL_LSTM ? 512 : 600;
+    const nt_shape shape = {8, hidden, 3, 6, 1};
+    return shape;
+}
 
 static void env_count_is_the_default(void **state)
 {
@@ -74,8 +87,11 @@ static void fill(float *a, size_t n, unsigned salt)
 
 /* A pass at `threads` threads on a fresh model of `cell` (weights from the
  * config's seed), into *out (allocated). */
-static void train_pass(int32_t cell, int threads, pass_out *out)
+static void train_pass(const nt_shape *sh, int32_t cell, int threads,
+                       pass_out *out)
 {
+    const int32_t NT_I = sh->I, NT_H = sh->H, NT_T = sh->T, NT_B = sh->B;
+    const int32_t NT_L = sh->L;
     rnn_config cfg;
     assert_int_equal(rnn_config_init(&cfg, sizeof cfg, NT_I, NT_H), RNN_OK);
     cfg.cell = cell;
@@ -87,7 +103,8 @@ static void train_pass(int32_t cell, int threads, pass_out *out)
     assert_int_equal(rnn_set_num_threads(threads), RNN_OK);
 
     const size_t rows = (size_t)NT_T * NT_B, dh = 2 * NT_H;
-    int32_t lengths[NT_B];
+    int32_t lengths[64];
+    assert_true(NT_B <= 64);
     for (int32_t b = 0; b < NT_B; ++b)
         lengths[b] = NT_T - (b * 5) % NT_T;
     float *x = malloc(rows * NT_I * sizeof(float));
@@ -147,14 +164,14 @@ static int same(const pass_out *a, const pass_out *b)
            memcmp(a->grads, b->grads, a->grads_n * sizeof(float)) == 0;
 }
 
-static void check_cell(int32_t cell)
+static void check_cell(const nt_shape *sh, int32_t cell)
 {
     pass_out one;
-    train_pass(cell, 1, &one);
+    train_pass(sh, cell, 1, &one);
     for (int threads = 2; threads <= 4; ++threads) {
         pass_out first, again;
-        train_pass(cell, threads, &first);
-        train_pass(cell, threads, &again);
+        train_pass(sh, cell, threads, &first);
+        train_pass(sh, cell, threads, &again);
         assert_true(same(&first, &again));
         assert_true(close_to("y", first.y, one.y, one.y_n));
         assert_true(close_to("h_n", first.h_n, one.h_n, one.h_n_n));
@@ -169,19 +186,25 @@ static void check_cell(int32_t cell)
 static void elman_results_match_one_thread_and_repeat_bit_for_bit(void **state)
 {
     (void)state;
-    check_cell(RNN_CELL_RNN);
+    check_cell(&batch_slices, RNN_CELL_RNN);
+    const nt_shape wide = column_blocks(RNN_CELL_RNN);
+    check_cell(&wide, RNN_CELL_RNN);
 }
 
 static void lstm_results_match_one_thread_and_repeat_bit_for_bit(void **state)
 {
     (void)state;
-    check_cell(RNN_CELL_LSTM);
+    check_cell(&batch_slices, RNN_CELL_LSTM);
+    const nt_shape wide = column_blocks(RNN_CELL_LSTM);
+    check_cell(&wide, RNN_CELL_LSTM);
 }
 
 static void gru_results_match_one_thread_and_repeat_bit_for_bit(void **state)
 {
     (void)state;
-    check_cell(RNN_CELL_GRU);
+    check_cell(&batch_slices, RNN_CELL_GRU);
+    const nt_shape wide = column_blocks(RNN_CELL_GRU);
+    check_cell(&wide, RNN_CELL_GRU);
 }
 
 /* A child forked after the workers started computes with workers of its
@@ -191,12 +214,12 @@ static void a_forked_child_gets_the_same_results(void **state)
 {
     (void)state;
     pass_out parent;
-    train_pass(RNN_CELL_LSTM, 2, &parent);
+    train_pass(&batch_slices, RNN_CELL_LSTM, 2, &parent);
     const pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         pass_out child;
-        train_pass(RNN_CELL_LSTM, 2, &child);
+        train_pass(&batch_slices, RNN_CELL_LSTM, 2, &child);
         _exit(same(&child, &parent) ? 0 : 1);
     }
     int status = 0;
