@@ -70,9 +70,7 @@ static inline rnn_cell_forward_args rnn__slice_step(
 {
     rnn_cell_forward_args step = *all;
     const ptrdiff_t states = (ptrdiff_t)first * all->hidden;
-    const int32_t width = all->cfg->proj_size > 0 ? all->cfg->proj_size
-                                                  : all->hidden; /* S */
-    const ptrdiff_t outputs = (ptrdiff_t)first * width;
+    const ptrdiff_t outputs = (ptrdiff_t)first * rnn__state_size(all->cfg);
     step.rows = rows;
     step.proj += ops->gates * states;
     step.h_prev += outputs;
