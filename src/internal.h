@@ -245,7 +245,7 @@ struct rnn {
     rnn_grad_work work;
     float *head_arena;      /* head scratch, see head.c */
     size_t head_capacity;
-    float *head_dh;         /* [rows, D*H] dL/dh left for rnn_backward */
+    float *head_dh;         /* [rows, D*S] dL/dh left for rnn_backward */
     bool head_grad_pending;
     bool check_finite;      /* rnn_set_check_finite */
     uint64_t dropout_rng;   /* dropout's generator (dropout.c) */
@@ -541,15 +541,15 @@ float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
  * for each cell), or NULL when the part is NULL. */
 float *rnn__cell_block(const rnn_t *model, float *part, int32_t cell,
                        size_t slots, int32_t units);
-/* Direction src of layer `layer`'s [T, B, H] block in a per-layer part
+/* Direction src of layer `layer`'s [T, B, S] block in a per-layer part
  * (the dropout masks and dropped outputs, layers 0 .. L-2). */
 float *rnn__layer_block(const rnn_t *model, float *part, int32_t layer,
                         int32_t src);
 /* What layer `layer` > 0 reads from direction `src` of the layer below, one
- * [T, B, H] matrix: its outputs, or their dropped copy when the forward
+ * [T, B, S] matrix: its outputs, or their dropped copy when the forward
  * applied dropout. */
 const float *rnn__layer_input(const rnn_t *model, int32_t layer, int32_t src);
-/* The dropout mask [T, B, H] applied to direction `src` of layer `layer`'s
+/* The dropout mask [T, B, S] applied to direction `src` of layer `layer`'s
  * outputs (layer < L-1; only when the forward applied dropout). */
 const float *rnn__dropout_block(const rnn_t *model, int32_t layer, int32_t src);
 /* Step 0's buffers in the cache, for the cell's forward and backward (rec
