@@ -629,3 +629,8 @@ int tc_without_lengths(const tc_shape *s)
 {
     return s->lengths[0] == 0;
 }
+
+int tc_small(const tc_shape *s)
+{
+    return s->H <= 8;
+}
