@@ -27,7 +27,7 @@
  * was sized for the same (T, B), so none of them overflows. */
 enum { WORK_GRAD_IN, WORK_GRAD_OUT, WORK_GATHER, WORK_DX_TM, WORK_D_PROJ,
        WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORK_D_CELL_OUT,
-       WORKS };
+       WORK_EMBED, WORKS };
 
 static void work_parts(const rnn_t *model, size_t floats[WORKS])
 {
@@ -50,6 +50,7 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     floats[WORK_DH_DIRECT] = floats[WORK_DH0_DIRECT] =
         ops->direct_state_grad ? bh : 0;
     floats[WORK_D_CELL_OUT] = cfg->proj_size > 0 ? bh : 0;
+    floats[WORK_EMBED] = rnn__embedding_work_floats(model);
 }
 
 /* Points the workspace at its arena, parts of floats[] each; parts a cell
@@ -63,7 +64,7 @@ static void layout_work(rnn_t *model, const size_t floats[WORKS])
         [WORK_D_PROJ] = &work->d_proj, [WORK_D_REC] = &work->d_rec,
         [WORK_DC] = &work->dc, [WORK_DH_DIRECT] = &work->dh_direct,
         [WORK_DH0_DIRECT] = &work->dh0_direct,
-        [WORK_D_CELL_OUT] = &work->d_cell_out};
+        [WORK_D_CELL_OUT] = &work->d_cell_out, [WORK_EMBED] = &work->embed};
     rnn__carve(work->arena, floats, WORKS, parts);
 }
 
@@ -402,7 +403,10 @@ static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
     RNN__PHASE(RNN__PHASE_BWD_DW_HH,
                rnn__gemm(true, false, width, hidden, rows, 1.0f, d_rec, width,
                          h_prev, hidden, 1.0f, dw.w_hh, hidden));
-    if (layer == 0) {
+    if (layer == 0 && model->cfg.vocab_size > 0) {
+        RNN__PHASE(RNN__PHASE_BWD_DW_IH,
+                   rnn__embedding_backward(model, dir, d_proj, dw.w_ih));
+    } else if (layer == 0) {
         const int32_t in = model->cfg.input_size;
         RNN__PHASE(RNN__PHASE_BWD_DW_IH,
                    rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width,
@@ -484,6 +488,10 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
                           (size_t)model->cfg.hidden_size;
     const size_t outputs = (size_t)model->num_cells * model->cache.batch *
                            (size_t)rnn__state_size(&model->cfg);
+    if (model->cfg.vocab_size > 0 && dx != NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "dx is set, and the model takes token ids: their "
+                         "gradient goes to embedding.weight (pass NULL)");
     if (model->cache.inference)
         return rnn__fail(RNN_E_STATE, func,
                          "the last forward was rnn_forward_inference, which "
@@ -612,9 +620,5 @@ rnn_status rnn_backward_ex(rnn_t *model, const rnn_backward_args *args)
                          "(only LSTM has)",
                          full.dc_n != NULL ? "dc_n" : "dc0",
                          model->cell_ops->name);
-    if (model->cfg.vocab_size > 0 && full.dx != NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "args->dx is set, and the model takes token ids: "
-                         "their gradient goes to embedding.weight");
     return backward_pass(model, &full, func);
 }

@@ -47,6 +47,7 @@ static int32_t transposed_ld(const rnn_t *model, int32_t seq_len,
 /* The sizes of the cache's parts for (T, B), in floats, in arena order. */
 enum { PART_X, PART_HIDDEN, PART_PROJ, PART_CELL_STATE, PART_SAVED, PART_REC,
        PART_W_HH_T, PART_MASK, PART_DROPPED, PART_CARRY, PART_CELL_OUT,
+       PART_TABLE, PART_IDS,
        PART_LENGTHS, PARTS };
 
 /* What a forward keeps: a training forward what backward and the head
@@ -54,9 +55,11 @@ enum { PART_X, PART_HIDDEN, PART_PROJ, PART_CELL_STATE, PART_SAVED, PART_REC,
  * and the state carried between chunks. */
 typedef enum pass_kind { PASS_TRAIN, PASS_TRAIN_DROPOUT, PASS_INFER } pass_kind;
 
-/* floats[] of every part; false when one overflows. */
+/* floats[] of every part; false when one overflows. `table`: token input
+ * through the projected table (embedding.c), which replaces x. */
 static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
-                        pass_kind kind, int32_t w_hh_t_ld, size_t floats[PARTS])
+                        pass_kind kind, int32_t w_hh_t_ld, bool table,
+                        size_t floats[PARTS])
 {
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
@@ -92,6 +95,11 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
     if (kind == PASS_INFER) /* h, then c: one slot of each cell */
         floats[PART_CARRY] = (size_t)batch * cells *
                              (width + (ops->has_cell_state ? hidden : 0));
+    if (cfg->vocab_size > 0) { /* int32 ids */
+        floats[PART_IDS] = (size_t)seq_len * (size_t)batch;
+        floats[PART_TABLE] = table ? rnn__embedding_table_floats(model) : 0;
+        floats[PART_X] = table ? 0 : floats[PART_X];
+    }
     floats[PART_LENGTHS] = (size_t)batch; /* int32, at the end */
     return true;
 }
@@ -102,6 +110,7 @@ typedef struct cache_plan {
     size_t floats[PARTS];
     size_t total;
     int32_t steps, projection_steps, w_hh_t_ld;
+    bool table; /* token input through the projected table */
 } cache_plan;
 
 /* The input projections are made this many steps at a time, in both
@@ -135,8 +144,9 @@ static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
                                      : seq_len;
     plan->projection_steps = projection_steps(seq_len, batch);
     plan->w_hh_t_ld = transposed_ld(model, seq_len, batch);
+    plan->table = rnn__embedding_uses_table(model, seq_len, batch);
     return cache_parts(model, plan->steps, batch, kind, plan->w_hh_t_ld,
-                       plan->floats) &&
+                       plan->table, plan->floats) &&
            rnn__sum_floats(plan->floats, PARTS, &plan->total);
 }
 
@@ -153,15 +163,17 @@ static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
     return RNN_OK;
 }
 
-/* Checks the arguments and plans the cache for them. */
+/* Checks the arguments and plans the cache for them. `input` is x, or the
+ * ids of a model with an embedding. */
 static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
-                           const float *x, const int32_t *lengths,
+                           const void *input, const int32_t *lengths,
                            pass_kind kind, cache_plan *plan, const char *func)
 {
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
-    if (x == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "x is NULL");
+    if (input == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         model->cfg.vocab_size > 0 ? "ids" : "x");
     if (seq_len <= 0)
         return rnn__fail(RNN_E_SHAPE, func, "seq_len must be > 0 (got %d)",
                          seq_len);
@@ -193,14 +205,15 @@ static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
 static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
 {
     rnn_cache *cache = &model->cache;
-    float *lengths;
+    float *lengths, *ids;
     float **const parts[PARTS] = {
         [PART_X] = &cache->x, [PART_HIDDEN] = &cache->hidden,
         [PART_PROJ] = &cache->proj, [PART_CELL_STATE] = &cache->cell_state,
         [PART_SAVED] = &cache->saved, [PART_REC] = &cache->rec,
         [PART_W_HH_T] = &cache->w_hh_t, [PART_MASK] = &cache->mask,
         [PART_DROPPED] = &cache->dropped, [PART_CARRY] = &cache->carry,
-        [PART_CELL_OUT] = &cache->cell_out, [PART_LENGTHS] = &lengths};
+        [PART_CELL_OUT] = &cache->cell_out, [PART_TABLE] = &cache->table,
+        [PART_IDS] = &ids, [PART_LENGTHS] = &lengths};
     rnn__carve(cache->arena, plan->floats, PARTS, parts);
     cache->dropping = cache->mask != NULL;
     cache->seq_len = plan->steps;
@@ -208,6 +221,8 @@ static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
     cache->w_hh_t_ld = plan->w_hh_t_ld;
     cache->projection_steps = plan->projection_steps;
     cache->lengths = (int32_t *)(void *)lengths;
+    cache->ids = (int32_t *)(void *)ids;
+    cache->embed_table = plan->table;
 }
 
 /* Copies the cache's steps, steps t0 .. of x's total_steps, time-major
@@ -220,12 +235,13 @@ static void prepare_inputs(rnn_t *model, const float *x, int32_t total_steps,
     const rnn_config *cfg = &model->cfg;
     const int32_t steps = cache->seq_len, batch = cache->batch;
     const size_t width = (size_t)cfg->input_size;
-    if (!cfg->batch_first)
+    /* x is NULL with token input: embedding.c fills the cache's x */
+    if (x != NULL && !cfg->batch_first)
         memcpy(cache->x, x + (size_t)t0 * batch * width,
                (size_t)steps * batch * width * sizeof(float));
-    else if (steps == total_steps)
+    else if (x != NULL && steps == total_steps)
         rnn__swap_tb(cache->x, x, steps, batch, cfg->input_size, true);
-    else
+    else if (x != NULL)
         for (int32_t t = 0; t < steps; ++t)
             for (int32_t b = 0; b < batch; ++b)
                 memcpy(cache->x + ((size_t)t * batch + b) * width,
@@ -264,6 +280,10 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
     const int32_t cell = layer * dirs + dir, state = rnn__state_size(&model->cfg);
     rnn_cell_view w = rnn__cell(model, model->params, cell);
     float *out = rnn__step_buffers(model, cell, dir).proj;
+    if (layer == 0 && cache->embed_table) {
+        rnn__embedding_project(model, dir, out);
+        return;
+    }
     if (w.b_ih != NULL)
         fill_bias(out, (size_t)cache->seq_len * batch, width, w.b_ih,
                   ops->separate_projections ? NULL : w.b_hh);
@@ -555,12 +575,20 @@ static void run_layers(rnn_t *model, const initial_states *from)
 /* Checks, plans and reserves the cache for a pass; the previous forward's
  * state is untouched on failure. */
 static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
-                             const float *x, const int32_t *lengths,
+                             const float *x, const int32_t *ids,
+                             const int32_t *lengths,
                              const initial_states *from, pass_kind kind,
                              cache_plan *plan, const char *func)
 {
-    rnn_status status =
-        validate(model, seq_len, batch, x, lengths, kind, plan, func);
+    rnn_status status = validate(model, seq_len, batch,
+                                 ids != NULL ? (const void *)ids : x, lengths,
+                                 kind, plan, func);
+    if (status == RNN_OK && ids != NULL)
+        status = model->cfg.batch_first
+                     ? rnn__embedding_check_ids(model, ids, batch, seq_len,
+                                                "b, t", func)
+                     : rnn__embedding_check_ids(model, ids, seq_len, batch,
+                                                "t, b", func);
     /* A new forward would leave rnn_backward nothing to send the pending
      * head gradient through: the head's weights would learn and the RNN's
      * silently not. */
@@ -594,12 +622,15 @@ static rnn_status forward_train(rnn_t *model, const rnn_forward_args *args,
                                ? PASS_TRAIN_DROPOUT
                                : PASS_TRAIN;
     const initial_states from = {args->h0, args->c0};
-    rnn_status status = begin_pass(model, seq_len, batch, args->x,
+    rnn_status status = begin_pass(model, seq_len, batch, args->x, args->ids,
                                    args->lengths, &from, kind, &plan, func);
     if (status != RNN_OK)
         return status;
     RNN__PHASE(RNN__PHASE_FWD_COPY,
                prepare_inputs(model, args->x, seq_len, 0, args->lengths));
+    if (args->ids != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_PROJ,
+                   rnn__embedding_prepare(model, args->ids, seq_len, 0));
     run_layers(model, &from);
     if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
         return status;
@@ -633,8 +664,8 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
     rnn_status status =
         model != NULL ? check_logits(model, logits, func) : RNN_OK;
     if (status == RNN_OK)
-        status = begin_pass(model, seq_len, batch, args->x, args->lengths,
-                            &from, PASS_INFER, &plan, func);
+        status = begin_pass(model, seq_len, batch, args->x, args->ids,
+                            args->lengths, &from, PASS_INFER, &plan, func);
     /* The head's scratch is sized for the first (largest) chunk before any
      * output is written: the later head calls then cannot fail. */
     if (status == RNN_OK && logits != NULL)
@@ -655,6 +686,8 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
             write_final_state(model, cache->carry, carry_c);
         cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
         prepare_inputs(model, args->x, seq_len, t0, args->lengths);
+        if (args->ids != NULL)
+            rnn__embedding_prepare(model, args->ids, seq_len, t0);
         run_layers(model, t0 == 0 ? &from : &carried);
         if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
             return status;

@@ -84,6 +84,23 @@ static void init_head(const rnn_t *model, rng *r, float *params)
     fill(r, params + model->head_w, count, bound);
 }
 
+/* embedding.weight ~ N(0, 1) like torch.nn.Embedding, its padding row 0.
+ * Drawn after every other tensor, so that a model without token input
+ * draws the same stream as before it existed. */
+static void init_embedding(const rnn_t *model, rng *r, float *params)
+{
+    const rnn_config *cfg = &model->cfg;
+    if (cfg->vocab_size == 0)
+        return;
+    const size_t in = (size_t)cfg->input_size;
+    float *embedding = params + model->embed_w;
+    for (size_t i = 0; i < (size_t)cfg->vocab_size * in; ++i)
+        embedding[i] = (float)rng_normal(r);
+    if (cfg->has_padding_idx)
+        memset(embedding + (size_t)cfg->padding_idx * in, 0,
+               in * sizeof(float));
+}
+
 static void fill_xavier(rng *r, float *w, int32_t rows, int32_t cols)
 {
     fill(r, w, (size_t)rows * cols, sqrt(6.0 / ((double)rows + cols)));
@@ -166,6 +183,7 @@ static rnn_status init_scheme(const rnn_t *model, int32_t scheme, rng *r,
         }
     }
     init_head(model, r, params);
+    init_embedding(model, r, params);
     return RNN_OK;
 }
 
@@ -174,12 +192,15 @@ void rnn__init_uniform(rnn_t *model, uint64_t seed)
     rng r;
     rng_seed(&r, seed);
     /* One stream in state_dict order, like PyTorch's reset_parameters: the
-     * RNN tensors (contiguous from the start) use 1/sqrt(H), then the head
-     * (a Linear layer) its own bound. */
-    const size_t rnn_count =
+     * RNN tensors (contiguous, after the embedding) use 1/sqrt(H), then the
+     * head (a Linear layer) its own bound, then the embedding. */
+    const size_t first = model->cells[0].w_ih;
+    const size_t end =
         model->cfg.output_size > 0 ? model->head_w : model->num_params;
-    fill(&r, model->params, rnn_count, 1.0 / sqrt((double)model->cfg.hidden_size));
+    fill(&r, model->params + first, end - first,
+         1.0 / sqrt((double)model->cfg.hidden_size));
     init_head(model, &r, model->params);
+    init_embedding(model, &r, model->params);
 }
 
 rnn_status rnn__init_params(rnn_t *model, int32_t scheme, uint64_t seed,

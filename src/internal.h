@@ -204,6 +204,11 @@ typedef struct rnn_cache {
     float *carry;          /* inference: the states between chunks, h
                               [L*D, B, S] then c [L*D, B, H] */
     int32_t *lengths;      /* [B] or unused */
+    /* Token input (vocab_size > 0, embedding.c): */
+    int32_t *ids;          /* [T, B] time-major copy of the ids */
+    float *table;          /* per direction [V, G*H]: E W_ih^T + bias, when
+                              embed_table (then x is not kept) */
+    bool embed_table;      /* layer 0 gathers rows of `table` */
     int32_t seq_len, batch;
     bool has_lengths;
     bool dropping;         /* this forward applied dropout */
@@ -227,6 +232,7 @@ typedef struct rnn_grad_work {
     float *dh_direct;  /* [B, H] a step's dh_prev (direct_state_grad) */
     float *dh0_direct; /* [B, H] its rows that reach h0 */
     float *d_cell_out; /* [B, H] a step's dL/d(cell_out) (proj_size) */
+    float *embed;      /* token input: embedding.c's scratch */
 } rnn_grad_work;
 
 struct rnn {
@@ -238,6 +244,7 @@ struct rnn {
     float *params;
     float *grads;
     rnn_cell_layout *cells; /* [L * D] */
+    size_t embed_w;         /* embedding.weight [V, I], when vocab_size > 0 */
     int32_t num_tensors;
     rnn_tensor *tensors;
     size_t head_w, head_b;  /* offsets, valid when output_size > 0 */
@@ -262,6 +269,45 @@ rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 
 /* The model's tensor called `name`, or NULL. */
 const rnn_tensor *rnn__tensor_named(const rnn_t *model, const char *name);
+
+/* ---- token input (embedding.c) ----------------------------------------- */
+
+/* The model's embedding table: torch.nn.Embedding(V, I, padding_idx) in
+ * front of layer 0. Layer 0's input projection is a gather (of E rows then
+ * one sgemm, or of rows of the projected table E W_ih^T + bias when V is
+ * small next to T*B) and its gradient a scatter-add. */
+
+/* RNN_OK, or RNN_E_INVALID_ARG naming the position and value of the first
+ * id outside [0, V) among the ids [rows, cols] (`layout` names the two
+ * indices, e.g. "t, b"; NULL: the B ids of one step, "ids_t[b]"). */
+rnn_status rnn__embedding_check_ids(const rnn_t *model, const int32_t *ids,
+                                    int32_t rows, int32_t cols,
+                                    const char *layout, const char *func);
+/* Whether a forward over T*B ids projects through the table (decided once
+ * per forward from the whole sequence, so that a chunked inference forward
+ * makes the same products as a training one). */
+bool rnn__embedding_uses_table(const rnn_t *model, int32_t seq_len,
+                               int32_t batch);
+/* The table's floats (D * V * G*H), 0 without one. */
+size_t rnn__embedding_table_floats(const rnn_t *model);
+/* Copies the ids of the cache's steps (steps t0 .. of the caller's
+ * total_steps) time-major into cache->ids, then gathers their E rows into
+ * cache->x, or, at t0 = 0 in table mode, makes the table. */
+void rnn__embedding_prepare(rnn_t *model, const int32_t *ids,
+                            int32_t total_steps, int32_t t0);
+/* Table mode: out[T*B, G*H] = the table rows of direction dir's ids (the
+ * whole input projection of layer 0, biases included). */
+void rnn__embedding_project(const rnn_t *model, int32_t dir, float *out);
+/* The backward scratch (floats) of the cached forward. */
+size_t rnn__embedding_work_floats(const rnn_t *model);
+/* Layer 0, direction dir: dW_ih += its gradient, and embedding.weight's
+ * gradient += the scatter-add of d_proj W_ih over the ids (the padding
+ * row gets nothing), from d_proj [T*B, G*H] = dL/d(input projection). */
+void rnn__embedding_backward(rnn_t *model, int32_t dir, const float *d_proj,
+                             float *dw_ih);
+/* embedding.weight's rows of ids[batch] into out[batch, I]. */
+void rnn__embedding_gather(const rnn_t *model, const int32_t *ids,
+                           int32_t batch, float *out);
 
 /* ---- seeded initialisation (init.c) ------------------------------------ */
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
  * layout.c - the one place that knows the flat parameter layout: PyTorch's
- * state_dict order (per layer, per direction: weight_ih, weight_hh, then
- * bias_ih, bias_hh with bias, then weight_hr with an LSTM's proj_size;
- * then head.weight, head.bias with a head), every weight and bias of a
- * cell G*H rows (G: the cell's gates), weight_hh and the layers' inputs
- * S = rnn__state_size columns (P with a projection, else H). From it:
+ * state_dict order (embedding.weight first with token input; then per
+ * layer, per direction: weight_ih, weight_hh, then bias_ih, bias_hh with
+ * bias, then weight_hr with an LSTM's proj_size; then head.weight,
+ * head.bias with a head), every weight and bias of a cell G*H rows (G: the
+ * cell's gates), weight_hh and the layers' inputs S = rnn__state_size
+ * columns (P with a projection, else H). From it:
  * the parameter and tensor counts of a configuration (what rnn_create
  * allocates and what a loader checks a file against), the cell views, the
  * tensor table and the lookup of a tensor by name.
@@ -19,7 +20,7 @@ int64_t rnn__tensor_total(const rnn_config *cfg)
 {
     const int64_t per_cell = (cfg->bias ? 4 : 2) + (cfg->proj_size > 0);
     return (int64_t)cfg->num_layers * (cfg->bidirectional ? 2 : 1) * per_cell +
-           (cfg->output_size > 0 ? 2 : 0);
+           (cfg->output_size > 0 ? 2 : 0) + (cfg->vocab_size > 0 ? 1 : 0);
 }
 
 /* *total += a*b; false when that overflows. */
@@ -53,7 +54,9 @@ size_t rnn__param_count(const rnn_config *c, int32_t gates)
         !add_product(&other, biases, rows) || !add_product(&other, P, H) ||
         !add_product(&total, dirs, first) || !rnn__mul(dirs, other, &other) ||
         !add_product(&total, deeper, other) ||
-        !add_product(&total, (size_t)c->output_size, width + 1))
+        !add_product(&total, (size_t)c->output_size, width + 1) ||
+        (c->vocab_size > 0 &&
+         !add_product(&total, (size_t)c->vocab_size, (size_t)c->input_size)))
         return SIZE_MAX;
     return total;
 }
@@ -110,6 +113,12 @@ void rnn__plan_layout(rnn_t *model)
     const rnn_config *cfg = &model->cfg;
     size_t offset = 0;
     int32_t index = 0;
+    /* First, as in a module holding an nn.Embedding before its RNN. */
+    if (cfg->vocab_size > 0) {
+        model->embed_w = offset;
+        offset = add_tensor(model, &index, offset, cfg->vocab_size,
+                            cfg->input_size, "embedding.weight");
+    }
     for (int32_t layer = 0; layer < cfg->num_layers; ++layer)
         for (int32_t dir = 0; dir < model->dirs; ++dir)
             offset = plan_cell(model, &index, offset, layer, dir);
@@ -174,18 +183,21 @@ static int32_t tensor_index(const rnn_t *model, const char *name)
     }
     if (model->cfg.proj_size > 0)
         kinds[per_cell++] = all_kinds[4];
+    const int32_t first = model->cfg.vocab_size > 0 ? 1 : 0; /* embedding */
     int32_t index = -1;
-    if (model->cfg.output_size > 0 && strcmp(name, "head.weight") == 0)
-        index = model->num_cells * per_cell;
+    if (first && strcmp(name, "embedding.weight") == 0)
+        index = 0;
+    else if (model->cfg.output_size > 0 && strcmp(name, "head.weight") == 0)
+        index = first + model->num_cells * per_cell;
     else if (model->cfg.output_size > 0 && strcmp(name, "head.bias") == 0)
-        index = model->num_cells * per_cell + 1;
+        index = first + model->num_cells * per_cell + 1;
     for (int32_t kind = 0; kind < per_cell && index < 0; ++kind) {
         const size_t len = strlen(kinds[kind]);
         if (strncmp(name, kinds[kind], len) != 0)
             continue;
         const int32_t cell = parse_cell(model, name + len);
         if (cell >= 0)
-            index = cell * per_cell + kind;
+            index = first + cell * per_cell + kind;
         break;
     }
     return index >= 0 && strcmp(model->tensors[index].name, name) == 0 ? index

@@ -22,6 +22,7 @@ struct rnn_state {
     float *saved;     /* h and c as above: the states before a checked step,
                          to undo it */
     float *joined;    /* [B, max(I, S) + S]: [x | h] rows for packed weights */
+    float *embedded;  /* [B, I]: the embedding rows of rnn_step_tokens' ids */
 };
 
 static rnn_status check_streamable(const rnn_t *model, const char *func)
@@ -60,12 +61,14 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     size_t floats, joined, outputs;
     const size_t widest = (size_t)(cfg->input_size > width ? cfg->input_size
                                                            : width);
-    /* + h and its undo copy: 2*L*B*S; + joined: B*(max(I, S) + S) */
+    /* + h and its undo copy: 2*L*B*S; + joined and embedded:
+     * B*(max(I, S) + S + I) */
     if (!rnn__mul3(units, (size_t)batch, (size_t)cfg->hidden_size, &floats) ||
         !rnn__mul3(2 * (size_t)cfg->num_layers, (size_t)batch, (size_t)width,
                    &outputs) ||
         (floats += outputs) < outputs ||
-        !rnn__mul(widest + (size_t)width, (size_t)batch, &joined) ||
+        !rnn__mul(widest + (size_t)width + (size_t)cfg->input_size,
+                  (size_t)batch, &joined) ||
         (floats += joined) < joined || floats > (size_t)INT32_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
                          "state of batch %d x hidden %d x %d layers is too large",
@@ -99,6 +102,7 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     state->joined = after + (cfg->proj_size > 0
                                  ? (size_t)batch * cfg->hidden_size
                                  : 0);
+    state->embedded = state->joined + (size_t)batch * (widest + (size_t)width);
     *out = state;
     return RNN_OK;
 }
@@ -416,15 +420,11 @@ static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
     }
 }
 
-rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
-                    float *y_t)
+/* The step of rnn_step and rnn_step_tokens from the checked rows x_t. */
+static rnn_status step_rows(const rnn_t *model, rnn_state_t *state,
+                            const float *x_t, float *y_t, const char *func)
 {
-    static const char *func = "rnn_step";
-    rnn_status status = check_pair(model, state, func);
-    if (status != RNN_OK)
-        return status;
-    if (x_t == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
+    rnn_status status;
     const size_t bh = (size_t)state->batch * state->state_size;
     if (!model->check_finite) {
         advance(model, state, x_t);
@@ -450,6 +450,23 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
     return RNN_OK;
 }
 
+rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
+                    float *y_t)
+{
+    static const char *func = "rnn_step";
+    rnn_status status = check_pair(model, state, func);
+    if (status != RNN_OK)
+        return status;
+    if (x_t == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
+    if (model->cfg.vocab_size > 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model takes token ids (vocab_size %d): call "
+                         "rnn_step_tokens with ids_t",
+                         model->cfg.vocab_size);
+    return step_rows(model, state, x_t, y_t, func);
+}
+
 rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
                            const int32_t *ids_t, float *y_t)
 {
@@ -459,10 +476,18 @@ rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
         return status;
     if (ids_t == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "ids_t is NULL");
-    (void)y_t;
-    return rnn__fail(RNN_E_INVALID_ARG, func,
-                     "the model has no embedding (vocab_size is 0): call "
-                     "rnn_step with x_t");
+    if (model->cfg.vocab_size == 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model has no embedding (vocab_size is 0): call "
+                         "rnn_step with x_t");
+    status = rnn__embedding_check_ids(model, ids_t, 1, state->batch, NULL,
+                                      func);
+    if (status != RNN_OK)
+        return status;
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               rnn__embedding_gather(model, ids_t, state->batch,
+                                     state->embedded));
+    return step_rows(model, state, state->embedded, y_t, func);
 }
 
 rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
