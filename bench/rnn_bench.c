@@ -1005,6 +1005,10 @@ int main(int argc, char **argv)
     }
 
     const int threads_set = r.cli.threads > 0 && blas_set_threads(r.cli.threads);
+    /* librnn's own threads follow --threads too (else RNN_NUM_THREADS or
+     * its default); inside its calls the BLAS runs one thread. */
+    if (r.cli.threads > 0 && rnn_set_num_threads(r.cli.threads) != RNN_OK)
+        fprintf(stderr, "rnn_bench: %s\n", rnn_last_error());
     blas_identify(&r.blas);
     if (r.cli.threads > 0 && !threads_set && r.blas.threads != r.cli.threads &&
         strstr(r.blas.threads_how, "serial") == NULL)
@@ -1040,7 +1044,8 @@ int main(int argc, char **argv)
         fprintf(out, "# blas: %s\n", rnn_blas_info());
         fprintf(out, "# blas path: %s\n", r.blas.path);
         fprintf(out, "# backend: %s\n", r.blas.backend);
-        fprintf(out, "# threads: %d (%s)\n", r.blas.threads, r.blas.threads_how);
+        fprintf(out, "# threads: %d (%s); librnn: %d\n", r.blas.threads,
+                r.blas.threads_how, rnn_get_num_threads());
         if (r.floor_too)
             fprintf(out, "# floor: the phases of librnn's own calls in its profiling "
                          "build (src/profile.h), timed as they run, less the clock's "
