@@ -674,9 +674,11 @@ RNN_API rnn_status rnn_set_check_finite(rnn_t *model, int32_t enabled);
 typedef struct rnn_state rnn_state_t;
 
 /* Creates the hidden state of `batch` independent streams for a
- * unidirectional model, all zero. The state does not keep a pointer to the
- * model: it may be used with any model of the same input_size, hidden_size
- * and num_layers. *out owns it (rnn_state_destroy).
+ * unidirectional model, all zero: h [L, B, Hout] (Hout = proj_size of an
+ * LSTM with a projection, else H) and, for an LSTM, c [L, B, H]. The state
+ * does not keep a pointer to the model: it may be used with any model of
+ * the same cell, input_size, hidden_size, proj_size and num_layers. *out
+ * owns it (rnn_state_destroy).
  * Errors: RNN_E_INVALID_ARG, RNN_E_UNSUPPORTED (bidirectional model: the
  * reverse direction needs the whole sequence), RNN_E_SHAPE, RNN_E_NOMEM. */
 RNN_API rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model,
@@ -685,20 +687,22 @@ RNN_API rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model,
 /* Frees a state. NULL is a no-op. */
 RNN_API void rnn_state_destroy(rnn_state_t *state);
 
-/* Sets the hidden state of the streams to zero: all of them when `mask` is
- * NULL, else those b with mask[b] != 0 (mask has `batch` bytes).
+/* Sets the hidden state (h, and an LSTM's c) of the streams to zero: all of
+ * them when `mask` is NULL, else those b with mask[b] != 0 (mask has
+ * `batch` bytes).
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask);
 
-/* Copies the hidden state out: h has L*B*H floats, [L, B, H].
+/* Copies the hidden state out: h has L*B*Hout floats, [L, B, Hout].
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_get(const rnn_state_t *state, float *h);
 
-/* Sets the hidden state: h has L*B*H floats, [L, B, H].
+/* Sets the hidden state: h has L*B*Hout floats, [L, B, Hout].
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_set(rnn_state_t *state, const float *h);
 
-/* Copies the LSTM cell state out: c has L*B*H floats, [L, B, H].
+/* Copies the LSTM cell state out: c has L*B*H floats, [L, B, H] (H also
+ * with a projection).
  * Errors: RNN_E_INVALID_ARG (NULL, a state of a cell without c). */
 RNN_API rnn_status rnn_state_get_cell(const rnn_state_t *state, float *c);
 
@@ -710,8 +714,8 @@ RNN_API rnn_status rnn_state_set_cell(rnn_state_t *state, const float *c);
 RNN_API rnn_status rnn_state_batch(const rnn_state_t *state, int32_t *batch);
 
 /* Advances every stream by one step: reads x_t (B*I floats, [B, I]), updates
- * the state, and writes the top layer's new hidden state to y_t (B*H floats,
- * [B, H]) when y_t is not NULL. The model is only read: threads may step
+ * the state, and writes the top layer's new hidden state to y_t (B*Hout
+ * floats, [B, Hout]) when y_t is not NULL. The model is only read: threads may step
  * their own states on one shared model at once. Never allocates. Equals
  * rnn_forward over the same inputs to float rounding.
  * Errors: RNN_E_INVALID_ARG (also: a model with token input, which steps
@@ -737,10 +741,11 @@ RNN_API rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
                                  float *logits);
 
 /* Makes rnn_step faster by giving it its own copy of the weights: per
- * layer [W_ih | W_hh] transposed into one [I_l + H, H] matrix, and
+ * layer [W_ih | W_hh] transposed into one [I_l + Hout, G*H] matrix, and
  * b_ih + b_hh, so that a layer's step is ONE product over [x_t | h] in the
- * orientation BLAS reads fastest (measurements in docs/benchmarks.md). Costs about
- * (I_l + H + 1) * H floats per layer; rnn_forward and rnn_backward do not
+ * orientation BLAS reads fastest (measurements in docs/benchmarks.md); an
+ * LSTM with a projection also W_hr^T [H, P]. Costs about
+ * (I_l + Hout + 1) * G*H (+ H*P) floats per layer; rnn_forward and rnn_backward do not
  * use it. The copy is a snapshot of the parameters. The library's own calls that
  * change them (rnn_optim_step, rnn_sgd_step, rnn_init, rnn_init_uniform,
  * rnn_load_params, rnn_load_params_buffer) refresh it; writes made through
@@ -964,7 +969,8 @@ RNN_API rnn_status rnn_set_allocator(const rnn_allocator *allocator);
  * sgeev: radius has L*D floats, indexed layer*D + direction. A radius well
  * above 1 warns of exploding states and gradients, well below 1 of
  * vanishing ones. Errors: RNN_E_INVALID_ARG, RNN_E_NOMEM,
- * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed). */
+ * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed,
+ * or an LSTM or GRU model: its W_hh is gate blocks, not one square map). */
 RNN_API rnn_status rnn_spectral_radius(const rnn_t *model, float *radius);
 
 /* Names the BLAS library that actually serves cblas_sgemm in this process:

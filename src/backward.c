@@ -13,6 +13,11 @@
  * dW_hh += dR^T H_prev and dW_ih += dA^T X (ONE sgemm each, K = T*B), the
  * biases get the column sums of dA and dR, and the gradient w.r.t. the
  * layer input is dA W_ih (one sgemm per direction).
+ *
+ * An LSTM with proj_size P (h_t = cell_out_t W_hr^T): each step hands the
+ * cell dL/d(cell_out_t) = dL/dh_t W_hr ([B, P] x [P, H], one product), and
+ * dW_hr += dH^T CellOut is one more batched sgemm over all T*B rows (the
+ * dL/dh rows stay whole: the cell's dA has rows of its own).
  */
 #include "internal.h"
 
@@ -21,7 +26,8 @@
 /* The sizes of the workspace's parts, in floats, in arena order. The cache
  * was sized for the same (T, B), so none of them overflows. */
 enum { WORK_GRAD_IN, WORK_GRAD_OUT, WORK_GATHER, WORK_DX_TM, WORK_D_PROJ,
-       WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORK_EMBED, WORKS };
+       WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORK_D_CELL_OUT,
+       WORK_EMBED, WORKS };
 
 static void work_parts(const rnn_t *model, size_t floats[WORKS])
 {
@@ -29,7 +35,7 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
     const size_t rows = (size_t)cache->seq_len * cache->batch;
-    const size_t dh = (size_t)model->dirs * cfg->hidden_size;
+    const size_t dh = (size_t)model->dirs * rnn__state_size(cfg);
     const size_t width = (size_t)ops->gates * cfg->hidden_size;
     size_t widest = dh > (size_t)cfg->input_size ? dh : (size_t)cfg->input_size;
     widest = widest > width ? widest : width;
@@ -43,6 +49,7 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     floats[WORK_DC] = ops->has_cell_state ? bh : 0;
     floats[WORK_DH_DIRECT] = floats[WORK_DH0_DIRECT] =
         ops->direct_state_grad ? bh : 0;
+    floats[WORK_D_CELL_OUT] = cfg->proj_size > 0 ? bh : 0;
     floats[WORK_EMBED] = rnn__embedding_work_floats(model);
 }
 
@@ -56,7 +63,8 @@ static void layout_work(rnn_t *model, const size_t floats[WORKS])
         [WORK_GATHER] = &work->gather, [WORK_DX_TM] = &work->dx_tm,
         [WORK_D_PROJ] = &work->d_proj, [WORK_D_REC] = &work->d_rec,
         [WORK_DC] = &work->dc, [WORK_DH_DIRECT] = &work->dh_direct,
-        [WORK_DH0_DIRECT] = &work->dh0_direct, [WORK_EMBED] = &work->embed};
+        [WORK_DH0_DIRECT] = &work->dh0_direct,
+        [WORK_D_CELL_OUT] = &work->d_cell_out, [WORK_EMBED] = &work->embed};
     rnn__carve(work->arena, floats, WORKS, parts);
 }
 
@@ -72,14 +80,14 @@ static float *d_proj_block(const rnn_t *model, float *grad, int32_t dir)
     return model->work.d_proj + dir * block;
 }
 
-/* dL/dy of the top layer into one time-major [T, B, H] block per direction,
+/* dL/dy of the top layer into one time-major [T, B, S] block per direction,
  * 0 at padded steps (their outputs are constants). */
 static void load_output_grad(const rnn_t *model, const float *dy, float *grad)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
     const int32_t seq_len = cache->seq_len, batch = cache->batch;
-    const int32_t hidden = cfg->hidden_size, dirs = model->dirs;
+    const int32_t hidden = rnn__state_size(cfg), dirs = model->dirs;
     const size_t block = (size_t)seq_len * batch * hidden;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     if (dy == NULL) {
@@ -111,7 +119,7 @@ static void load_output_grad(const rnn_t *model, const float *dy, float *grad)
 static void add_head_grad(rnn_t *model, float *grad)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t batch = cache->batch, hidden = model->cfg.hidden_size;
+    const int32_t batch = cache->batch, hidden = rnn__state_size(&model->cfg);
     const int32_t dirs = model->dirs;
     const size_t block = (size_t)cache->seq_len * batch * hidden;
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
@@ -135,7 +143,7 @@ static void add_final_state_grad(const rnn_t *model, int32_t cell, int32_t dir,
                                  const float *dh_n, float *grad)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t batch = cache->batch, hidden = model->cfg.hidden_size;
+    const int32_t batch = cache->batch, hidden = rnn__state_size(&model->cfg);
     const float *src = dh_n + (size_t)cell * batch * hidden;
     for (int32_t b = 0; b < batch; ++b) {
         int32_t t = dir == 0 ? rnn__last_step(cache, b) : 0;
@@ -247,6 +255,24 @@ static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
         zero_finished(cache, t, hidden, step->dc);
 }
 
+/* With an LSTM projection, what the cell gets as dL/dh at step t:
+ * dL/d(cell_out_t) = dh_t W_hr. The rows of dh_t then feed only dW_hr,
+ * so a padded step's are zeroed (going in reverse they hold what flowed
+ * towards h0). Without a projection, dh_t itself. */
+static float *cell_out_grad(rnn_t *model, const float *w_hr, int32_t t,
+                            float *dh_t)
+{
+    if (w_hr == NULL)
+        return dh_t;
+    const rnn_cache *cache = &model->cache;
+    const int32_t proj = model->cfg.proj_size, hidden = model->cfg.hidden_size;
+    rnn__rows_product(cache->batch, hidden, proj, dh_t, w_hr, hidden, false,
+                      0.0f, model->work.d_cell_out);
+    if (cache->has_lengths)
+        zero_finished(cache, t, proj, dh_t);
+    return model->work.d_cell_out;
+}
+
 /* Walks the steps against forward order: completes dL/dh_t with
  * dR_{t+1} W_hh and has the cell make dA_t (in `d_proj`) and dR_t. */
 static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
@@ -255,15 +281,17 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
     const int32_t seq_len = cache->seq_len, width = model->cell_ops->gates * hidden;
-    const size_t bh = (size_t)batch * hidden, step = (size_t)batch * width;
-    const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
+    const int32_t state = rnn__state_size(&model->cfg);
+    const size_t bh = (size_t)batch * state, step = (size_t)batch * width;
+    const rnn_cell_view w = rnn__cell(model, model->params, cell);
+    const float *w_hh = w.w_hh;
     const int32_t first = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
     rnn_cell_backward_args args = {.fwd = rnn__step_buffers(model, cell, dir),
                                    .dc = model->work.dc,
                                    .dh_prev = model->work.dh_direct};
     rnn__step_move(&args.fwd, model->cell_ops, first);
     if (model->work.dc != NULL)
-        memset(model->work.dc, 0, bh * sizeof(float));
+        memset(model->work.dc, 0, (size_t)batch * hidden * sizeof(float));
     for (int32_t k = 0; k < seq_len; ++k) {
         const int32_t t = first + k * next;
         float *dh_t = grad + (size_t)t * bh;
@@ -272,14 +300,17 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
             const float *d_rec_later =
                 d_rec_rows(model, d_proj + (size_t)later * step, later);
             RNN__PHASE(RNN__PHASE_BWD_REC,
-                       rnn__rows_product(batch, hidden, width, d_rec_later,
-                                         w_hh, hidden, false, 1.0f, dh_t));
+                       rnn__rows_product(batch, state, width, d_rec_later,
+                                         w_hh, state, false, 1.0f, dh_t));
         }
+        float *dh_cell;
+        RNN__PHASE(RNN__PHASE_BWD_REC,
+                   dh_cell = cell_out_grad(model, w.w_hr, t, dh_t));
         if (args.dc != NULL)
             RNN__PHASE(RNN__PHASE_BWD_COPY,
                        enter_final_cell_grad(model, dir, t, ends, args.dc));
         RNN__PHASE(RNN__PHASE_BWD_CELL,
-                   backprop_step(model, &args, t, dh_t,
+                   backprop_step(model, &args, t, dh_cell,
                                  d_proj + (size_t)t * step));
         if (args.dc != NULL)
             RNN__PHASE(RNN__PHASE_BWD_COPY,
@@ -302,8 +333,8 @@ static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
                                      float *d_proj, float *dh0)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t hidden = rnn__state_size(&model->cfg), batch = cache->batch;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const size_t step = (size_t)batch * width;
     const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
     const float *d_rec_first = d_rec_rows(model, d_proj, 0);
@@ -338,17 +369,35 @@ static void add_bias_grad(rnn_t *model, const float *d, int32_t rows,
         rnn__add(also, sums, (size_t)width);
 }
 
-/* The cell's weight and bias gradients, batched over all T*B rows. */
+/* dW_hr [P, H] += dH^T CellOut: the whole dL/dh rows of the cell's steps
+ * (padded ones zeroed) times its o * tanh(c) rows, one sgemm (K = T*B). */
+static void add_projection_grad(rnn_t *model, int32_t cell, const float *dh,
+                                float *dw_hr)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t proj = model->cfg.proj_size, hidden = model->cfg.hidden_size;
+    const int32_t rows = cache->seq_len * cache->batch;
+    const float *cell_out = rnn__cell_block(model, cache->cell_out, cell,
+                                            (size_t)cache->seq_len, 1);
+    rnn__gemm(true, false, proj, hidden, rows, 1.0f, dh, proj, cell_out, hidden,
+              1.0f, dw_hr, hidden);
+}
+
+/* The cell's weight and bias gradients, batched over all T*B rows (dh:
+ * its dL/dh rows, read for dW_hr). */
 static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
-                             const float *d_proj)
+                             const float *dh, const float *d_proj)
 {
     const rnn_cache *cache = &model->cache;
     const bool separate = model->cell_ops->separate_projections;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t hidden = rnn__state_size(&model->cfg), dirs = model->dirs;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const int32_t rows = cache->seq_len * cache->batch;
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view dw = rnn__cell(model, model->grads, cell);
+    if (dw.w_hr != NULL)
+        RNN__PHASE(RNN__PHASE_BWD_DW_HH, add_projection_grad(model, cell, dh,
+                                                             dw.w_hr));
     const float *h_prev = rnn__hidden_slot(model, cell, dir == 0 ? 0 : 1);
     const float *d_rec = separate ? model->work.d_rec : d_proj;
     RNN__PHASE(RNN__PHASE_BWD_DW_HH,
@@ -386,8 +435,8 @@ static void input_grad(rnn_t *model, int32_t layer, float *grad, float *below,
                        float *dx)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t hidden = rnn__state_size(&model->cfg), dirs = model->dirs;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const int32_t rows = cache->seq_len * cache->batch;
     const size_t block = (size_t)rows * hidden;
     for (int32_t dir = 0; dir < dirs; ++dir) {
@@ -437,6 +486,8 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
     float *dx = args->dx, *dh0 = args->dh0;
     const size_t states = (size_t)model->num_cells * model->cache.batch *
                           (size_t)model->cfg.hidden_size;
+    const size_t outputs = (size_t)model->num_cells * model->cache.batch *
+                           (size_t)rnn__state_size(&model->cfg);
     if (model->cfg.vocab_size > 0 && dx != NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func,
                          "dx is set, and the model takes token ids: their "
@@ -459,10 +510,10 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
     rnn_status status = RNN_OK;
     if (model->check_finite) {
         const size_t rows = (size_t)model->cache.seq_len * model->cache.batch;
-        const size_t width = (size_t)model->dirs * model->cfg.hidden_size;
+        const size_t width = (size_t)model->dirs * rnn__state_size(&model->cfg);
         status = rnn__check_array(dy, rows * width, "dy", func);
         if (status == RNN_OK)
-            status = rnn__check_array(dh_n, states, "dh_n", func);
+            status = rnn__check_array(dh_n, outputs, "dh_n", func);
         if (status == RNN_OK)
             status = rnn__check_array(args->dc_n, states, "dc_n", func);
     }
@@ -477,8 +528,8 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
     layout_work(model, floats);
 
     const int32_t dirs = model->dirs;
-    const size_t block =
-        (size_t)model->cache.seq_len * model->cache.batch * model->cfg.hidden_size;
+    const size_t block = (size_t)model->cache.seq_len * model->cache.batch *
+                         (size_t)rnn__state_size(&model->cfg);
     float *grad = model->work.grad_in, *below = model->work.grad_out;
     RNN__PHASE(RNN__PHASE_BWD_COPY, load_output_grad(model, dy, grad));
     if (model->head_grad_pending)
@@ -503,7 +554,7 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
                 RNN__PHASE(RNN__PHASE_BWD_REC,
                            write_initial_state_grad(model, cell, dir, d_proj,
                                                     dh0));
-            add_weight_grads(model, layer, dir, d_proj);
+            add_weight_grads(model, layer, dir, dh, d_proj);
         }
         if (layer > 0) {
             RNN__PHASE(RNN__PHASE_BWD_DX,

@@ -57,11 +57,16 @@ typedef struct rnn_cell_forward_args {
     /* [rows, H] c_{t-1} and c_t when has_cell_state; else NULL. */
     const float *c_prev;
     float *c;
-    /* [rows, H] h_{t-1} (GRU's z * h_{t-1}) and h_t. When the cell says
-     * project_into_state, h == proj: the projection was made in h_t's
-     * slot and the cell turns it into h_t in place. */
+    /* [rows, S] h_{t-1} (GRU's z * h_{t-1}) and h_t, S the state width
+     * (rnn__state_size: proj_size with an LSTM projection, else H). When
+     * the cell says project_into_state, h == proj: the projection was made
+     * in h_t's slot and the cell turns it into h_t in place. */
     const float *h_prev;
     float *h;
+    /* [rows, H] where the cell writes its output instead of h when not
+     * NULL: an LSTM with proj_size, whose h_t the driver then makes as
+     * cell_out W_hr^T [rows, P]. */
+    float *cell_out;
     /* [rows, saved_units * H] more values backward needs, or NULL. */
     float *saved;
 } rnn_cell_forward_args;
@@ -73,7 +78,9 @@ typedef struct rnn_cell_backward_args {
      * a cell whose backward reads it saves it). */
     rnn_cell_forward_args fwd;
     /* [rows, H] dL/dh_t, whole: what came from above and from step t+1
-     * (the driver has added d_rec_{t+1} W_hh). The cell may overwrite it. */
+     * (the driver has added d_rec_{t+1} W_hh); with cell_out, dL/d(cell_out)
+     * (the driver has multiplied dL/dh_t by W_hr). The cell may overwrite
+     * it. */
     float *dh;
     /* [rows, H] dL/dc_t on entry, dL/dc_{t-1} on return; NULL without c. */
     float *dc;

@@ -11,7 +11,11 @@
  *   2. each step adds h_prev W_hh^T onto its rows in place (sgemm, or sgemv
  *      when B = 1), or into rows of its own when the cell keeps the
  *      projections apart, and hands them to the cell's forward.
- * Each cell's states live in a [T+1, B, H] block (c in a second one): the
+ * An LSTM with proj_size P has its cell write o * tanh(c) into [T, B, H]
+ * rows of their own, and each step then makes h_t = those rows W_hr^T
+ * (one more product per step, [B, P]).
+ * Each cell's states live in a [T+1, B, S] block (S: the state width, P
+ * with a projection, else H; c in a second one, [T+1, B, H]): the
  * T outputs are one contiguous matrix (the next layer's input, the batched
  * weight gradients) and the initial state sits beside them (slot 0
  * forward, slot T reverse).
@@ -42,7 +46,8 @@ static int32_t transposed_ld(const rnn_t *model, int32_t seq_len,
 
 /* The sizes of the cache's parts for (T, B), in floats, in arena order. */
 enum { PART_X, PART_HIDDEN, PART_PROJ, PART_CELL_STATE, PART_SAVED, PART_REC,
-       PART_W_HH_T, PART_MASK, PART_DROPPED, PART_CARRY, PART_TABLE, PART_IDS,
+       PART_W_HH_T, PART_MASK, PART_DROPPED, PART_CARRY, PART_CELL_OUT,
+       PART_TABLE, PART_IDS,
        PART_LENGTHS, PARTS };
 
 /* What a forward keeps: a training forward what backward and the head
@@ -59,31 +64,37 @@ static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
     const size_t cells = (size_t)model->num_cells, hidden = (size_t)cfg->hidden_size;
-    const size_t gates = (size_t)ops->gates;
-    size_t states, steps;
+    const size_t gates = (size_t)ops->gates, width = (size_t)rnn__state_size(cfg);
+    size_t states, steps, outputs, step_outputs;
     memset(floats, 0, PARTS * sizeof floats[0]);
+    /* states and steps count H units (c, the gates); outputs (T+1 slots)
+     * and step_outputs (T steps of one cell) S units (h) */
     if (!rnn__mul3((size_t)seq_len + 1, (size_t)batch, hidden, &states) ||
         !rnn__mul(states, cells, &states) ||
         !rnn__mul3((size_t)seq_len, (size_t)batch, hidden, &steps) ||
         !rnn__mul(steps, cells, &steps) ||
+        !rnn__mul3((size_t)seq_len + 1, (size_t)batch, width, &outputs) ||
+        !rnn__mul(outputs, cells, &outputs) ||
+        !rnn__mul3((size_t)seq_len, (size_t)batch, width, &step_outputs) ||
         !rnn__mul3((size_t)seq_len, (size_t)batch, (size_t)cfg->input_size,
                    &floats[PART_X]) ||
         (!ops->project_into_state && !rnn__mul(steps, gates, &floats[PART_PROJ])) ||
         !rnn__mul(steps, (size_t)ops->saved_units, &floats[PART_SAVED]))
         return false;
-    floats[PART_HIDDEN] = states;
+    floats[PART_HIDDEN] = outputs;
     floats[PART_CELL_STATE] = ops->has_cell_state ? states : 0;
+    floats[PART_CELL_OUT] = cfg->proj_size > 0 ? steps : 0;
     floats[PART_REC] = ops->separate_projections ? (size_t)batch * gates * hidden : 0;
     /* One W_hh^T copy, reused cell after cell: the cells run one at a time. */
-    floats[PART_W_HH_T] = hidden * (size_t)w_hh_t_ld;
+    floats[PART_W_HH_T] = width * (size_t)w_hh_t_ld;
     if (kind == PASS_TRAIN_DROPOUT) {
-        /* steps counts every cell: the layers below the top have D fewer */
+        /* the layers below the top: D fewer cells than outputs counts */
         floats[PART_MASK] = floats[PART_DROPPED] =
-            steps / cells * (cells - (size_t)model->dirs);
+            step_outputs * (cells - (size_t)model->dirs);
     }
-    if (kind == PASS_INFER) /* h, then c */
-        floats[PART_CARRY] = states / ((size_t)seq_len + 1) *
-                             (ops->has_cell_state ? 2 : 1);
+    if (kind == PASS_INFER) /* h, then c: one slot of each cell */
+        floats[PART_CARRY] = (size_t)batch * cells *
+                             (width + (ops->has_cell_state ? hidden : 0));
     if (cfg->vocab_size > 0) { /* int32 ids */
         floats[PART_IDS] = (size_t)seq_len * (size_t)batch;
         floats[PART_TABLE] = table ? rnn__embedding_table_floats(model) : 0;
@@ -201,8 +212,8 @@ static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
         [PART_SAVED] = &cache->saved, [PART_REC] = &cache->rec,
         [PART_W_HH_T] = &cache->w_hh_t, [PART_MASK] = &cache->mask,
         [PART_DROPPED] = &cache->dropped, [PART_CARRY] = &cache->carry,
-        [PART_TABLE] = &cache->table, [PART_IDS] = &ids,
-        [PART_LENGTHS] = &lengths};
+        [PART_CELL_OUT] = &cache->cell_out, [PART_TABLE] = &cache->table,
+        [PART_IDS] = &ids, [PART_LENGTHS] = &lengths};
     rnn__carve(cache->arena, plan->floats, PARTS, parts);
     cache->dropping = cache->mask != NULL;
     cache->seq_len = plan->steps;
@@ -258,7 +269,7 @@ static void fill_bias(float *rows, size_t count, int32_t width,
 
 /* Input projection of all steps: out[T*B, G*H] = bias + input W_ih^T, the
  * bias b_ih + b_hh (b_ih alone when the cell keeps the projections apart).
- * The input of layer l > 0 is the previous layer's output, one [T*B, H]
+ * The input of layer l > 0 is the previous layer's output, one [T*B, S]
  * block per direction, so the product is one sgemm per source direction. */
 static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
 {
@@ -266,7 +277,7 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
     const int32_t width = ops->gates * hidden, batch = cache->batch;
-    const int32_t cell = layer * dirs + dir;
+    const int32_t cell = layer * dirs + dir, state = rnn__state_size(&model->cfg);
     rnn_cell_view w = rnn__cell(model, model->params, cell);
     float *out = rnn__step_buffers(model, cell, dir).proj;
     if (layer == 0 && cache->embed_table) {
@@ -296,24 +307,24 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
         }
         for (int32_t src = 0; src < dirs; ++src) {
             const float *input = rnn__layer_input(model, layer, src);
-            rnn__gemm(false, true, rows, width, hidden, 1.0f,
-                      input + first * hidden, hidden,
-                      w.w_ih + (size_t)src * hidden, dirs * hidden,
+            rnn__gemm(false, true, rows, width, state, 1.0f,
+                      input + first * state, state,
+                      w.w_ih + (size_t)src * state, dirs * state,
                       src == 0 ? beta : 1.0f, chunk_out, width);
         }
     }
 }
 
-/* Copies the cell's slice of a [L*D, B, H] initial state into `slot`, or
- * zeros it when there is none. */
-static void load_state(const rnn_t *model, int32_t cell, const float *from,
-                       float *slot)
+/* Copies the cell's slice of a [L*D, B, width] initial state into `slot`,
+ * or zeros it when there is none. */
+static void load_state(const rnn_t *model, int32_t cell, int32_t width,
+                       const float *from, float *slot)
 {
-    const size_t bh = (size_t)model->cache.batch * model->cfg.hidden_size;
+    const size_t rows = (size_t)model->cache.batch * width;
     if (from != NULL)
-        memcpy(slot, from + (size_t)cell * bh, bh * sizeof(float));
+        memcpy(slot, from + (size_t)cell * rows, rows * sizeof(float));
     else
-        memset(slot, 0, bh * sizeof(float));
+        memset(slot, 0, rows * sizeof(float));
 }
 
 /* The [L*D, B, .] initial states a pass starts from: the caller's h0 and
@@ -331,9 +342,11 @@ static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
     const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
     float *c = rnn__cell_block(model, cache->cell_state, cell,
                           (size_t)cache->seq_len + 1, 1);
-    load_state(model, cell, from->h0, rnn__hidden_slot(model, cell, slot));
+    load_state(model, cell, rnn__state_size(&model->cfg), from->h0,
+               rnn__hidden_slot(model, cell, slot));
     if (c != NULL)
-        load_state(model, cell, from->c0, c + (size_t)slot * bh);
+        load_state(model, cell, model->cfg.hidden_size, from->c0,
+                   c + (size_t)slot * bh);
 }
 
 /* Sequences that ended before step t keep their previous state. */
@@ -346,20 +359,29 @@ static void hold_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
                    (size_t)hidden * sizeof(float));
 }
 
-/* out[B, G*H] (+)= h_prev W_hh^T, from the [H, G*H] W_hh^T copy or from
+/* out[B, G*H] (+)= h_prev W_hh^T, from the [S, G*H] W_hh^T copy or from
  * W_hh itself. */
 static void recurrent_product(const rnn_t *model, const float *w_hh,
                               const float *h_prev, float beta, float *out)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t state = rnn__state_size(&model->cfg);
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     if (cache->w_hh_t_ld != 0)
-        rnn__rows_product(cache->batch, width, hidden, h_prev, cache->w_hh_t,
+        rnn__rows_product(cache->batch, width, state, h_prev, cache->w_hh_t,
                           cache->w_hh_t_ld, false, beta, out);
     else
-        rnn__rows_product(cache->batch, width, hidden, h_prev, w_hh, hidden,
+        rnn__rows_product(cache->batch, width, state, h_prev, w_hh, state,
                           true, beta, out);
+}
+
+/* An LSTM's projection: h_t [B, P] = cell_out [B, H] W_hr^T. */
+static void project_state(const rnn_t *model, const rnn_cell_view *w,
+                          const rnn_cell_forward_args *step)
+{
+    rnn__rows_product(step->rows, model->cfg.proj_size, step->hidden,
+                      step->cell_out, w->w_hr, step->hidden, true, 0.0f,
+                      step->h);
 }
 
 /* The step's rec rows of their own, b_hh included (separate projections). */
@@ -390,9 +412,12 @@ static void run_step(rnn_t *model, rnn_cell_forward_args *step, int32_t t,
                    recurrent_product(model, w->w_hh, step->h_prev, 1.0f,
                                      step->proj));
     RNN__PHASE(RNN__PHASE_FWD_CELL, ops->forward(step));
+    if (step->cell_out != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_REC, project_state(model, w, step));
     if (cache->has_lengths) {
         RNN__PHASE(RNN__PHASE_FWD_COPY,
-                   hold_finished(cache, t, hidden, step->h, step->h_prev));
+                   hold_finished(cache, t, rnn__state_size(&model->cfg),
+                                 step->h, step->h_prev));
         if (step->c != NULL)
             RNN__PHASE(RNN__PHASE_FWD_COPY,
                        hold_finished(cache, t, hidden, step->c, step->c_prev));
@@ -411,7 +436,7 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
                    rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
                                   model->cell_ops->gates *
                                       model->cfg.hidden_size,
-                                  model->cfg.hidden_size));
+                                  rnn__state_size(&model->cfg)));
     rnn__step_move(&step, model->cell_ops, first);
     for (int32_t k = 0; k < seq_len; ++k) {
         run_step(model, &step, first + k * next, &w);
@@ -428,7 +453,7 @@ static void write_output(const rnn_t *model, float *y, int32_t total_steps,
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
     const int32_t seq_len = cache->seq_len, batch = cache->batch;
-    const int32_t hidden = cfg->hidden_size, dirs = model->dirs;
+    const int32_t hidden = rnn__state_size(cfg), dirs = model->dirs;
     const int32_t top = (cfg->num_layers - 1) * dirs;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     if (dirs == 1 && !cfg->batch_first && !cache->has_lengths) {
@@ -455,20 +480,21 @@ static void write_output(const rnn_t *model, float *y, int32_t total_steps,
     }
 }
 
-/* h_n and c_n [L*D, B, H] (either may be NULL): each cell's last slot,
- * where each sequence's last valid state is. */
+/* h_n [L*D, B, S] and c_n [L*D, B, H] (either may be NULL): each cell's
+ * last slot, where each sequence's last valid state is. */
 static void write_final_state(const rnn_t *model, float *h_n, float *c_n)
 {
     const rnn_cache *cache = &model->cache;
     const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    const size_t bs = (size_t)cache->batch * rnn__state_size(&model->cfg);
     const size_t slots = (size_t)cache->seq_len + 1;
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         const size_t last = cell % model->dirs == 0 ? (size_t)cache->seq_len : 0;
         const float *c = rnn__cell_block(model, cache->cell_state, cell, slots, 1);
         if (h_n != NULL)
-            memcpy(h_n + (size_t)cell * bh,
+            memcpy(h_n + (size_t)cell * bs,
                    rnn__hidden_slot(model, cell, (int32_t)last),
-                   bh * sizeof(float));
+                   bs * sizeof(float));
         if (c_n != NULL && c != NULL)
             memcpy(c_n + (size_t)cell * bh, c + last * bh, bh * sizeof(float));
     }
@@ -480,10 +506,12 @@ static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
 {
     const size_t rows = (size_t)seq_len * batch;
     const size_t states = (size_t)model->num_cells * batch * model->cfg.hidden_size;
+    const size_t outputs =
+        (size_t)model->num_cells * batch * rnn__state_size(&model->cfg);
     rnn_status status =
         rnn__check_array(x, rows * model->cfg.input_size, "x", func);
     if (status == RNN_OK)
-        status = rnn__check_array(from->h0, states, "h0", func);
+        status = rnn__check_array(from->h0, outputs, "h0", func);
     if (status == RNN_OK)
         status = rnn__check_array(from->c0, states, "c0", func);
     if (status == RNN_OK)
@@ -495,7 +523,7 @@ static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
 static rnn_status check_states(rnn_t *model, const char *func)
 {
     const rnn_cache *cache = &model->cache;
-    const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    const size_t bh = (size_t)cache->batch * rnn__state_size(&model->cfg);
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         const int32_t dir = cell % model->dirs;
         for (int32_t t = 0; t < cache->seq_len; ++t) {
@@ -517,7 +545,7 @@ static void drop_outputs(rnn_t *model, int32_t layer)
 {
     rnn_cache *cache = &model->cache;
     const size_t count = (size_t)cache->seq_len * cache->batch *
-                         (size_t)model->cfg.hidden_size;
+                         (size_t)rnn__state_size(&model->cfg);
     for (int32_t src = 0; src < model->dirs; ++src) {
         float *mask = rnn__layer_block(model, cache->mask, layer, src);
         float *dropped = rnn__layer_block(model, cache->dropped, layer, src);
@@ -650,7 +678,7 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
      * ended with, h then c in the carry. */
     float *carry_c = model->cell_ops->has_cell_state
                          ? cache->carry + (size_t)model->num_cells * batch *
-                                              model->cfg.hidden_size
+                                              rnn__state_size(&model->cfg)
                          : NULL;
     const initial_states carried = {cache->carry, carry_c};
     for (int32_t t0 = 0; t0 < seq_len; t0 += plan.steps) {

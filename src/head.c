@@ -44,7 +44,7 @@ static rnn_status head_prepare(rnn_t *model, head_view *view, const char *func)
     view->rows = model->cfg.head_mode == RNN_HEAD_ALL
                      ? cache->seq_len * cache->batch
                      : cache->batch;
-    view->width = model->dirs * model->cfg.hidden_size;
+    view->width = model->dirs * rnn__state_size(&model->cfg);
     view->outputs = model->cfg.output_size;
     view->w = model->params + model->head_w;
     view->b = model->params + model->head_b;
@@ -69,7 +69,7 @@ static void gather_inputs(const rnn_t *model, const head_view *view,
                           bool final_state)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
+    const int32_t hidden = rnn__state_size(&model->cfg), dirs = model->dirs;
     const int32_t top = (model->cfg.num_layers - 1) * dirs;
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
     for (int32_t r = 0; r < view->rows; ++r) {

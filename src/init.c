@@ -77,9 +77,10 @@ static void init_head(const rnn_t *model, rng *r, float *params)
 {
     if (model->cfg.output_size == 0)
         return;
-    const double bound = 1.0 / sqrt((double)model->dirs * model->cfg.hidden_size);
+    const int32_t width = model->dirs * rnn__state_size(&model->cfg);
+    const double bound = 1.0 / sqrt((double)width);
     const size_t count = (size_t)model->cfg.output_size *
-                         ((size_t)model->dirs * model->cfg.hidden_size + 1);
+                         ((size_t)width + 1);
     fill(r, params + model->head_w, count, bound);
 }
 
@@ -138,34 +139,47 @@ static rnn_status fill_orthogonal(rng *r, float *w, int32_t rows, int32_t cols,
     return RNN_OK;
 }
 
+/* One recurrent map [rows, cols] of the scheme (Xavier or orthogonal). */
+static rnn_status fill_recurrent(rng *r, int32_t scheme, float *w,
+                                 int32_t rows, int32_t cols, float *work)
+{
+    if (scheme == RNN_INIT_ORTHOGONAL)
+        return fill_orthogonal(r, w, rows, cols, work);
+    fill_xavier(r, w, rows, cols);
+    return RNN_OK;
+}
+
 /* Xavier or orthogonal scheme into `params` (a scratch copy), gate block by
  * gate block: each block is one [H, .] map of its own (an LSTM's i, f, g,
- * o), so each gets the fans, or the orthogonality, of a square map. */
+ * o), so each gets the fans, or the orthogonality, of a square map; an
+ * LSTM's weight_hr [P, H] is one more map, after the cell's gates. */
 static rnn_status init_scheme(const rnn_t *model, int32_t scheme, rng *r,
                               float *params, float *work)
 {
     const int32_t hidden = model->cfg.hidden_size;
     const int32_t gates = model->cell_ops->gates;
-    const int32_t state = hidden; /* the width of h_{t-1} W_hh reads */
+    const int32_t state = rnn__state_size(&model->cfg); /* h_{t-1}'s width */
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         rnn_cell_view w = rnn__cell(model, params, cell);
         const int32_t in_size = model->cells[cell].in_size;
         for (int32_t gate = 0; gate < gates; ++gate) {
             fill_xavier(r, w.w_ih + (size_t)gate * hidden * in_size, hidden,
                         in_size);
-            float *block = w.w_hh + (size_t)gate * hidden * state;
-            if (scheme == RNN_INIT_ORTHOGONAL) {
-                rnn_status status = fill_orthogonal(r, block, hidden, state,
-                                                    work);
-                if (status != RNN_OK)
-                    return status;
-            } else {
-                fill_xavier(r, block, hidden, state);
-            }
+            rnn_status status =
+                fill_recurrent(r, scheme, w.w_hh + (size_t)gate * hidden * state,
+                               hidden, state, work);
+            if (status != RNN_OK)
+                return status;
         }
         if (w.b_ih != NULL) {
             memset(w.b_ih, 0, (size_t)gates * hidden * sizeof(float));
             memset(w.b_hh, 0, (size_t)gates * hidden * sizeof(float));
+        }
+        if (w.w_hr != NULL) {
+            rnn_status status = fill_recurrent(r, scheme, w.w_hr, state,
+                                               hidden, work);
+            if (status != RNN_OK)
+                return status;
         }
     }
     init_head(model, r, params);

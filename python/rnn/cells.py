@@ -97,6 +97,9 @@ class GRU(RNNBase):
     def forward(self, x, hx=None, lengths=None):
         """Runs the GRU over a batch; returns ``(y, h_n)``. hx: None (zeros)
         or h0 [L*D, B, H]; the rest as :meth:`rnn.RNN.forward`."""
+        if isinstance(hx, tuple):
+            raise ValueError("a GRU has no cell state: hx must be None or h0 [L*D, B, H], "
+                             "not a pair (h0, c0) (that is an LSTM's)")
         return RNNBase.forward(self, x, hx, lengths)
 
     __call__ = forward
