@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 NAMES = {"rnn": "Elman (nn.RNN)", "lstm": "LSTM", "gru": "GRU"}
-COLORS = {"rnn": "#7f7f7f", "lstm": "#1f77b4", "gru": "#d62728"}
+COLORS = {"rnn": "#ff7f0e", "lstm": "#1f77b4", "gru": "#d62728"}
 
 
 def load(path):

@@ -23,7 +23,14 @@ typedef struct spec {
     int32_t cell, V, I, H, L, D, batch_first, T, B;
     int32_t pad;     /* padding_idx as given (may be negative); NO_PAD: none */
     int32_t lengths; /* 1: sequence b has T - b % 2 steps */
+    int32_t P;       /* LSTM proj_size, 0: none */
 } spec;
+
+/* The width of h and y per direction. */
+static int32_t hout(const spec *s)
+{
+    return s->P > 0 ? s->P : s->H;
+}
 
 enum { NO_PAD = 1000 };
 
@@ -43,6 +50,7 @@ static rnn_config spec_config(const spec *s, bool tokens)
     rnn_config cfg;
     TU_OK(rnn_config_init(&cfg, sizeof cfg, s->I, s->H));
     cfg.cell = s->cell;
+    cfg.proj_size = s->P;
     cfg.num_layers = s->L;
     cfg.bidirectional = s->D - 1;
     cfg.batch_first = s->batch_first;
@@ -87,8 +95,8 @@ static void pair_init(pair *p, const spec *s, uint64_t seed)
 
     p->n_ids = (size_t)s->T * s->B;
     p->n_x = p->n_ids * s->I;
-    p->n_y = p->n_ids * s->D * s->H;
-    p->n_h = (size_t)s->L * s->D * s->B * s->H;
+    p->n_y = p->n_ids * s->D * hout(s);
+    p->n_h = (size_t)s->L * s->D * s->B * hout(s);
     p->ids = malloc(p->n_ids * sizeof *p->ids);
     p->lengths = malloc((size_t)s->B * sizeof *p->lengths);
     assert_non_null(p->ids);
@@ -144,12 +152,14 @@ static rnn_status forward_tokens(pair *p, int32_t inference, float *y,
 /* Gathered rows (2V > T*B) and the projected table (2V <= T*B), each cell,
  * with layers, directions, batch_first, lengths and padding. */
 static const spec SPECS[] = {
-    {RNN_CELL_RNN, 11, 3, 4, 1, 1, 0, 2, 3, NO_PAD, 0},
-    {RNN_CELL_RNN, 5, 3, 4, 2, 2, 1, 4, 3, 2, 1},
-    {RNN_CELL_LSTM, 11, 3, 4, 1, 1, 0, 2, 3, 0, 0},
-    {RNN_CELL_LSTM, 5, 2, 3, 1, 2, 1, 5, 2, NO_PAD, 1},
-    {RNN_CELL_GRU, 11, 3, 4, 2, 1, 0, 2, 3, -1, 0},
-    {RNN_CELL_GRU, 4, 3, 4, 1, 2, 0, 6, 2, 1, 1},
+    {RNN_CELL_RNN, 11, 3, 4, 1, 1, 0, 2, 3, NO_PAD, 0, 0},
+    {RNN_CELL_RNN, 5, 3, 4, 2, 2, 1, 4, 3, 2, 1, 0},
+    {RNN_CELL_LSTM, 11, 3, 4, 1, 1, 0, 2, 3, 0, 0, 0},
+    {RNN_CELL_LSTM, 5, 2, 3, 1, 2, 1, 5, 2, NO_PAD, 1, 0},
+    {RNN_CELL_LSTM, 5, 3, 4, 2, 1, 0, 4, 3, 1, 0, 2},  /* proj_size, table */
+    {RNN_CELL_LSTM, 30, 3, 4, 1, 2, 1, 2, 3, NO_PAD, 1, 3}, /* gather */
+    {RNN_CELL_GRU, 11, 3, 4, 2, 1, 0, 2, 3, -1, 0, 0},
+    {RNN_CELL_GRU, 4, 3, 4, 1, 2, 0, 6, 2, 1, 1, 0},
 };
 enum { N_SPECS = sizeof SPECS / sizeof SPECS[0] };
 
@@ -270,19 +280,20 @@ static void step_tokens_equals_forward(void **state)
                 TU_OK(rnn_pack_weights(p.tok));
             rnn_state_t *st = NULL;
             TU_OK(rnn_state_create(&st, p.tok, s.B));
-            float *y_t = tu_floats((size_t)s.B * s.H);
-            float *want = tu_floats((size_t)s.B * s.H);
+            const int32_t w = hout(&s);
+            float *y_t = tu_floats((size_t)s.B * w);
+            float *want = tu_floats((size_t)s.B * w);
             int32_t ids_t[8];
             for (int32_t t = 0; t < s.T; ++t) {
                 for (int32_t b = 0; b < s.B; ++b) {
                     const size_t row = s.batch_first ? (size_t)b * s.T + t
                                                      : (size_t)t * s.B + b;
                     ids_t[b] = p.ids[row];
-                    memcpy(want + (size_t)b * s.H, y + row * s.H,
-                           (size_t)s.H * sizeof(float));
+                    memcpy(want + (size_t)b * w, y + row * w,
+                           (size_t)w * sizeof(float));
                 }
                 TU_OK(rnn_step_tokens(p.tok, st, ids_t, y_t));
-                assert_true(tu_close_f("y_t", y_t, want, (size_t)s.B * s.H,
+                assert_true(tu_close_f("y_t", y_t, want, (size_t)s.B * w,
                                        TOL));
             }
             free(y_t);
@@ -302,7 +313,7 @@ static void inference_forward_equals_training_forward(void **state)
     (void)state;
     const int32_t vocabs[2] = {7, 9000}; /* 2V <= T*B: table; else gather */
     for (int v = 0; v < 2; ++v) {
-        const spec s = {RNN_CELL_GRU, vocabs[v], 2, 3, 2, 1, 1, 100, 64, 3, 1};
+        const spec s = {RNN_CELL_GRU, vocabs[v], 2, 3, 2, 1, 1, 100, 64, 3, 1, 0};
         pair p;
         pair_init(&p, &s, 400 + (uint64_t)v);
         float *y = tu_floats(p.n_y), *h_n = tu_floats(p.n_h);
@@ -324,7 +335,7 @@ static void inference_forward_equals_training_forward(void **state)
 static void init_draws_the_table_after_the_rnn(void **state)
 {
     (void)state;
-    const spec s = {RNN_CELL_LSTM, 400, 8, 4, 1, 1, 0, 1, 1, -3, 0};
+    const spec s = {RNN_CELL_LSTM, 400, 8, 4, 1, 1, 0, 1, 1, -3, 0, 0};
     pair p;
     pair_init(&p, &s, 1);
     rnn_config dense_cfg = spec_config(&s, false);

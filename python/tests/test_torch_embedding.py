@@ -39,6 +39,8 @@ CONFIGS = [
     ("gru", 100, 5, 6, 3, False, False, None, False, 3, 3),
     ("rnn", 3, 2, 3, 1, False, False, None, False, 20, 5),
     ("gru", 300, 8, 7, 1, True, False, 7, False, 2, 2),
+    ("lstmp", 6, 3, 5, 2, True, False, 1, True, 5, 3),   # proj_size 2
+    ("lstmp", 60, 3, 5, 1, False, True, None, False, 3, 2),
 ]
 
 
@@ -54,6 +56,8 @@ def _model(cell, V, I, H, L, bi, bf, pad, seed=3):
                   padding_idx=pad, seed=seed)
     if cell in ("rnn", "relu"):
         return rnn.RNN(I, H, nonlinearity="relu" if cell == "relu" else "tanh", **common)
+    if cell == "lstmp":
+        return rnn.LSTM(I, H, proj_size=2, **common)
     return (rnn.LSTM if cell == "lstm" else rnn.GRU)(I, H, **common)
 
 
@@ -76,13 +80,14 @@ def test_matches_torch_embedding_and_rnn(config):
     ids = _ids(rng, V, T, B, bf, pad)
     lengths = [T - b % 2 for b in range(B)] if with_lengths else None
     D = 2 if bi else 1
-    h0 = rng.standard_normal((L * D, B, H)).astype(np.float32)
+    lstm = cell.startswith("lstm")
+    h0 = rng.standard_normal((L * D, B, 2 if cell == "lstmp" else H)).astype(np.float32)
     c0 = rng.standard_normal((L * D, B, H)).astype(np.float32)
     hx_t = torch.tensor(h0, requires_grad=True)
     cx_t = torch.tensor(c0, requires_grad=True)
 
     emb = embedding(torch.as_tensor(ids))
-    state = (hx_t, cx_t) if cell == "lstm" else hx_t
+    state = (hx_t, cx_t) if lstm else hx_t
     if lengths is None:
         y_t, final_t = module(emb, state)
     else:
@@ -90,7 +95,7 @@ def test_matches_torch_embedding_and_rnn(config):
                                       enforce_sorted=False)
         out, final_t = module(packed, state)
         y_t, _ = pad_packed_sequence(out, batch_first=bf, total_length=T)
-    if cell == "lstm":
+    if lstm:
         y, (h_n, c_n) = model.forward(ids, (h0, c0), lengths=lengths)
         hn_t, cn_t = final_t
         np.testing.assert_allclose(c_n, cn_t.detach().numpy(), atol=ATOL)
@@ -106,7 +111,7 @@ def test_matches_torch_embedding_and_rnn(config):
         dy *= (mask.T if bf else mask)[..., None]
     dh_n = rng.standard_normal(h_n.shape).astype(np.float32)
     model.zero_grad()
-    if cell == "lstm":
+    if lstm:
         dc_n = rng.standard_normal(c_n.shape).astype(np.float32)
         _, (dh0, dc0) = model.backward(dy, dh_n, dc_n, need_dh0=True, need_dc0=True)
         torch.autograd.backward([y_t, hn_t, cn_t], [torch.tensor(dy), torch.tensor(dh_n),
