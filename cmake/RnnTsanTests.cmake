@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 #
-# ThreadSanitizer run of tests/test_threads.c: ctest test tsan_threads (label
-# tsan). Included from tests/CMakeLists.txt, whose RNN_TEST_SUPPORT_SOURCES,
+# ThreadSanitizer runs of tests/test_threads.c and tests/test_num_threads.c
+# (librnn's own threads): ctest tests tsan_threads and tsan_num_threads
+# (label tsan). Included from tests/CMakeLists.txt, whose RNN_TEST_SUPPORT_SOURCES,
 # RNN_CMOCKA and RNN_TEST_TIMEOUT it uses (and the top CMakeLists.txt's
 # RNN_SOURCES, RNN_PRIVATE_LIBS and rnn_library_setup()).
 #
@@ -85,23 +86,29 @@ foreach(_src IN LISTS RNN_SOURCES)
   endif()
 endforeach()
 
-add_executable(test_threads_tsan
-  "${PROJECT_SOURCE_DIR}/tests/test_threads.c"
-  ${RNN_TEST_SUPPORT_SOURCES}
-  $<TARGET_OBJECTS:rnn_tsan_objects>)
-target_include_directories(test_threads_tsan PRIVATE
-  "${PROJECT_SOURCE_DIR}/tests" "${PROJECT_SOURCE_DIR}/include")
-target_compile_definitions(test_threads_tsan PRIVATE
-  "RNN_TEST_SOURCE_DIR=\"${PROJECT_SOURCE_DIR}/tests\"")
-target_compile_options(test_threads_tsan PRIVATE ${RNN_TSAN_FLAGS})
-target_link_options(test_threads_tsan PRIVATE -fsanitize=thread)
-target_link_libraries(test_threads_tsan PRIVATE
-  ${RNN_PRIVATE_LIBS} ${RNN_CMOCKA} Threads::Threads m)
-rnn_target_warnings(test_threads_tsan)
+# Each program: tests/<name>.c against the instrumented objects, as ctest
+# test tsan_<suffix>.
+foreach(_pair "test_threads;tsan_threads" "test_num_threads;tsan_num_threads")
+  list(GET _pair 0 _test)
+  list(GET _pair 1 _ctest)
+  add_executable(${_test}_tsan
+    "${PROJECT_SOURCE_DIR}/tests/${_test}.c"
+    ${RNN_TEST_SUPPORT_SOURCES}
+    $<TARGET_OBJECTS:rnn_tsan_objects>)
+  target_include_directories(${_test}_tsan PRIVATE
+    "${PROJECT_SOURCE_DIR}/tests" "${PROJECT_SOURCE_DIR}/include")
+  target_compile_definitions(${_test}_tsan PRIVATE
+    "RNN_TEST_SOURCE_DIR=\"${PROJECT_SOURCE_DIR}/tests\"")
+  target_compile_options(${_test}_tsan PRIVATE ${RNN_TSAN_FLAGS})
+  target_link_options(${_test}_tsan PRIVATE -fsanitize=thread)
+  target_link_libraries(${_test}_tsan PRIVATE
+    ${RNN_PRIVATE_LIBS} ${RNN_CMOCKA} Threads::Threads m)
+  rnn_target_warnings(${_test}_tsan)
 
-# halt_on_error + exitcode: the first report fails the test.
-add_test(NAME tsan_threads COMMAND test_threads_tsan)
-set_tests_properties(tsan_threads PROPERTIES
-  ENVIRONMENT "OPENBLAS_NUM_THREADS=1;RNN_TEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}/tests;TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp"
-  LABELS tsan
-  TIMEOUT ${RNN_TEST_TIMEOUT})
+  # halt_on_error + exitcode: the first report fails the test.
+  add_test(NAME ${_ctest} COMMAND ${_test}_tsan)
+  set_tests_properties(${_ctest} PROPERTIES
+    ENVIRONMENT "OPENBLAS_NUM_THREADS=1;RNN_TEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}/tests;TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp"
+    LABELS tsan
+    TIMEOUT ${RNN_TEST_TIMEOUT})
+endforeach()

@@ -978,6 +978,34 @@ RNN_API rnn_status rnn_spectral_radius(const rnn_t *model, float *radius);
  * has one (OpenBLAS, BLIS). Static string, never NULL. */
 RNN_API const char *rnn_blas_info(void);
 
+/* ========================================================================
+ * Threads
+ * ====================================================================== */
+
+/* Sets how many threads librnn computes with, process-wide, for the calls
+ * that start after it returns: n >= 1 that many, 0 the default (every CPU
+ * the process may run on). Before any call, the environment variable
+ * RNN_NUM_THREADS (read once, at librnn's first computation; values other
+ * than 0..256 are ignored) gives it; a call overrides the variable.
+ * librnn's threads are its own (started on first use, then asleep between
+ * calls). It cuts a pass into slices of the batch rows and large products
+ * into row blocks, and uses fewer threads, down to one, when slices would
+ * be too small to gain; a given n always cuts a given call the same way,
+ * so results are bit-identical from run to run at one n (across different
+ * n they may differ in the last bits, see docs/reliability.md).
+ * The BLAS: each BLAS call librnn makes is single-threaded. When the BLAS
+ * serving cblas_sgemm has a run-time thread setter (OpenBLAS, BLIS), librnn
+ * sets its thread count to 1 when a computing call starts and sets the
+ * caller's count back before it returns; as that setting is process-wide,
+ * BLAS calls made by other threads during a librnn call run with one
+ * thread. A BLAS without a setter keeps its own threads (set them with its
+ * environment, e.g. to 1). Errors: RNN_E_INVALID_ARG (n < 0 or n > 256). */
+RNN_API rnn_status rnn_set_num_threads(int n);
+
+/* The thread count librnn computes with now: what rnn_set_num_threads or
+ * RNN_NUM_THREADS asked for, or the default when neither did (>= 1). */
+RNN_API int rnn_get_num_threads(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@
  * dL/dh rows stay whole: the cell's dA has rows of its own).
  */
 #include "internal.h"
+#include "pool.h"
 
 #include <string.h>
 
@@ -152,27 +153,31 @@ static void add_final_state_grad(const rnn_t *model, int32_t cell, int32_t dir,
     }
 }
 
-static void zero_finished(const rnn_cache *cache, int32_t t, int32_t width,
-                          float *rows)
+/* The batch rows [first, first + rows) a slice of backprop_steps runs
+ * (pool.h): the row pointers the helpers below take start at row `first`. */
+typedef struct row_range {
+    int32_t first, rows;
+} row_range;
+
+static void zero_finished(const rnn_cache *cache, int32_t t, row_range r,
+                          int32_t width, float *rows)
 {
-    for (int32_t b = 0; b < cache->batch; ++b)
-        if (t >= cache->lengths[b])
+    for (int32_t b = 0; b < r.rows; ++b)
+        if (t >= cache->lengths[r.first + b])
             memset(rows + (size_t)b * width, 0, (size_t)width * sizeof(float));
 }
 
 /* Step t's rows of dR: its own block when the cell keeps the projections
- * apart, else dA's. */
-static float *d_rec_rows(const rnn_t *model, float *d_proj_t, int32_t t)
+ * apart, else dA's (d_proj_t and the result at row r.first). */
+static float *d_rec_rows(const rnn_t *model, float *d_proj_t, int32_t t,
+                         row_range r)
 {
     if (!model->cell_ops->separate_projections)
         return d_proj_t;
-    const size_t step = (size_t)model->cache.batch * model->cell_ops->gates *
-                        model->cfg.hidden_size;
-    return model->work.d_rec + (size_t)t * step;
+    const size_t width = (size_t)model->cell_ops->gates * model->cfg.hidden_size;
+    return model->work.d_rec + ((size_t)t * model->cache.batch + r.first) * width;
 }
 
-/* Step t's backward: the cell turns the whole dL/dh_t into dA_t and dR_t
- * (and dL/dc_t into dL/dc_{t-1}); padded rows pass nothing on. */
 /* Routes the part of dL/dh_prev that the cell passed around rec (step t's
  * dh_prev): into the dL/dh rows of the step that made h_prev, given as
  * `made_prev` (NULL when step t is the last in backward order), or, for
@@ -180,12 +185,12 @@ static float *d_rec_rows(const rnn_t *model, float *d_proj_t, int32_t t)
  * nothing (their dL/dh is 0 going forward; going in reverse h0 is read
  * at each sequence's last valid step). */
 static void route_direct_grad(rnn_t *model, int32_t dir, int32_t t,
-                              float *made_prev)
+                              row_range r, float *made_prev)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
-    for (int32_t b = 0; b < cache->batch; ++b) {
+    for (int32_t b = r.first; b < r.first + r.rows; ++b) {
         const int32_t last = rnn__last_step(cache, b);
         const size_t row = (size_t)b * hidden;
         if (dir == 0 ? t == 0 : t == last)
@@ -202,7 +207,7 @@ static void route_direct_grad(rnn_t *model, int32_t dir, int32_t t,
  * before the step that made c_n (forward: its last valid step; reverse:
  * step 0), and dL/dc0 (NULL: not wanted) is row b after the step that read
  * c0 (forward: step 0; reverse: its last valid step, where it began).
- * Both are the cell's [B, H] rows. */
+ * Both are the cell's [B, H] rows, as is dc. */
 typedef struct cell_state_ends {
     const float *dc_n;
     float *dc0;
@@ -216,27 +221,32 @@ static bool ends_at(const rnn_cache *cache, int32_t dir, int32_t t, int32_t b,
 }
 
 static void enter_final_cell_grad(const rnn_t *model, int32_t dir, int32_t t,
-                                  const cell_state_ends *ends, float *dc)
+                                  row_range r, const cell_state_ends *ends,
+                                  float *dc)
 {
     const int32_t hidden = model->cfg.hidden_size;
-    for (int32_t b = 0; ends->dc_n != NULL && b < model->cache.batch; ++b)
+    for (int32_t b = r.first; ends->dc_n != NULL && b < r.first + r.rows; ++b)
         if (ends_at(&model->cache, dir, t, b, true))
             rnn__add(dc + (size_t)b * hidden, ends->dc_n + (size_t)b * hidden,
                      (size_t)hidden);
 }
 
 static void take_initial_cell_grad(const rnn_t *model, int32_t dir, int32_t t,
-                                   const cell_state_ends *ends, const float *dc)
+                                   row_range r, const cell_state_ends *ends,
+                                   const float *dc)
 {
     const size_t hidden = (size_t)model->cfg.hidden_size;
-    for (int32_t b = 0; ends->dc0 != NULL && b < model->cache.batch; ++b)
+    for (int32_t b = r.first; ends->dc0 != NULL && b < r.first + r.rows; ++b)
         if (ends_at(&model->cache, dir, t, b, false))
             memcpy(ends->dc0 + (size_t)b * hidden, dc + (size_t)b * hidden,
                    hidden * sizeof(float));
 }
 
+/* Step t's backward over the slice's rows (step's buffers start there):
+ * the cell turns the whole dL/dh_t into dA_t and dR_t (and dL/dc_t into
+ * dL/dc_{t-1}); padded rows pass nothing on. */
 static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
-                          int32_t t, float *dh_t, float *d_proj_t)
+                          int32_t t, row_range r, float *dh_t, float *d_proj_t)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_cell_ops *ops = model->cell_ops;
@@ -244,86 +254,128 @@ static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
     const int32_t width = ops->gates * hidden;
     step->dh = dh_t;
     step->d_proj = d_proj_t;
-    step->d_rec = d_rec_rows(model, d_proj_t, t);
+    step->d_rec = d_rec_rows(model, d_proj_t, t, r);
     ops->backward(step);
     if (!cache->has_lengths)
         return;
-    zero_finished(cache, t, width, step->d_proj);
+    zero_finished(cache, t, r, width, step->d_proj);
     if (step->d_rec != step->d_proj)
-        zero_finished(cache, t, width, step->d_rec);
+        zero_finished(cache, t, r, width, step->d_rec);
     if (step->dc != NULL)
-        zero_finished(cache, t, hidden, step->dc);
+        zero_finished(cache, t, r, hidden, step->dc);
 }
 
-/* With an LSTM projection, what the cell gets as dL/dh at step t:
- * dL/d(cell_out_t) = dh_t W_hr. The rows of dh_t then feed only dW_hr,
- * so a padded step's are zeroed (going in reverse they hold what flowed
- * towards h0). Without a projection, dh_t itself. */
+/* With an LSTM projection, what the cell gets as dL/dh at step t for the
+ * slice's rows: dL/d(cell_out_t) = dh_t W_hr. The rows of dh_t then feed
+ * only dW_hr, so a padded step's are zeroed (going in reverse they hold
+ * what flowed towards h0). Without a projection, dh_t itself. */
 static float *cell_out_grad(rnn_t *model, const float *w_hr, int32_t t,
-                            float *dh_t)
+                            row_range r, float *dh_t)
 {
     if (w_hr == NULL)
         return dh_t;
     const rnn_cache *cache = &model->cache;
     const int32_t proj = model->cfg.proj_size, hidden = model->cfg.hidden_size;
-    rnn__rows_product(cache->batch, hidden, proj, dh_t, w_hr, hidden, false,
-                      0.0f, model->work.d_cell_out);
+    float *d_cell_out = model->work.d_cell_out + (size_t)r.first * hidden;
+    rnn__rows_product(r.rows, hidden, proj, dh_t, w_hr, hidden, false, 0.0f,
+                      d_cell_out);
     if (cache->has_lengths)
-        zero_finished(cache, t, proj, dh_t);
-    return model->work.d_cell_out;
+        zero_finished(cache, t, r, proj, dh_t);
+    return d_cell_out;
 }
 
-/* Walks the steps against forward order: completes dL/dh_t with
- * dR_{t+1} W_hh and has the cell make dA_t (in `d_proj`) and dR_t. */
+/* One cell's steps, against forward order, cut into slices of the batch
+ * rows as forward's recurrence is (forward.c): a row's gradient reads only
+ * that row's buffers. */
+typedef struct backprop {
+    rnn_t *model;
+    int32_t cell, dir;
+    float *grad, *d_proj;
+    const cell_state_ends *ends;
+    int columns; /* column blocks of each step's product (forward.c) */
+} backprop;
+
+/* Walks the slice's steps: completes dL/dh_t with dR_{t+1} W_hh and has
+ * the cell make dA_t (in `d_proj`) and dR_t. */
+static void backprop_rows(void *ctx, int32_t first, int32_t rows)
+{
+    const backprop *job = ctx;
+    rnn_t *model = job->model;
+    const rnn_cache *cache = &model->cache;
+    const int32_t dir = job->dir, hidden = model->cfg.hidden_size;
+    const int32_t state = rnn__state_size(&model->cfg);
+    const int32_t batch = cache->batch, seq_len = cache->seq_len;
+    const int32_t width = model->cell_ops->gates * hidden;
+    const size_t bs = (size_t)batch * state, step = (size_t)batch * width;
+    const size_t h_at = (size_t)first * hidden, p_at = (size_t)first * width;
+    const row_range r = {first, rows};
+    const rnn_cell_view w = rnn__cell(model, model->params, job->cell);
+    const int32_t start = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
+    float *const dc_all = model->work.dc;
+    rnn_cell_forward_args all = rnn__step_buffers(model, job->cell, dir);
+    rnn_cell_backward_args args = {
+        .dc = dc_all != NULL ? dc_all + h_at : NULL,
+        .dh_prev = model->work.dh_direct != NULL ? model->work.dh_direct + h_at
+                                                 : NULL};
+    rnn__step_move(&all, model->cell_ops, start);
+    if (args.dc != NULL)
+        memset(args.dc, 0, (size_t)rows * hidden * sizeof(float));
+    for (int32_t k = 0; k < seq_len; ++k) {
+        const int32_t t = start + k * next;
+        float *dh_t = job->grad + (size_t)t * bs + (size_t)first * state;
+        float *d_proj_t = job->d_proj + (size_t)t * step + p_at;
+        args.fwd = rnn__slice_step(&all, model->cell_ops, first, rows);
+        if (k > 0) {
+            const int32_t later = dir == 0 ? t + 1 : t - 1;
+            const float *d_rec_later = d_rec_rows(
+                model, job->d_proj + (size_t)later * step + p_at, later, r);
+            RNN__PHASE(RNN__PHASE_BWD_REC,
+                       rnn__columns_product(job->columns, rows, state, width,
+                                            d_rec_later, w.w_hh, state, false,
+                                            1.0f, dh_t));
+        }
+        float *dh_cell;
+        RNN__PHASE(RNN__PHASE_BWD_REC,
+                   dh_cell = cell_out_grad(model, w.w_hr, t, r, dh_t));
+        if (dc_all != NULL)
+            RNN__PHASE(RNN__PHASE_BWD_COPY,
+                       enter_final_cell_grad(model, dir, t, r, job->ends,
+                                             dc_all));
+        RNN__PHASE(RNN__PHASE_BWD_CELL,
+                   backprop_step(model, &args, t, r, dh_cell, d_proj_t));
+        if (dc_all != NULL)
+            RNN__PHASE(RNN__PHASE_BWD_COPY,
+                       take_initial_cell_grad(model, dir, t, r, job->ends,
+                                              dc_all));
+        const bool last = k + 1 == seq_len;
+        if (args.dh_prev != NULL)
+            RNN__PHASE(RNN__PHASE_BWD_CELL,
+                       route_direct_grad(model, dir, t, r,
+                                         last ? NULL
+                                              : job->grad +
+                                                    (size_t)(t + next) * bs));
+        if (!last) /* never points outside the cache */
+            rnn__step_move(&all, model->cell_ops, next);
+    }
+}
+
 static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
                            float *d_proj, const cell_state_ends *ends)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
-    const int32_t seq_len = cache->seq_len, width = model->cell_ops->gates * hidden;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const int32_t state = rnn__state_size(&model->cfg);
-    const size_t bh = (size_t)batch * state, step = (size_t)batch * width;
-    const rnn_cell_view w = rnn__cell(model, model->params, cell);
-    const float *w_hh = w.w_hh;
-    const int32_t first = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
-    rnn_cell_backward_args args = {.fwd = rnn__step_buffers(model, cell, dir),
-                                   .dc = model->work.dc,
-                                   .dh_prev = model->work.dh_direct};
-    rnn__step_move(&args.fwd, model->cell_ops, first);
-    if (model->work.dc != NULL)
-        memset(model->work.dc, 0, (size_t)batch * hidden * sizeof(float));
-    for (int32_t k = 0; k < seq_len; ++k) {
-        const int32_t t = first + k * next;
-        float *dh_t = grad + (size_t)t * bh;
-        if (k > 0) {
-            const int32_t later = dir == 0 ? t + 1 : t - 1;
-            const float *d_rec_later =
-                d_rec_rows(model, d_proj + (size_t)later * step, later);
-            RNN__PHASE(RNN__PHASE_BWD_REC,
-                       rnn__rows_product(batch, state, width, d_rec_later,
-                                         w_hh, state, false, 1.0f, dh_t));
-        }
-        float *dh_cell;
-        RNN__PHASE(RNN__PHASE_BWD_REC,
-                   dh_cell = cell_out_grad(model, w.w_hr, t, dh_t));
-        if (args.dc != NULL)
-            RNN__PHASE(RNN__PHASE_BWD_COPY,
-                       enter_final_cell_grad(model, dir, t, ends, args.dc));
-        RNN__PHASE(RNN__PHASE_BWD_CELL,
-                   backprop_step(model, &args, t, dh_cell,
-                                 d_proj + (size_t)t * step));
-        if (args.dc != NULL)
-            RNN__PHASE(RNN__PHASE_BWD_COPY,
-                       take_initial_cell_grad(model, dir, t, ends, args.dc));
-        const bool last = k + 1 == seq_len;
-        if (args.dh_prev != NULL)
-            RNN__PHASE(RNN__PHASE_BWD_CELL,
-                       route_direct_grad(model, dir, t,
-                                         last ? NULL
-                                              : grad + (size_t)(t + next) * bh));
-        if (!last) /* never points outside the cache */
-            rnn__step_move(&args.fwd, model->cell_ops, next);
-    }
+    const double step_flops =
+        2.0 * ((double)width * state +
+               (double)model->cfg.proj_size * model->cfg.hidden_size);
+    backprop job = {model, cell, dir, grad, d_proj, ends,
+                    rnn__column_slices(cache->batch, state, width)};
+    rnn__parallel_rows(cache->batch,
+                       job.columns > 1
+                           ? 1
+                           : rnn__row_slices(cache->batch,
+                                             cache->seq_len * step_flops),
+                       backprop_rows, &job);
 }
 
 /* dh0 = dR of the step that read h0, times W_hh (+ what the cell passed
@@ -337,13 +389,14 @@ static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const size_t step = (size_t)batch * width;
     const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
-    const float *d_rec_first = d_rec_rows(model, d_proj, 0);
+    const row_range all = {0, batch};
+    const float *d_rec_first = d_rec_rows(model, d_proj, 0, all);
     if (dir == 1) {
         float *rows = model->work.gather;
         for (int32_t b = 0; b < batch; ++b) {
             const int32_t t = rnn__last_step(cache, b);
             memcpy(rows + (size_t)b * width,
-                   d_rec_rows(model, d_proj + (size_t)t * step, t) +
+                   d_rec_rows(model, d_proj + (size_t)t * step, t, all) +
                        (size_t)b * width,
                    (size_t)width * sizeof(float));
         }

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* dladdr, strcasestr */
 #include "internal.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <dlfcn.h>
@@ -54,9 +55,11 @@ static int small_block_rows(bool trans_a, bool trans_b, int m, int n, int k)
     return rows >= 4 ? 4 : 0;
 }
 
-void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-               const float *a, int lda, const float *b, int ldb, float beta,
-               float *c, int ldc)
+/* One product as the BLAS is asked for it (in row blocks for OpenBLAS's
+ * small kernels). */
+static void gemm_blocks(bool trans_a, bool trans_b, int m, int n, int k,
+                        float alpha, const float *a, int lda, const float *b,
+                        int ldb, float beta, float *c, int ldc)
 {
     const CBLAS_TRANSPOSE op_a = trans_a ? CblasTrans : CblasNoTrans;
     const CBLAS_TRANSPOSE op_b = trans_b ? CblasTrans : CblasNoTrans;
@@ -75,6 +78,54 @@ void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
     }
 }
 
+/* A product cut into row blocks of C for librnn's threads: row block i of
+ * C is row block i of op(A) (rows of A, or its columns when transposed)
+ * times op(B). */
+typedef struct gemm_job {
+    bool trans_a, trans_b;
+    int m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} gemm_job;
+
+static void gemm_rows(void *ctx, int32_t first, int32_t rows)
+{
+    const gemm_job *g = ctx;
+    const size_t a_offset = g->trans_a ? (size_t)first : (size_t)first * g->lda;
+    gemm_blocks(g->trans_a, g->trans_b, rows, g->n, g->k, g->alpha,
+                g->a + a_offset, g->lda, g->b, g->ldb, g->beta,
+                g->c + (size_t)first * g->ldc, g->ldc);
+}
+
+/* Row blocks of 16 rows at least, so that each is a whole number of the
+ * BLAS's register blocks. */
+static void gemm_slice(void *ctx, int index, int count)
+{
+    const gemm_job *g = ctx;
+    const int32_t first = rnn__slice_start(g->m, index, count, 16);
+    const int32_t end = rnn__slice_start(g->m, index + 1, count, 16);
+    if (end > first)
+        gemm_rows(ctx, first, end - first);
+}
+
+void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta,
+               float *c, int ldc)
+{
+    const int slices = rnn__row_slices(m / 16, 32.0 * n * k);
+    rnn__blas_single_begin();
+    if (slices > 1) {
+        gemm_job job = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha,
+                        beta, a, b, c};
+        rnn__pool_run(slices, gemm_slice, &job);
+    } else {
+        gemm_blocks(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                    ldc);
+    }
+    rnn__blas_single_end();
+}
+
 /* y[m or n] = alpha * op(A) x + beta * y for a row-major A[m, n]. */
 static void gemv(bool trans_a, int m, int n, float alpha, const float *a,
                  int lda, const float *x, float beta, float *y)
@@ -87,6 +138,7 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
                        const float *w, int ldw, bool w_is_n_by_k, float beta,
                        float *out)
 {
+    rnn__blas_single_begin();
     if (rows == 1 && w_is_n_by_k)
         gemv(false, n, k, 1.0f, w, ldw, in, beta, out);
     else if (rows == 1)
@@ -94,14 +146,64 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
     else
         rnn__gemm(false, w_is_n_by_k, rows, n, k, 1.0f, in, k, w, ldw, beta,
                   out, n);
+    rnn__blas_single_end();
+}
+
+
+/* Column blocks of one product (rnn__columns_product): block i is
+ * out[:, c0:c1] = in W[:, c0:c1], W's columns c0 .. being rows of W when it
+ * is given as [n, k]. */
+typedef struct columns_job {
+    int rows, n, k, ldw;
+    bool w_is_n_by_k;
+    float beta;
+    const float *in, *w;
+    float *out;
+} columns_job;
+
+static void columns_task(void *ctx, int index, int count)
+{
+    const columns_job *j = ctx;
+    const int first = rnn__slice_start(j->n, index, count, 16);
+    const int end = rnn__slice_start(j->n, index + 1, count, 16);
+    if (end <= first)
+        return;
+    const float *w = j->w + (j->w_is_n_by_k ? (size_t)first * j->ldw : (size_t)first);
+    if (j->rows == 1)
+        gemv(!j->w_is_n_by_k, j->w_is_n_by_k ? end - first : j->k,
+             j->w_is_n_by_k ? j->k : end - first, 1.0f, w, j->ldw, j->in,
+             j->beta, j->out + first);
+    else
+        gemm_blocks(false, j->w_is_n_by_k, j->rows, end - first, j->k, 1.0f,
+                    j->in, j->k, w, j->ldw, j->beta, j->out + first, j->n);
+}
+
+void rnn__columns_product(int count, int rows, int n, int k, const float *in,
+                          const float *w, int ldw, bool w_is_n_by_k,
+                          float beta, float *out)
+{
+    if (count <= 1) {
+        rnn__rows_product(rows, n, k, in, w, ldw, w_is_n_by_k, beta, out);
+        return;
+    }
+    columns_job job = {rows, n, k, ldw, w_is_n_by_k, beta, in, w, out};
+    rnn__blas_single_begin();
+    rnn__pool_run(count, columns_task, &job);
+    rnn__blas_single_end();
 }
 
 
 /* ---- which BLAS ---------------------------------------------------------- */
 
-/* Both filled once, by identify_blas. */
+/* All filled once, by identify_blas. */
 static char blas_info[PATH_MAX + 256];
 static rnn_blas_threads_fn openblas_threads;
+/* The backend's thread count getter and setter: OpenBLAS's take and
+ * return int, BLIS's its dim_t (int64_t on every build Debian ships). */
+static int (*openblas_get)(void);
+static void (*openblas_set)(int);
+static int64_t (*blis_get)(void);
+static void (*blis_set)(int64_t);
 static pthread_once_t identify_once = PTHREAD_ONCE_INIT;
 
 /* The backend's own description, found by symbol so that librnn links only
@@ -153,6 +255,18 @@ static bool has_small_kernels(const char *config)
     return false;
 }
 
+static void find_thread_setters(void *handle)
+{
+    openblas_get = (int (*)(void))(uintptr_t)dlsym(handle, "openblas_get_num_threads");
+    openblas_set = (void (*)(int))(uintptr_t)dlsym(handle, "openblas_set_num_threads");
+    if (openblas_get == NULL || openblas_set == NULL)
+        openblas_get = NULL, openblas_set = NULL;
+    blis_get = (int64_t (*)(void))(uintptr_t)dlsym(handle, "bli_thread_get_num_threads");
+    blis_set = (void (*)(int64_t))(uintptr_t)dlsym(handle, "bli_thread_set_num_threads");
+    if (blis_get == NULL || blis_set == NULL)
+        blis_get = NULL, blis_set = NULL;
+}
+
 static void identify_blas(void)
 {
     Dl_info info;
@@ -170,6 +284,7 @@ static void identify_blas(void)
             config = backend_config(handle);
             /* The library stays loaded (cblas_sgemm is bound to it): the
              * pointer outlives the handle. */
+            find_thread_setters(handle);
             if (config != NULL && has_small_kernels(config))
                 openblas_threads = (rnn_blas_threads_fn)(uintptr_t)dlsym(
                     handle, "openblas_get_num_threads");
@@ -194,4 +309,85 @@ const char *rnn_blas_info(void)
 {
     pthread_once(&identify_once, identify_blas);
     return blas_info;
+}
+
+bool rnn__blas_get_threads(int *threads)
+{
+    pthread_once(&identify_once, identify_blas);
+    const int64_t n = openblas_get != NULL ? openblas_get()
+                      : blis_get != NULL   ? blis_get()
+                                           : 0;
+    /* BLIS says -1 when nobody set a count: it then runs one thread. */
+    if (n < 1 || n > INT_MAX)
+        return false;
+    *threads = (int)n;
+    return true;
+}
+
+void rnn__blas_set_threads(int threads)
+{
+    pthread_once(&identify_once, identify_blas);
+    if (openblas_set != NULL)
+        openblas_set(threads);
+    else if (blis_set != NULL)
+        blis_set(threads);
+}
+
+/* ---- librnn's threads and the BLAS's (pool.h) ---------------------------- */
+
+typedef struct rows_job {
+    rnn__rows_fn fn;
+    void *ctx;
+    int32_t rows;
+} rows_job;
+
+static void rows_task(void *ctx, int index, int count)
+{
+    const rows_job *job = ctx;
+    const int32_t first = rnn__slice_start(job->rows, index, count, 1);
+    const int32_t end = rnn__slice_start(job->rows, index + 1, count, 1);
+    if (end > first)
+        job->fn(job->ctx, first, end - first);
+}
+
+void rnn__parallel_rows(int32_t rows, int count, rnn__rows_fn fn, void *ctx)
+{
+    rows_job job = {fn, ctx, rows};
+    rnn__blas_single_begin();
+    rnn__pool_run(count, rows_task, &job);
+    rnn__blas_single_end();
+}
+
+/* ---- the BLAS's threads -------------------------------------------------- */
+
+static pthread_mutex_t scope_lock = PTHREAD_MUTEX_INITIALIZER;
+static int scope_users;   /* threads inside a librnn computation */
+static int saved_threads; /* the BLAS's count when the first one entered */
+static bool saved;
+static _Thread_local int scope_depth;
+
+void rnn__blas_single_begin(void)
+{
+    if (scope_depth++ > 0 || rnn__pool_in_region())
+        return; /* the region's owner holds the scope for its workers */
+    pthread_mutex_lock(&scope_lock);
+    if (scope_users++ == 0) {
+        saved = rnn__blas_get_threads(&saved_threads);
+        if (saved && saved_threads != 1)
+            rnn__blas_set_threads(1);
+    }
+    pthread_mutex_unlock(&scope_lock);
+}
+
+void rnn__blas_single_end(void)
+{
+    if (--scope_depth > 0 || rnn__pool_in_region())
+        return;
+    pthread_mutex_lock(&scope_lock);
+    if (--scope_users == 0 && saved) {
+        if (saved_threads != 1)
+            rnn__blas_set_threads(saved_threads);
+        saved = false;
+    }
+    pthread_mutex_unlock(&scope_lock);
 }

@@ -41,6 +41,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The width S of h (and of y, h0, h_n, a layer's output): an LSTM's
+ * proj_size P when it has a projection, else hidden_size. */
+static inline int32_t rnn__state_size(const rnn_config *cfg)
+{
+    return cfg->proj_size > 0 ? cfg->proj_size : cfg->hidden_size;
+}
+
 /* One forward step of one cell over `rows` sequences (row stride: the
  * widths given, packed). In rnn_step the new states overwrite the old ones
  * (c == c_prev, and h == h_prev unless project_into_state): a cell reads

@@ -21,6 +21,7 @@
  * forward, slot T reverse).
  */
 #include "internal.h"
+#include "pool.h"
 
 #include <limits.h>
 #include <string.h>
@@ -349,33 +350,37 @@ static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
                    c + (size_t)slot * bh);
 }
 
-/* Sequences that ended before step t keep their previous state. */
-static void hold_finished(const rnn_cache *cache, int32_t t, int32_t hidden,
-                          float *out, const float *prev)
+/* Sequences that ended before step t keep their previous state (rows
+ * `first` .. of the batch, which `out` and `prev` start at). */
+static void hold_finished(const rnn_cache *cache, int32_t t, int32_t first,
+                          int32_t rows, int32_t hidden, float *out,
+                          const float *prev)
 {
-    for (int32_t b = 0; b < cache->batch; ++b)
-        if (t >= cache->lengths[b])
+    for (int32_t b = 0; b < rows; ++b)
+        if (t >= cache->lengths[first + b])
             memcpy(out + (size_t)b * hidden, prev + (size_t)b * hidden,
                    (size_t)hidden * sizeof(float));
 }
 
-/* out[B, G*H] (+)= h_prev W_hh^T, from the [S, G*H] W_hh^T copy or from
- * W_hh itself. */
+/* out[rows, G*H] (+)= h_prev W_hh^T, from the [S, G*H] W_hh^T copy or from
+ * W_hh itself, in `columns` column blocks run by librnn's threads (1: one
+ * call). */
 static void recurrent_product(const rnn_t *model, const float *w_hh,
-                              const float *h_prev, float beta, float *out)
+                              int columns, int32_t rows, const float *h_prev,
+                              float beta, float *out)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t state = rnn__state_size(&model->cfg);
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     if (cache->w_hh_t_ld != 0)
-        rnn__rows_product(cache->batch, width, state, h_prev, cache->w_hh_t,
-                          cache->w_hh_t_ld, false, beta, out);
+        rnn__columns_product(columns, rows, width, state, h_prev,
+                             cache->w_hh_t, cache->w_hh_t_ld, false, beta, out);
     else
-        rnn__rows_product(cache->batch, width, state, h_prev, w_hh, state,
-                          true, beta, out);
+        rnn__columns_product(columns, rows, width, state, h_prev, w_hh, state,
+                             true, beta, out);
 }
 
-/* An LSTM's projection: h_t [B, P] = cell_out [B, H] W_hr^T. */
+/* An LSTM's projection: h_t [rows, P] = cell_out [rows, H] W_hr^T. */
 static void project_state(const rnn_t *model, const rnn_cell_view *w,
                           const rnn_cell_forward_args *step)
 {
@@ -384,65 +389,104 @@ static void project_state(const rnn_t *model, const rnn_cell_view *w,
                       step->h);
 }
 
-/* The step's rec rows of their own, b_hh included (separate projections). */
+/* The step's rec rows of their own, b_hh included (separate projections):
+ * the slice's rows of cache->rec. */
 static float *separate_rec(const rnn_t *model, const rnn_cell_view *w,
+                           int columns, int32_t first, int32_t rows,
                            const float *h_prev)
 {
-    const rnn_cache *cache = &model->cache;
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
+    float *rec = model->cache.rec + (size_t)first * width;
     if (w->b_hh != NULL)
-        fill_bias(cache->rec, (size_t)cache->batch, width, w->b_hh, NULL);
-    recurrent_product(model, w->w_hh, h_prev, w->b_hh != NULL ? 1.0f : 0.0f,
-                      cache->rec);
-    return cache->rec;
+        fill_bias(rec, (size_t)rows, width, w->b_hh, NULL);
+    recurrent_product(model, w->w_hh, columns, rows, h_prev,
+                      w->b_hh != NULL ? 1.0f : 0.0f, rec);
+    return rec;
 }
 
-/* Step t, whose buffers `step` holds. */
-static void run_step(rnn_t *model, rnn_cell_forward_args *step, int32_t t,
-                     const rnn_cell_view *w)
+/* Step t over the batch rows first .. first + step->rows - 1, whose
+ * buffers `step` holds; its product in `columns` column blocks. */
+static void run_step(const rnn_t *model, rnn_cell_forward_args *step,
+                     int32_t t, int32_t first, const rnn_cell_view *w,
+                     int columns)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_cell_ops *ops = model->cell_ops;
-    const int32_t hidden = model->cfg.hidden_size;
+    const int32_t hidden = model->cfg.hidden_size, rows = step->rows;
     if (ops->separate_projections)
         RNN__PHASE(RNN__PHASE_FWD_REC,
-                   step->rec = separate_rec(model, w, step->h_prev));
+                   step->rec = separate_rec(model, w, columns, first, rows,
+                                            step->h_prev));
     else
         RNN__PHASE(RNN__PHASE_FWD_REC,
-                   recurrent_product(model, w->w_hh, step->h_prev, 1.0f,
-                                     step->proj));
+                   recurrent_product(model, w->w_hh, columns, rows,
+                                     step->h_prev, 1.0f, step->proj));
     RNN__PHASE(RNN__PHASE_FWD_CELL, ops->forward(step));
     if (step->cell_out != NULL)
         RNN__PHASE(RNN__PHASE_FWD_REC, project_state(model, w, step));
     if (cache->has_lengths) {
         RNN__PHASE(RNN__PHASE_FWD_COPY,
-                   hold_finished(cache, t, rnn__state_size(&model->cfg),
-                                 step->h, step->h_prev));
+                   hold_finished(cache, t, first, rows,
+                                 rnn__state_size(&model->cfg), step->h,
+                                 step->h_prev));
         if (step->c != NULL)
             RNN__PHASE(RNN__PHASE_FWD_COPY,
-                       hold_finished(cache, t, hidden, step->c, step->c_prev));
+                       hold_finished(cache, t, first, rows, hidden, step->c,
+                                     step->c_prev));
+    }
+}
+
+/* One cell's recurrence, cut into slices of the batch rows: a row's steps
+ * read only that row's states, so each thread runs every step of its
+ * slice (pool.h) with no barrier between steps. When W_hh is too large for
+ * that (rnn__column_slices), one slice of all rows whose per-step products
+ * are cut into column blocks instead. */
+typedef struct recurrence {
+    const rnn_t *model;
+    int32_t cell, dir;
+    rnn_cell_view w;
+    int columns;
+} recurrence;
+
+static void recurrence_rows(void *ctx, int32_t first, int32_t rows)
+{
+    const recurrence *r = ctx;
+    const rnn_t *model = r->model;
+    const int32_t seq_len = model->cache.seq_len;
+    const int32_t start = r->dir == 0 ? 0 : seq_len - 1;
+    const int32_t next = r->dir == 0 ? 1 : -1;
+    rnn_cell_forward_args all = rnn__step_buffers(model, r->cell, r->dir);
+    rnn__step_move(&all, model->cell_ops, start);
+    for (int32_t k = 0; k < seq_len; ++k) {
+        rnn_cell_forward_args step =
+            rnn__slice_step(&all, model->cell_ops, first, rows);
+        run_step(model, &step, start + k * next, first, &r->w, r->columns);
+        if (k + 1 < seq_len) /* never points outside the cache */
+            rnn__step_move(&all, model->cell_ops, next);
     }
 }
 
 static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t seq_len = cache->seq_len;
-    const rnn_cell_view w = rnn__cell(model, model->params, cell);
-    const int32_t first = dir == 0 ? 0 : seq_len - 1, next = dir == 0 ? 1 : -1;
-    rnn_cell_forward_args step = rnn__step_buffers(model, cell, dir);
+    const int32_t hidden = model->cfg.hidden_size;
+    const int32_t state = rnn__state_size(&model->cfg);
+    const int32_t width = model->cell_ops->gates * hidden;
+    recurrence r = {model, cell, dir, rnn__cell(model, model->params, cell),
+                    rnn__column_slices(cache->batch, width, state)};
     if (cache->w_hh_t_ld != 0)
         RNN__PHASE(RNN__PHASE_FWD_TRANSPOSE,
-                   rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, w.w_hh,
-                                  model->cell_ops->gates *
-                                      model->cfg.hidden_size,
-                                  rnn__state_size(&model->cfg)));
-    rnn__step_move(&step, model->cell_ops, first);
-    for (int32_t k = 0; k < seq_len; ++k) {
-        run_step(model, &step, first + k * next, &w);
-        if (k + 1 < seq_len) /* never points outside the cache */
-            rnn__step_move(&step, model->cell_ops, next);
-    }
+                   rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, r.w.w_hh,
+                                  width, state));
+    const double step_flops =
+        2.0 * ((double)width * state +
+               (double)model->cfg.proj_size * hidden);
+    rnn__parallel_rows(cache->batch,
+                       r.columns > 1 ? 1
+                                     : rnn__row_slices(cache->batch,
+                                                       cache->seq_len *
+                                                           step_flops),
+                       recurrence_rows, &r);
 }
 
 /* y(t, b) = [forward | reverse] top-layer output, 0 past each length, for

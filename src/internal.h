@@ -155,13 +155,6 @@ typedef struct rnn_tensor {
     int32_t ndim;
 } rnn_tensor;
 
-/* The width S of h (and of y, h0, h_n, a layer's output): an LSTM's
- * proj_size P when it has a projection, else hidden_size. */
-static inline int32_t rnn__state_size(const rnn_config *cfg)
-{
-    return cfg->proj_size > 0 ? cfg->proj_size : cfg->hidden_size;
-}
-
 /* Views of one (layer, direction) cell's parameters inside a flat buffer
  * (G: the cell's gate count, cell.h; S: rnn__state_size). */
 typedef struct rnn_cell_view {

@@ -4,8 +4,8 @@
  * state_dict order (embedding.weight first with token input; then per
  * layer, per direction: weight_ih, weight_hh, then bias_ih, bias_hh with
  * bias, then weight_hr with an LSTM's proj_size; then head.weight,
- * head.bias with a head), every weight and bias of a cell G*H rows (G:
- * the cell's gates), weight_hh and the layers' inputs S = rnn__state_size
+ * head.bias with a head), every weight and bias of a cell G*H rows (G: the
+ * cell's gates), weight_hh and the layers' inputs S = rnn__state_size
  * columns (P with a projection, else H). From it:
  * the parameter and tensor counts of a configuration (what rnn_create
  * allocates and what a loader checks a file against), the cell views, the

@@ -102,7 +102,7 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     state->joined = after + (cfg->proj_size > 0
                                  ? (size_t)batch * cfg->hidden_size
                                  : 0);
-    state->embedded = state->joined + (size_t)batch * (widest + width);
+    state->embedded = state->joined + (size_t)batch * (widest + (size_t)width);
     *out = state;
     return RNN_OK;
 }

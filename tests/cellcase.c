@@ -42,6 +42,8 @@ const tc_shape tc_shapes[] = {
     { "head_all_lengths_batch_first",     3,  4, 0, 2, 0, 1,   1, 3, ALL,  4, 3, 1, 1, { 4, 1, 3 } },
     { "head_all_bidirectional_3_layers",  2,  3, 0, 3, 1, 0,   1, 2, ALL,  4, 3, 1, 1, { 3, 4, 1 } },
     { "wider_batch",                      5, 16, 0, 2, 0, 1,   0, 0, LAST, 7, 8, 1, 1, { 0 } },
+    { "long_sequences",                   4, 12, 0, 2, 1, 1,   0, 0, LAST, 40, 3, 1, 1, { 40, 17, 33 } },
+    { "long_sequences_proj",              4, 12, 5, 2, 0, 1,   1, 0, LAST, 40, 3, 1, 1, { 0 } },
     { "proj",                             3,  5, 2, 1, 0, 1,   0, 0, LAST, 5, 3, 1, 1, { 0 } },
     { "proj_of_one",                      2,  4, 1, 1, 0, 1,   0, 0, LAST, 4, 2, 1, 1, { 0 } },
     { "proj_two_layers_no_bias",          3,  5, 3, 2, 0, 0,   0, 0, LAST, 4, 2, 1, 1, { 0 } },
@@ -628,4 +630,9 @@ int tc_unidirectional_without_lengths(const tc_shape *s)
 int tc_without_lengths(const tc_shape *s)
 {
     return s->lengths[0] == 0;
+}
+
+int tc_small(const tc_shape *s)
+{
+    return s->H <= 8;
 }

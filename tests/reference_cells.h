@@ -19,7 +19,9 @@
  * weight_ih [G*H, I_l], weight_hh [G*H, Hout], bias_ih, bias_hh [G*H],
  * weight_hr [P, H] (LSTM with proj_size P), then head.weight [O, D*Hout],
  * head.bias [O]; G = 4 (LSTM) or 3 (GRU), Hout = P or H. The backward pass
- * is hand-written BPTT, checked against central differences of refc_loss.
+ * is hand-written BPTT, checked against central differences of refc_loss
+ * (cellcase.c); the whole reference is checked against torch in float64 by
+ * python/tests/test_reference_vs_torch.py.
  */
 #ifndef RNN_TEST_REFERENCE_CELLS_H
 #define RNN_TEST_REFERENCE_CELLS_H

@@ -686,6 +686,94 @@ static void projected_refusals(void **state)
     case_free(&b);
 }
 
+/* Rows [L*D, B, width] -> row b's [L*D, 1, width] (to_row), or back. */
+static void move_row(float *batched, float *row, int32_t cells, int32_t batch,
+                     int32_t b, int32_t width, bool to_row)
+{
+    for (int32_t k = 0; k < cells; ++k) {
+        float *at = batched + ((size_t)k * batch + b) * width;
+        float *one = row + (size_t)k * width;
+        memcpy(to_row ? one : at, to_row ? at : one, (size_t)width * sizeof(float));
+    }
+}
+
+/* The sequences of a batch are independent: a forward and backward of B
+ * rows gives what B runs of one row give (outputs, states, dx, dh0, dc0;
+ * the weight gradients summed). Large enough (T*B rows of a wide cell)
+ * that a driver which cuts the batch into slices for threads does. */
+static void projected_batch_rows_are_independent(void **state)
+{
+    (void)state;
+    const spec s = {5, 64, 24, 2, 2, 1, 1, 40, 16, {0}, 0.0f};
+    lstm_case all, one;
+    case_init(&all, &s, 13);
+    spec single = s;
+    single.B = 1;
+    case_init(&one, &single, 13);
+    float *params, *params_one, *grads, *grads_one;
+    size_t count;
+    TU_OK(rnn_params(all.model, &params, &count));
+    TU_OK(rnn_params(one.model, &params_one, NULL));
+    memcpy(params_one, params, count * sizeof(float));
+    TU_OK(rnn_grads(all.model, &grads, NULL));
+    TU_OK(rnn_grads(one.model, &grads_one, NULL));
+
+    float *dx = tu_floats(all.n_x), *dh0 = tu_floats(all.n_h);
+    float *dc0 = tu_floats(all.n_c), *dx1 = tu_floats(one.n_x);
+    float *dh01 = tu_floats(one.n_h), *dc01 = tu_floats(one.n_c);
+    rnn_backward_args args;
+    TU_OK(rnn_backward_args_init(&args, sizeof args));
+    args.dy = all.w_y;
+    args.dh_n = all.w_h;
+    args.dc_n = all.w_c;
+    args.dx = dx;
+    args.dh0 = dh0;
+    args.dc0 = dc0;
+    TU_OK(rnn_zero_grad(all.model));
+    TU_OK(case_forward(&all, 0));
+    TU_OK(rnn_backward_ex(all.model, &args));
+    args.dy = one.w_y;
+    args.dh_n = one.w_h;
+    args.dc_n = one.w_c;
+    args.dx = dx1;
+    args.dh0 = dh01;
+    args.dc0 = dc01;
+    TU_OK(rnn_zero_grad(one.model));
+    const int32_t cells = s.L * s.D, hout = all.hout;
+    const size_t x_row = (size_t)s.T * s.I, y_row = (size_t)s.T * s.D * hout;
+    int good = 1;
+    for (int32_t b = 0; b < s.B; ++b) {
+        /* batch_first: row b of x, y, dy and dx is contiguous */
+        memcpy(one.x, all.x + b * x_row, x_row * sizeof(float));
+        memcpy(one.w_y, all.w_y + b * y_row, y_row * sizeof(float));
+        move_row(all.h0, one.h0, cells, s.B, b, hout, true);
+        move_row(all.c0, one.c0, cells, s.B, b, s.H, true);
+        move_row(all.w_h, one.w_h, cells, s.B, b, hout, true);
+        move_row(all.w_c, one.w_c, cells, s.B, b, s.H, true);
+        TU_OK(case_forward(&one, 0));
+        TU_OK(rnn_backward_ex(one.model, &args));
+        float *row = tu_floats(one.n_c > one.n_h ? one.n_c : one.n_h);
+        good &= tu_close_f("y", one.y, all.y + b * y_row, y_row, 1e-5);
+        good &= tu_close_f("dx", dx1, dx + b * x_row, x_row, 1e-5);
+        move_row(all.h_n, row, cells, s.B, b, hout, true);
+        good &= tu_close_f("h_n", one.h_n, row, one.n_h, 1e-5);
+        move_row(all.c_n, row, cells, s.B, b, s.H, true);
+        good &= tu_close_f("c_n", one.c_n, row, one.n_c, 1e-5);
+        move_row(dh0, row, cells, s.B, b, hout, true);
+        good &= tu_close_f("dh0", dh01, row, one.n_h, 1e-5);
+        move_row(dc0, row, cells, s.B, b, s.H, true);
+        good &= tu_close_f("dc0", dc01, row, one.n_c, 1e-5);
+        free(row);
+    }
+    good &= tu_close_f("summed grads", grads_one, grads, count, 1e-4);
+    assert_true(good);
+    float *arrays[] = {dx, dh0, dc0, dx1, dh01, dc01};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; ++i)
+        free(arrays[i]);
+    case_free(&all);
+    case_free(&one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +791,7 @@ int main(void)
         cmocka_unit_test(projected_model_round_trips_a_file),
         cmocka_unit_test(projected_orthogonal_init_per_block),
         cmocka_unit_test(projected_refusals),
+        cmocka_unit_test(projected_batch_rows_are_independent),
     };
     return tu_run("lstm_state", tests, sizeof tests / sizeof tests[0], NULL, 0);
 }

@@ -46,6 +46,7 @@ __all__ = [
     "RNN", "LSTM", "GRU", "RNNBase", "load", "from_bytes", "State", "Optimizer", "RNNError", "Status", "TensorInfo", "LoadResult",
     "bce_with_logits", "cross_entropy", "mse", "clip_grad_norm", "save_cleanup", "no_grad",
     "version", "version_number", "blas_info", "library_path", "last_error", "clear_error",
+    "set_num_threads", "get_num_threads",
 ]
 
 
@@ -62,6 +63,17 @@ def version_number():
 def blas_info():
     """Which BLAS library serves cblas_sgemm in this process (path and configuration)."""
     return _capi.C.rnn_blas_info().decode("utf-8", "replace")
+
+
+def set_num_threads(n):
+    """librnn's own thread count, process-wide (rnn_set_num_threads): n >= 1, or 0 for
+    the default (one per CPU). Inside librnn's calls the BLAS runs one thread."""
+    _capi.C.rnn_set_num_threads(int(n))
+
+
+def get_num_threads():
+    """The thread count librnn computes with (rnn_get_num_threads)."""
+    return _capi.C.rnn_get_num_threads()
 
 
 def library_path():

@@ -310,6 +310,9 @@ _PROTOTYPES = {
     # diagnostics
     "rnn_spectral_radius": (_status, [_handle, _f32_out]),
     "rnn_blas_info": (ctypes.c_char_p, []),
+    # threads
+    "rnn_set_num_threads": (_status, [ctypes.c_int]),
+    "rnn_get_num_threads": (ctypes.c_int, []),
 }
 
 

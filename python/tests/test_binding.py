@@ -41,6 +41,16 @@ def test_versions_agree_with_the_header():
     assert rnn.__version__ == rnn.version()
 
 
+def test_num_threads_round_trips_and_bad_counts_raise():
+    rnn.set_num_threads(2)
+    assert rnn.get_num_threads() == 2
+    with pytest.raises(rnn.RNNError):
+        rnn.set_num_threads(-1)
+    assert rnn.get_num_threads() == 2
+    rnn.set_num_threads(0)
+    assert rnn.get_num_threads() >= 1
+
+
 def test_library_path_and_blas_info():
     assert os.path.exists(rnn.library_path())
     if os.environ.get("RNN_LIBRARY"):
