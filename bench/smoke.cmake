@@ -2,15 +2,23 @@
 #
 # ctest bench_quick: runs `rnn_bench --quick --csv -` once per cell (--cell
 # rnn, lstm, gru) and checks that it exits 0, prints the CSV header, and for
-# every standard config a librnn row of that cell, an infer row
+# every config it ran a librnn row of that cell, an infer row
 # (rnn_forward_inference), a floor row and a part (read from the library's
-# profiling build). It never judges speed.
+# profiling build). It never judges speed. The gated cells skip config d:
+# the same code as c at a shape 4x and 3x as costly as the Elman cell's d,
+# which a loaded machine runs for minutes.
 #   cmake -DRNN_BENCH=<path to rnn_bench> -P smoke.cmake
 if(NOT RNN_BENCH)
   message(FATAL_ERROR "pass -DRNN_BENCH=<path to rnn_bench>")
 endif()
 foreach(cell rnn lstm gru)
-  execute_process(COMMAND "${RNN_BENCH}" --quick --cell ${cell} --csv -
+  set(configs a b c d e)
+  if(NOT cell STREQUAL "rnn")
+    set(configs a b c e)
+  endif()
+  string(REPLACE ";" "," config_list "${configs}")
+  execute_process(COMMAND "${RNN_BENCH}" --quick --cell ${cell} --config ${config_list}
+                          --csv -
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   message("${err}")
   message("${out}")
@@ -20,7 +28,7 @@ foreach(cell rnn lstm gru)
   if(NOT out MATCHES "\nimpl,label,backend,library,threads,config,[^\n]*,cell\n")
     message(FATAL_ERROR "rnn_bench --quick --cell ${cell} printed no CSV header")
   endif()
-  foreach(config a b c d e)
+  foreach(config ${configs})
     if(NOT out MATCHES "\nlibrnn,[^\n]*,${config},[0-9][^\n]*,${cell}\n")
       message(FATAL_ERROR "rnn_bench --quick --cell ${cell} printed no librnn row "
                           "of that cell for config ${config}")
