@@ -33,48 +33,66 @@ void rnn__set_small_gemm_policy(int policy)
  * docs/benchmarks.md). So: NN only; with more than one OpenBLAS thread
  * only for thin rows, n * k < 4096, where OpenBLAS's threads lose (from
  * 64 x 64 on they win); blocks of a multiple of 8 rows (faster than 10 or
- * 15) or of 4. Returns the rows per block, or 0 for one call. */
-static int small_block_rows(bool trans_a, bool trans_b, int m, int n, int k)
+ * 15) or of 4; a product too wide for 4 rows (an LSTM's [B, 4H] step
+ * product at H = 256) in blocks of 8 rows and of the columns that fit
+ * (multiples of 16). cols == 0: one call. */
+typedef struct small_blocks {
+    int rows, cols;
+} small_blocks;
+
+static small_blocks small_block_shape(bool trans_a, bool trans_b, int m,
+                                      int n, int k)
 {
+    const small_blocks one_call = {0, 0};
     const int policy = atomic_load(&small_gemm_policy);
     if (trans_a || trans_b || policy == RNN_SMALL_NEVER)
-        return 0;
+        return one_call;
     const double limit = 1e6;
     if ((double)m * n * k <= limit)
-        return 0; /* the BLAS takes the small path by itself */
+        return one_call; /* the BLAS takes the small path by itself */
     if (policy == RNN_SMALL_AUTO) {
         /* With threads, only thin products (a few multiply-adds per row),
          * which OpenBLAS's threads slow down instead. */
         const rnn_blas_threads_fn threads = rnn__openblas_small_kernels();
         if (threads == NULL || (threads() != 1 && (double)n * k >= 4096))
-            return 0;
+            return one_call;
     }
     const double rows = limit / ((double)n * k);
-    if (rows >= 8)
-        return rows >= m ? 0 : ((int)rows / 8) * 8;
-    return rows >= 4 ? 4 : 0;
+    if (rows >= 8) {
+        const small_blocks by_rows = {((int)rows / 8) * 8, n};
+        return rows >= m ? one_call : by_rows;
+    }
+    if (rows >= 4) {
+        const small_blocks four_rows = {4, n};
+        return four_rows;
+    }
+    const small_blocks by_columns = {8, ((int)(limit / (8.0 * k)) / 16) * 16};
+    return by_columns.cols >= 16 ? by_columns : one_call;
 }
 
-/* One product as the BLAS is asked for it (in row blocks for OpenBLAS's
- * small kernels). */
+/* One product as the BLAS is asked for it (in blocks for OpenBLAS's small
+ * kernels: block (i, j) of C is row block i of A times column block j of
+ * B, neither transposed). */
 static void gemm_blocks(bool trans_a, bool trans_b, int m, int n, int k,
                         float alpha, const float *a, int lda, const float *b,
                         int ldb, float beta, float *c, int ldc)
 {
     const CBLAS_TRANSPOSE op_a = trans_a ? CblasTrans : CblasNoTrans;
     const CBLAS_TRANSPOSE op_b = trans_b ? CblasTrans : CblasNoTrans;
-    const int rows = small_block_rows(trans_a, trans_b, m, n, k);
-    if (rows == 0) {
+    const small_blocks block = small_block_shape(trans_a, trans_b, m, n, k);
+    if (block.cols == 0) {
         cblas_sgemm(CblasRowMajor, op_a, op_b, m, n, k, alpha, a, lda, b, ldb,
                     beta, c, ldc);
         return;
     }
-    /* Row block i of C depends on row block i of A alone (A not transposed). */
-    for (int first = 0; first < m; first += rows) {
-        const int count = m - first < rows ? m - first : rows;
-        cblas_sgemm(CblasRowMajor, op_a, op_b, count, n, k, alpha,
-                    a + (size_t)first * lda, lda, b, ldb, beta,
-                    c + (size_t)first * ldc, ldc);
+    for (int first = 0; first < m; first += block.rows) {
+        const int rows = m - first < block.rows ? m - first : block.rows;
+        for (int col = 0; col < n; col += block.cols) {
+            const int cols = n - col < block.cols ? n - col : block.cols;
+            cblas_sgemm(CblasRowMajor, op_a, op_b, rows, cols, k, alpha,
+                        a + (size_t)first * lda, lda, b + col, ldb, beta,
+                        c + (size_t)first * ldc + col, ldc);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * test_internal_blas.c - src/blas.c splits NN products into row blocks for
+ * test_internal_blas.c - src/blas.c splits NN products into row blocks (and
+ * column blocks when even 4 rows are too many) for
  * OpenBLAS's small-matrix kernel (one thread, AVX-512 builds). Forced on
  * (RNN_SMALL_ALWAYS) on whatever BLAS runs the tests, the blocks give the
  * whole product, also with strides and accumulation, and forward, backward
@@ -59,6 +60,17 @@ static void row_blocks_of_4_give_the_whole_product(void **state)
     blocks_equal_one_call(10, 400, 400, 1.0f);
 }
 
+static void column_blocks_give_the_whole_product(void **state)
+{
+    (void)state;
+    /* 10^6 / (1000 * 300) = 3 rows -> blocks of 8 rows and of
+     * 10^6 / (8 * 300) = 416 columns: 416, 416, 168 by 8, 8, 8, 8, 5 */
+    blocks_equal_one_call(37, 1000, 300, 1.0f);
+    blocks_equal_one_call(37, 1000, 300, 0.0f);
+    /* an LSTM's step product at H = 256, B = 32: [32, 1024] by K = 256 */
+    blocks_equal_one_call(32, 1024, 256, 1.0f);
+}
+
 /* Forward, every gradient and packed steps through the blocks: B = 20,
  * H = 256 makes each per-step product 1.3 * 10^6 multiply-adds. */
 static void model_runs_on_row_blocks_match_the_reference(void **state)
@@ -86,6 +98,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(row_blocks_of_8_give_the_whole_product),
         cmocka_unit_test(row_blocks_of_4_give_the_whole_product),
+        cmocka_unit_test(column_blocks_give_the_whole_product),
         cmocka_unit_test(model_runs_on_row_blocks_match_the_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
