@@ -32,14 +32,15 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 # need on a fresh Debian 12. dpkg-dev and file: the Debian packages (cpack -G
 # DEB, deb_install); python3-venv/-setuptools/-wheel/-pip: installing the
 # binding offline (python_venv_install); luajit: the FFI example
-# (lua_ffi_seed); doxygen: the API reference (docs, api_docs). libblis4-openmp and libblas3 (the reference
+# (lua_ffi_seed); doxygen: the API reference (docs, api_docs); python3-matplotlib: the
+# plots (bench/plot.py, examples/plot_adding_problem.py). libblis4-openmp and libblas3 (the reference
 # BLAS) are the second and third BLAS backends the tests switch to at run
 # time; configuring the tests without them is an error.
 DEPS=(
     build-essential g++ cmake pkg-config binutils
     libopenblas-dev liblapacke-dev libcmocka-dev libcjson-dev libblis4-openmp
     libblas3
-    python3 python3-numpy python3-torch python3-pytest
+    python3 python3-numpy python3-torch python3-pytest python3-matplotlib
     valgrind
     libopenmpi-dev openmpi-bin
     abigail-tools

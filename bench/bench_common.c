@@ -16,13 +16,34 @@
 
 /* The configurations of DESIGN.md ("Reference figures"): (I, H, T, B). */
 static const bench_shape standard[] = {
-    {"a", 1, 32, 10, 1, 1, 1, 0},       /* the seed task                 */
-    {"b", 1, 32, 10, 1000, 1, 1, 0},    /* the seed task, batched        */
-    {"c", 64, 256, 100, 32, 1, 1, 0},   /* a mid-sized model             */
-    {"d", 256, 1024, 50, 64, 1, 1, 0},  /* a large one                   */
-    {"e", 64, 256, 1, 1, 1, 1, 1},      /* one streaming step, B = 1     */
+    {"a", 1, 32, 10, 1, 1, 1, 0, 0},       /* the seed task                 */
+    {"b", 1, 32, 10, 1000, 1, 1, 0, 0},    /* the seed task, batched        */
+    {"c", 64, 256, 100, 32, 1, 1, 0, 0},   /* a mid-sized model             */
+    {"d", 256, 1024, 50, 64, 1, 1, 0, 0},  /* a large one                   */
+    {"e", 64, 256, 1, 1, 1, 1, 1, 0},      /* one streaming step, B = 1     */
 };
 enum { NUM_STANDARD = sizeof standard / sizeof standard[0] };
+
+const char *bench_cell_name(int cell)
+{
+    static const char *const names[] = {"rnn", "lstm", "gru"};
+    return cell >= 0 && cell <= BENCH_CELL_GRU ? names[cell] : "?";
+}
+
+int bench_cell_gates(int cell)
+{
+    return cell == BENCH_CELL_LSTM ? 4 : cell == BENCH_CELL_GRU ? 3 : 1;
+}
+
+static int parse_cell(bench_cli *cli, const char *name)
+{
+    for (int k = BENCH_CELL_RNN; k <= BENCH_CELL_GRU; ++k)
+        if (strcmp(name, bench_cell_name(k)) == 0) {
+            cli->cell = k;
+            return 0;
+        }
+    return -1;
+}
 
 bench_plan bench_plan_full(void)
 {
@@ -78,7 +99,7 @@ static int parse_configs(bench_cli *cli, const char *list)
 /* --shape I,H,T,B[,L[,D]] */
 static int parse_shape(bench_cli *cli, const char *text)
 {
-    bench_shape s = {"custom", 0, 0, 0, 0, 1, 1, 0};
+    bench_shape s = {"custom", 0, 0, 0, 0, 1, 1, 0, BENCH_CELL_RNN};
     int n = sscanf(text, "%d,%d,%d,%d,%d,%d", &s.input, &s.hidden, &s.seq_len,
                    &s.batch, &s.layers, &s.dirs);
     if (n < 4 || s.input <= 0 || s.hidden <= 0 || s.seq_len <= 0 ||
@@ -121,7 +142,7 @@ int bench_cli_parse(bench_cli *cli, int argc, char **argv, int *i)
     const char *arg = argv[*i];
     const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
     static const char *const with_value[] = {"--config", "--shape", "--threads",
-                                             "--act", "--ops", "--csv",
+                                             "--act", "--cell", "--ops", "--csv",
                                              "--label", "--min-reps", "--budget"};
     int wants_value = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; ++k)
@@ -147,7 +168,9 @@ int bench_cli_parse(bench_cli *cli, int argc, char **argv, int *i)
     else if (strcmp(arg, "--act") == 0) {
         cli->relu = strcmp(val, "relu") == 0;
         rc = cli->relu || strcmp(val, "tanh") == 0 ? 0 : -1;
-    } else if (strcmp(arg, "--ops") == 0)
+    } else if (strcmp(arg, "--cell") == 0)
+        rc = parse_cell(cli, val);
+    else if (strcmp(arg, "--ops") == 0)
         rc = parse_ops(cli, val);
     else if (strcmp(arg, "--csv") == 0)
         cli->csv = val;
@@ -171,6 +194,8 @@ void bench_cli_finish(bench_cli *cli)
 {
     if (cli->num_shapes == 0)
         add_standard(cli, "all");
+    for (int k = 0; k < cli->num_shapes; ++k)
+        cli->shapes[k].cell = cli->cell;
     bench_plan plan = cli->quick ? bench_plan_quick() : bench_plan_full();
     if (cli->plan_set & 1) {
         plan.min_reps = cli->plan.min_reps;
@@ -194,7 +219,9 @@ void bench_cli_usage(FILE *out)
         "  --shape I,H,T,B[,L[,D]]  a custom shape (repeatable; L layers,\n"
         "                    D = 2 for bidirectional)\n"
         "  --threads N       set the thread count of the runtime (BLAS / OpenMP)\n"
-        "  --act tanh|relu   nonlinearity (default tanh)\n"
+        "  --act tanh|relu   nonlinearity of the Elman cell (default tanh)\n"
+        "  --cell rnn|lstm|gru  the recurrent cell (default rnn, Elman); LSTM\n"
+        "                    and GRU have 4 and 3 gates: G times the flops\n"
         "  --ops LIST        forward,train,step,infer (default all four; in\n"
         "                    rnn_bench step also times step_direct, the unpacked\n"
         "                    step; infer = the inference forward, config e's too)\n"
@@ -315,7 +342,8 @@ double bench_forward_flops(const bench_shape *s)
     double flops = 0;
     for (int l = 0; l < s->layers; ++l) {
         double in = l == 0 ? s->input : (double)s->dirs * s->hidden;
-        flops += s->dirs * 2.0 * s->seq_len * s->batch * s->hidden * (in + s->hidden);
+        flops += s->dirs * 2.0 * s->seq_len * s->batch * bench_cell_gates(s->cell) *
+                 s->hidden * (in + s->hidden);
     }
     return flops;
 }
@@ -329,7 +357,7 @@ void bench_csv_header(FILE *out)
 {
     fputs("impl,label,backend,library,threads,config,I,H,T,B,L,D,act,op,kind,"
           "reps,inner,median_us,min_us,max_us,flops,gflops,pct_peak,"
-          "samples_per_s\n",
+          "samples_per_s,cell\n",
           out);
 }
 
@@ -372,7 +400,7 @@ void bench_csv_row(FILE *out, const bench_row *r)
     }
     if (r->samples > 0 && r->t.median > 0)
         fprintf(out, "%.1f", r->samples / r->t.median);
-    fputc('\n', out);
+    fprintf(out, ",%s\n", s ? bench_cell_name(s->cell) : "");
     fflush(out);
 }
 

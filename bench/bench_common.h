@@ -12,14 +12,26 @@
 
 #include <stdio.h>
 
+/* The recurrent cells (--cell): librnn's rnn_cell_kind values, torch's
+ * nn.RNN / nn.LSTM / nn.GRU, oneDNN's vanilla_rnn / vanilla_lstm /
+ * lbr_gru. */
+enum { BENCH_CELL_RNN = 0, BENCH_CELL_LSTM = 1, BENCH_CELL_GRU = 2 };
+
 /* One shape to time. step_only: the configuration is a single streaming
  * step (config e), so neither forward nor train is timed (step and infer
- * are: infer as a one-step sequence). */
+ * are: infer as a one-step sequence). cell: BENCH_CELL_* (set from --cell
+ * for every shape by bench_cli_finish). */
 typedef struct bench_shape {
     char name[32];
     int input, hidden, seq_len, batch, layers, dirs;
     int step_only;
+    int cell;
 } bench_shape;
+
+/* "rnn", "lstm" or "gru"; its gate count (1, 4, 3): the products of a cell
+ * have gates * H output columns. */
+const char *bench_cell_name(int cell);
+int bench_cell_gates(int cell);
 
 enum { BENCH_MAX_SHAPES = 64 };
 
@@ -48,6 +60,7 @@ typedef struct bench_cli {
     int quick;
     int threads;        /* --threads N; 0 = leave the runtime's default     */
     int relu;           /* --act relu                                        */
+    int cell;           /* --cell rnn|lstm|gru (BENCH_CELL_*)                */
     int ops;            /* BENCH_OP_* bit set (--ops)                        */
     const char *csv;    /* --csv PATH ("-" = stdout instead of the table)   */
     const char *label;  /* --label TEXT, copied into every CSV row           */
@@ -108,7 +121,8 @@ void bench_measure_many(bench_item *items, int count, const bench_plan *plan);
 bench_timing bench_summary(const double *samples, int count);
 
 /* FLOPs of a forward pass over the whole sequence batch:
- * sum over layers and directions of 2*T*B*H*(I_l + H), I_l = I or D*H. */
+ * sum over layers and directions of 2*T*B*G*H*(I_l + H), I_l = I or D*H,
+ * G the cell's gate count (element-wise work not counted). */
 double bench_forward_flops(const bench_shape *s);
 /* One streaming step of B streams: the same with T = 1. */
 double bench_step_flops(const bench_shape *s);
@@ -124,7 +138,7 @@ typedef struct bench_row {
     const char *library; /* path of the library actually serving the calls  */
     int threads;
     const bench_shape *shape;
-    const char *act;
+    const char *act;     /* tanh | relu (the Elman cell's; LSTM and GRU: tanh) */
     const char *op;      /* forward | train | step | infer | fwd.proj | ... */
     const char *kind;    /* whole | part | call | peak                       */
     bench_timing t;

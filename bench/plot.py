@@ -8,7 +8,9 @@ writes, for what DIR holds:
   backends.png  GFLOP/s of librnn by BLAS backend and config (forward and
                 train, 1 and 2 threads; log scale)
   peers.png     PyTorch / librnn and oneDNN / librnn time ratios by config
-                and operation (> 1: librnn is faster), per thread count
+                and operation (> 1: librnn is faster), per thread count;
+                peers-lstm.png, peers-gru.png: the same for the LSTM and
+                GRU cells (run_all.sh --cells)
   scaling.png   time per call against T, B and H around config c, for
                 librnn, its BLAS floor, PyTorch and oneDNN (log-log)
   hotloops.png  where a training step's time goes, hot loop by hot loop
@@ -83,8 +85,8 @@ def plot_backends(rows, path):
     save(fig, path)
 
 
-def plot_peers(rows, path):
-    s = report.Summary(report.peer_rows(rows))
+def plot_peers(rows, path, cell="rnn"):
+    s = report.Summary(report.peer_rows(rows, cell))
     threads = s.threads("librnn")
     if not threads:
         return
@@ -117,7 +119,9 @@ def plot_peers(rows, path):
         ax.set_yscale("log")
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, fontsize=8)
-        ax.set_title("%d thread%s: time ratio (> 1: librnn faster)" % (n, "s" if n > 1 else ""))
+        ax.set_title("%s%d thread%s: time ratio (> 1: librnn faster)" %
+                     ("" if cell == "rnn" else report.CELL_NAMES[cell] + ", ", n,
+                      "s" if n > 1 else ""))
         ax.grid(axis="y", which="both", alpha=0.3)
         ax.legend(fontsize=8)
     if everything:
@@ -214,6 +218,8 @@ def main(argv):
     rows = report.load(directory)
     plot_backends(rows, os.path.join(outdir, "backends.png"))
     plot_peers(rows, os.path.join(outdir, "peers.png"))
+    for cell in report.cells_of(rows):
+        plot_peers(rows, os.path.join(outdir, "peers-%s.png" % cell), cell)
     plot_scaling(rows, os.path.join(outdir, "scaling.png"))
     plot_hotloops(rows, os.path.join(outdir, "hotloops.png"))
     return 0

@@ -8,6 +8,7 @@
  *   rnn_bench --config all             the standard configs of DESIGN.md
  *   rnn_bench --shape 64,256,100,32,2,2 --ops forward,train
  *   rnn_bench --quick --csv -          CI smoke: CSV on stdout, table on stderr
+ *   rnn_bench --cell lstm --config c   the LSTM (or GRU) cell, same rows
  *
  * For each configuration it prints, and writes as CSV rows:
  *   librnn   the public calls of librnn.so: forward = rnn_forward, train =
@@ -49,8 +50,10 @@
  *   peak     a square sgemm (1000^3) in the same run, the 100% of "% peak".
  * Everything of one configuration is sampled interleaved, round by round,
  * and reported as medians (min and max too); see bench_common.c.
- * FLOPs: forward 2*T*B*H*(I_l + H) per layer and direction (element-wise
- * work not counted), training step 3x forward, one step = forward at T = 1.
+ * FLOPs: forward 2*T*B*G*H*(I_l + H) per layer and direction, G the cell's
+ * gate count (1 Elman, 4 LSTM, 3 GRU; element-wise work not counted),
+ * training step 3x forward, one step = forward at T = 1. The single BLAS
+ * calls are the Elman cell's (B, H, H) product: not timed for the others.
  */
 #define _GNU_SOURCE /* dladdr, RTLD_NOLOAD */
 
@@ -68,6 +71,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(BENCH_CELL_RNN == (int)RNN_CELL_RNN &&
+                   BENCH_CELL_LSTM == (int)RNN_CELL_LSTM &&
+                   BENCH_CELL_GRU == (int)RNN_CELL_GRU,
+               "--cell values are passed to rnn_config.cell as they are");
 
 /* ---- the BLAS library serving this process ------------------------------ */
 
@@ -459,15 +467,16 @@ static part_flops flops_of(const bench_shape *s)
     part_flops fl;
     memset(&fl, 0, sizeof fl);
     const double tb = (double)s->seq_len * s->batch, h = s->hidden;
+    const double gh = bench_cell_gates(s->cell) * h; /* output columns */
     for (int layer = 0; layer < s->layers; ++layer) {
         const double in = layer == 0 ? s->input : (double)s->dirs * h;
-        fl.fwd_proj += s->dirs * 2.0 * tb * h * in;
-        fl.fwd_rec += s->dirs * 2.0 * tb * h * h;
-        fl.bwd_rec += s->dirs * 2.0 * (s->seq_len - 1) * s->batch * h * h;
-        fl.bwd_dw_hh += s->dirs * 2.0 * tb * h * h;
-        fl.bwd_dw_ih += s->dirs * 2.0 * tb * h * in;
-        fl.bwd_dx += s->dirs * 2.0 * tb * h * in;
-        fl.step_rec += 2.0 * s->batch * h * (in + h);
+        fl.fwd_proj += s->dirs * 2.0 * tb * gh * in;
+        fl.fwd_rec += s->dirs * 2.0 * tb * gh * h;
+        fl.bwd_rec += s->dirs * 2.0 * (s->seq_len - 1) * s->batch * gh * h;
+        fl.bwd_dw_hh += s->dirs * 2.0 * tb * gh * h;
+        fl.bwd_dw_ih += s->dirs * 2.0 * tb * gh * in;
+        fl.bwd_dx += s->dirs * 2.0 * tb * gh * in;
+        fl.step_rec += 2.0 * s->batch * gh * (in + h);
     }
     fl.call_rec = 2.0 * s->batch * h * h;
     return fl;
@@ -693,8 +702,9 @@ static void add_profile_results(config_ctx *x)
                      sp->op);
             if (strcmp(name, "fwd.rec") == 0)
                 snprintf(d + strlen(d), sizeof d - strlen(d), ": %s (%d, %d, %d) on %s",
-                         rec_call_name(s->batch, x->transposed), s->batch, s->hidden,
-                         s->hidden, x->transposed ? "W_hh^T" : "W_hh");
+                         rec_call_name(s->batch, x->transposed), s->batch,
+                         bench_cell_gates(s->cell) * s->hidden, s->hidden,
+                         x->transposed ? "W_hh^T" : "W_hh");
             add_result(r, "blas", name, "part", what, d,
                        bench_profiled_phase(x->prof, op, phase),
                        flops_of_part(&x->fl, name), 0);
@@ -746,10 +756,11 @@ static void print_table(const config_ctx *x)
     const run *r = x->r;
     const bench_shape *s = x->s;
     FILE *out = r->table;
-    fprintf(out, "\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s   "
+    fprintf(out, "\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s %s   "
                  "forward %.3g flop, step %.3g flop\n",
             s->name, s->input, s->hidden, s->seq_len, s->batch, s->layers, s->dirs,
-            r->act, bench_forward_flops(s), bench_step_flops(s));
+            bench_cell_name(s->cell), r->act, bench_forward_flops(s),
+            bench_step_flops(s));
     fprintf(out, "  %-26s %10s %10s %10s %8s %7s %11s\n", "", "median", "min", "max",
             "GFLOP/s", "%peak", "samples/s");
     for (int k = 0; k < r->nres; ++k)
@@ -812,6 +823,7 @@ static int setup_lib(config_ctx *x, lib_ctx *c, rnn_config *cfg)
     cfg->num_layers = s->layers;
     cfg->bidirectional = s->dirs == 2;
     cfg->nonlinearity = x->r->cli.relu ? RNN_RELU : RNN_TANH;
+    cfg->cell = s->cell; /* BENCH_CELL_* are rnn_cell_kind's values */
     cfg->seed = 42;
     c->s = s;
     if (rnn_create(&c->model, cfg) != RNN_OK) {
@@ -888,7 +900,7 @@ static int time_config(run *r, const bench_shape *s)
                              item_of(peak_call, &r->peak_k), peak_flops(&r->peak_k), 0);
     }
     add_whole_specs(&x);
-    if (r->parts && x.prof != NULL)
+    if (r->parts && x.prof != NULL && s->cell == BENCH_CELL_RNN)
         add_rec_calls(&x);
     measure_specs(r);
     if (peak_spec >= 0)
@@ -1050,15 +1062,16 @@ int main(int argc, char **argv)
                         peak_n, peak_flops(&r.peak_k) / peak1_t.median * 1e-9);
         }
         fprintf(out, "# timing: median of >= %d samples of >= %.1f ms, %.2f s "
-                     "budget per operation; flops: forward 2*T*B*H*(I_l+H) per "
-                     "layer and direction, train = %.0fx forward\n",
+                     "budget per operation; flops: forward 2*T*B*G*H*(I_l+H) per "
+                     "layer and direction (G = %d gates: %s), train = %.0fx forward\n",
                 r.cli.plan.min_reps, r.cli.plan.sample_s * 1e3, r.cli.plan.budget_s,
+                bench_cell_gates(r.cli.cell), bench_cell_name(r.cli.cell),
                 BENCH_TRAIN_FACTOR);
     }
     if (r.csv) {
         bench_csv_header(r.csv);
         if (peak_n > 0) {
-            bench_shape ps = {"peak", peak_n, peak_n, 1, peak_n, 1, 1, 0};
+            bench_shape ps = {"peak", peak_n, peak_n, 1, peak_n, 1, 1, 0, r.cli.cell};
             bench_row row = {"blas", r.cli.label, r.blas.backend, r.blas.path,
                              r.blas.threads, &ps, r.act, "sgemm", "peak", peak_t,
                              peak_flops(&r.peak_k), r.peak, 0};

@@ -13,7 +13,8 @@
 #   4. the report (report.md: tables) and the plots (img/*.png).
 #
 #   bench/run_all.sh [--quick] [--publish] [--out DIR] [--rounds N]
-#                    [--threads "1 2"] [--no-sweep] [--no-scan]
+#                    [--threads "1 2"] [--configs "a b c d e"]
+#                    [--cells "rnn lstm gru"] [--no-sweep] [--no-scan]
 #
 #   --quick    CI smoke, under a minute: 1 thread, configs a b c e, one
 #              round, every program in its quick mode. It checks that
@@ -21,6 +22,13 @@
 #   --publish  copy the plots to docs/img/ and the tables into the
 #              generated block of docs/benchmarks.md
 #   --out DIR  results directory (default $BUILD_DIR/bench-results/<date>)
+#   --configs  the standard configs of step 1 (default all five; quick a b c e)
+#   --cells    the cells of step 1 (default rnn, the Elman cell): each config
+#              is timed for each cell in turn, in the same round; LSTM and
+#              GRU results go to their own tables (and, with --publish, to
+#              their own generated block of docs/benchmarks.md). The sweep
+#              and the scan (steps 2, 3) time the Elman cell only: add
+#              --no-sweep --no-scan for a run of the gated cells alone.
 #
 # Threads are pinned for every program alike: OPENBLAS_NUM_THREADS,
 # OMP_NUM_THREADS, BLIS_NUM_THREADS = N and --threads N (torch.set_num_threads,
@@ -36,6 +44,8 @@ publish=0
 out=
 rounds=
 threads=
+configs=
+cells=rnn
 sweep=1
 scan=1
 while [ $# -gt 0 ]; do
@@ -47,7 +57,9 @@ while [ $# -gt 0 ]; do
         --threads) threads=$2; shift ;;
         --no-sweep) sweep=0 ;;
         --no-scan) scan=0 ;;
-        -h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --configs) configs=$2; shift ;;
+        --cells) cells=$2; shift ;;
+        -h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run_all.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -55,12 +67,12 @@ done
 if [ $quick = 1 ]; then
     rounds=${rounds:-1}
     threads=${threads:-1}
-    configs="a b c e"
+    configs=${configs:-"a b c e"}
     mode=(--quick)
 else
     rounds=${rounds:-4}
     threads=${threads:-"1 2"}
-    configs="a b c d e"
+    configs=${configs:-"a b c d e"}
     # Fewer samples per program, more rounds: the rounds are spread over
     # minutes, so a change in the other tenants' load hits every program.
     mode=(--min-reps 5 --budget 0.2)
@@ -101,21 +113,24 @@ peers="librnn torch"
 [ -n "$ONEDNN_BENCH" ] && peers="$peers onednn"
 count=0
 for n in $threads; do for r in $(seq "$rounds"); do for c in $configs; do
-    count=$((count + 1))
+    for cell in $cells; do count=$((count + 1)); done
 done; done; done
 k=0
 for n in $threads; do
     for r in $(seq "$rounds"); do
-        for c in $configs; do
+        for c in $configs; do for cell in $cells; do
             k=$((k + 1))
-            printf '[%d/%d] %d thread%s, round %d, config %s:' "$k" "$count" "$n" \
-                "$([ "$n" = 1 ] && echo '' || echo s)" "$r" "$c" >&2
+            printf '[%d/%d] %d thread%s, round %d, config %s, %s:' "$k" "$count" "$n" \
+                "$([ "$n" = 1 ] && echo '' || echo s)" "$r" "$c" "$cell" >&2
+            # The Elman cell's files keep the names of runs before --cells.
             base=peers-t$n-r$r-$c
+            [ "$cell" = rnn ] || base=peers-t$n-r$r-$cell-$c
             # The parts and the single BLAS calls are reported in the
             # first round only; later rounds time librnn and its floor.
             parts=()
             [ "$r" -gt 1 ] && parts=(--no-parts)
-            common=(--threads "$n" --config "$c" --label "peers-r$r" "${mode[@]}")
+            common=(--threads "$n" --config "$c" --cell "$cell" --label "peers-r$r"
+                    "${mode[@]}")
             # Odd rounds run librnn first, even rounds last.
             order=$peers
             [ $((r % 2)) = 0 ] && order=$(echo "$peers" | tr ' ' '\n' | tac | tr '\n' ' ')
@@ -131,7 +146,7 @@ for n in $threads; do
                 esac
             done
             echo " ($(elapsed))" >&2
-        done
+        done; done
     done
 done
 bench_log "time ratios (peer / librnn, > 1: librnn faster)"

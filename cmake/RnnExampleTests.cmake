@@ -20,3 +20,16 @@ if(TARGET char_rnn)
   set_tests_properties(char_rnn_smoke PROPERTIES
     ENVIRONMENT "${RNN_TEST_ENV}" LABELS example TIMEOUT ${RNN_TEST_TIMEOUT})
 endif()
+
+if(TARGET adding_problem)
+  # A few steps of each cell on short sequences: the program runs all three
+  # cells, evaluates, writes its curves and prints its key=value line (the
+  # default run, T = 100 and 4000 steps, is the documented experiment).
+  add_test(NAME adding_problem_smoke
+    COMMAND adding_problem --seq-len 20 --steps 20 --eval-every 10
+                           --test-samples 64
+                           --csv "${CMAKE_CURRENT_BINARY_DIR}/adding_problem_smoke.csv")
+  set_tests_properties(adding_problem_smoke PROPERTIES
+    PASS_REGULAR_EXPRESSION "baseline_mse=0\\.[0-9]+ rnn_mse=[0-9.]+ lstm_mse=[0-9.]+ gru_mse=[0-9.]+"
+    ENVIRONMENT "${RNN_TEST_ENV}" LABELS example TIMEOUT ${RNN_TEST_TIMEOUT})
+endif()

@@ -7,27 +7,29 @@
  * Data: the bytes of one or more text files (--text, repeatable), by
  * default librnn's own README.md followed by the Markdown pages of docs/
  * (RNN_SOURCE_DIR, set by the build). The vocabulary is the set of byte
- * values that occur; each step's input is the one-hot vector of the current
- * byte and the target is the next byte.
+ * values that occur; each step's input is the token id of the current byte
+ * (the model's embedding table turns it into a vector, as torch's
+ * nn.Embedding before nn.RNN) and the target is the next byte.
  *
- * Model: a tanh RNN of 2 layers x 128 units with a linear readout on every
- * step (RNN_HEAD_ALL) giving one logit per vocabulary entry, softmax
- * cross-entropy, Adam (lr 3e-3) with the gradient norm clipped to 5. The
- * weights start Xavier-uniform (RNN_INIT_XAVIER_UNIFORM): with one-hot
- * inputs PyTorch's U(+-1/sqrt(H)) gives the first layer so small an input
- * that the loss sits for longer on the plateau of the byte frequencies
- * (about 3.5 nats here).
+ * Model: an embedding of 64 floats per byte (--embed), then a tanh RNN
+ * (--cell rnn, or an LSTM or GRU) of 2 layers x 128 units with a linear
+ * readout on every step (RNN_HEAD_ALL) giving one logit per vocabulary
+ * entry, softmax cross-entropy, Adam (lr 3e-3) with the gradient norm
+ * clipped to 5. The RNN weights start Xavier-uniform
+ * (RNN_INIT_XAVIER_UNIFORM; the embedding N(0, 1) as torch's): with
+ * PyTorch's U(+-1/sqrt(H)) the loss sits for longer on the plateau of the
+ * byte frequencies (about 3.5 nats here).
  *
  * Training: the text is cut into 16 equal segments, one per stream of the
  * batch; each update runs the next chunk of 64 steps of every stream, with
- * the hidden state carried from the previous chunk (rnn_forward's h0 and h_n
- * are one array) and the gradient stopped at the chunk's first step. When the
+ * the hidden state carried from the previous chunk (rnn_forward_ex's h0 and
+ * h_n are one array, c0 and c_n another for an LSTM) and the gradient stopped at the chunk's first step. When the
  * streams reach the end of their segments they all start again at the
  * beginning from a zero state.
  *
  * Then the model is written with rnn_save (--out), read back with rnn_load,
- * and the reloaded model generates --sample-len bytes: rnn_step feeds the
- * last byte, rnn_step_head gives the logits, and the next byte is drawn from
+ * and the reloaded model generates --sample-len bytes: rnn_step_tokens feeds
+ * the last byte, rnn_step_head gives the logits, and the next byte is drawn from
  * softmax(logits / temperature) with a seeded generator. The vocabulary is
  * not stored in the model file: it is taken again from the same text.
  *
@@ -86,8 +88,9 @@ typedef struct options {
     const char *texts[MAX_TEXTS];
     int n_texts;
     const char *out;
-    long steps, hidden, layers, batch, chunk, sample_len, report;
+    long steps, hidden, layers, batch, chunk, sample_len, report, embed;
     int32_t init; /* rnn_init_scheme */
+    int32_t cell; /* rnn_cell_kind */
     double lr, temperature;
     uint64_t seed;
 } options;
@@ -108,6 +111,8 @@ static void usage(FILE *out)
           "  --steps N           updates (default 500)\n"
           "  --hidden N          hidden size (default 128)\n"
           "  --layers N          RNN layers (default 2)\n"
+          "  --cell NAME         rnn (default), lstm or gru\n"
+          "  --embed N           embedding size per byte (default 64)\n"
           "  --batch N           parallel streams over the text (default 16)\n"
           "  --chunk N           steps per truncated-BPTT chunk (default 64)\n"
           "  --lr F              Adam learning rate (default 0.003)\n"
@@ -135,6 +140,8 @@ static int parse_options(int argc, char **argv, options *o)
     o->steps = 500;
     o->hidden = 128;
     o->layers = 2;
+    o->embed = 64;
+    o->cell = RNN_CELL_RNN;
     o->batch = 16;
     o->chunk = 64;
     o->sample_len = 400;
@@ -148,7 +155,7 @@ static int parse_options(int argc, char **argv, options *o)
         static const char *const valued[] = {
             "--text",  "--steps",  "--hidden", "--layers",     "--batch",
             "--chunk", "--lr",     "--report", "--out",        "--sample-len",
-            "--seed",  "--temperature", "--init"};
+            "--seed",  "--temperature", "--init", "--cell", "--embed"};
         const char *value = NULL;
         char name[EXAMPLE_NAME_MAX];
         int ok;
@@ -170,6 +177,17 @@ static int parse_options(int argc, char **argv, options *o)
             ok = parse_long(value, 1, 4096, &o->hidden);
         else if (strcmp(name, "--layers") == 0)
             ok = parse_long(value, 1, 16, &o->layers);
+        else if (strcmp(name, "--embed") == 0)
+            ok = parse_long(value, 1, 4096, &o->embed);
+        else if (strcmp(name, "--cell") == 0) {
+            static const char *const cells[] = {"rnn", "lstm", "gru"};
+            ok = 0;
+            for (int32_t k = 0; k < 3; k++)
+                if (strcmp(value, cells[k]) == 0) {
+                    o->cell = k; /* RNN_CELL_RNN, _LSTM, _GRU */
+                    ok = 1;
+                }
+        }
         else if (strcmp(name, "--batch") == 0)
             ok = parse_long(value, 1, 1024, &o->batch);
         else if (strcmp(name, "--chunk") == 0)
@@ -350,14 +368,15 @@ int main(int argc, char **argv)
     rnn_t *model = NULL, *loaded = NULL;
     rnn_optim_t *optim = NULL;
     rnn_state_t *state = NULL;
-    float *x = NULL, *logits = NULL, *dlogits = NULL, *h = NULL;
-    float *step_x = NULL, *step_logits = NULL;
+    float *logits = NULL, *dlogits = NULL, *h = NULL, *c = NULL;
+    float *step_logits = NULL;
     double *probs = NULL;
-    int32_t *targets = NULL;
+    int32_t *ids = NULL, *targets = NULL;
+    rnn_forward_args fwd;
     int16_t index_of[256];
     unsigned char byte_of[256];
     int32_t V = 0, T, B;
-    size_t seg, chunks_per_pass, chunk_pos = 0, n_x, n_logits, h_count, i;
+    size_t seg, chunks_per_pass, chunk_pos = 0, n_logits, h_count, i;
     double initial_loss = 0.0, final_loss = 0.0, window = 0.0;
     double t0, train_time, t_sample = 0.0;
     long step, in_window = 0;
@@ -412,24 +431,25 @@ int main(int argc, char **argv)
     seg = (txt.size - 1) / (size_t)B;
     chunks_per_pass = seg / (size_t)T;
 
-    n_x = (size_t)T * (size_t)B * (size_t)V;
-    n_logits = n_x;
+    n_logits = (size_t)T * (size_t)B * (size_t)V;
     h_count = (size_t)o.layers * (size_t)B * (size_t)o.hidden;
-    x = calloc(n_x, sizeof *x);
+    ids = malloc((size_t)T * (size_t)B * sizeof *ids);
     logits = malloc(n_logits * sizeof *logits);
     dlogits = malloc(n_logits * sizeof *dlogits);
     targets = malloc((size_t)T * (size_t)B * sizeof *targets);
     h = calloc(h_count, sizeof *h);
-    step_x = calloc((size_t)V, sizeof *step_x);
+    c = calloc(h_count, sizeof *c);
     step_logits = malloc((size_t)V * sizeof *step_logits);
     probs = malloc((size_t)V * sizeof *probs);
-    if (!x || !logits || !dlogits || !targets || !h || !step_x ||
+    if (!ids || !logits || !dlogits || !targets || !h || !c ||
         !step_logits || !probs) {
         fprintf(stderr, PROG ": out of memory\n");
         goto fail;
     }
 
-    cfg = rnn_config_default(V, (int32_t)o.hidden);
+    cfg = rnn_config_default((int32_t)o.embed, (int32_t)o.hidden);
+    cfg.vocab_size = V;
+    cfg.cell = o.cell;
     cfg.num_layers = (int32_t)o.layers;
     cfg.output_size = V;
     cfg.head_mode = RNN_HEAD_ALL;
@@ -438,13 +458,25 @@ int main(int argc, char **argv)
     CHECK(rnn_init(model, o.init, o.seed));
     ocfg = rnn_optim_config_default(RNN_OPTIM_ADAM, (float)o.lr);
     CHECK(rnn_optim_create(&optim, model, &ocfg));
+    /* h is read as h0 and overwritten with h_n (c likewise for an LSTM):
+     * the state carries over to the next chunk, the gradient does not. */
+    CHECK(rnn_forward_args_init(&fwd, sizeof fwd));
+    fwd.seq_len = T;
+    fwd.batch = B;
+    fwd.ids = ids;
+    fwd.h0 = fwd.h_n = h;
+    if (o.cell == RNN_CELL_LSTM)
+        fwd.c0 = fwd.c_n = c;
 
     printf("librnn %s, BLAS: %s\n", rnn_version(), rnn_blas_info());
     printf("text: %zu bytes, vocabulary %d (uniform guess: loss %.4f)\n",
            txt.size, V, log((double)V));
-    printf("model: %ld x %ld tanh, %d streams x chunks of %d steps (%zu chunks "
-           "per pass), Adam lr %g, clip 5, %ld updates\n",
-           o.layers, o.hidden, B, T, chunks_per_pass, o.lr, o.steps);
+    printf("model: embedding %d x %ld, %ld x %ld %s, %d streams x chunks of "
+           "%d steps (%zu chunks per pass), Adam lr %g, clip 5, %ld updates\n",
+           V, o.embed, o.layers, o.hidden,
+           o.cell == RNN_CELL_LSTM ? "LSTM" : o.cell == RNN_CELL_GRU ? "GRU"
+                                                                     : "tanh",
+           B, T, chunks_per_pass, o.lr, o.steps);
     fflush(stdout);
 
     t0 = now_seconds();
@@ -456,23 +488,21 @@ int main(int argc, char **argv)
             /* Every stream is at the end of its segment: start over. */
             chunk_pos = 0;
             memset(h, 0, h_count * sizeof *h);
+            memset(c, 0, h_count * sizeof *c);
         }
-        /* One-hot inputs x[t, b, :] and next-byte targets [t, b]. */
-        memset(x, 0, n_x * sizeof *x);
+        /* Input ids and next-byte targets, both [t, b]. */
         for (t = 0; t < T; t++) {
             for (b = 0; b < B; b++) {
                 size_t pos = (size_t)b * seg + chunk_pos * (size_t)T + (size_t)t;
                 size_t row = (size_t)t * (size_t)B + (size_t)b;
-                x[row * (size_t)V + (size_t)index_of[txt.bytes[pos]]] = 1.0f;
+                ids[row] = index_of[txt.bytes[pos]];
                 targets[row] = index_of[txt.bytes[pos + 1]];
             }
         }
         chunk_pos++;
 
         CHECK(rnn_zero_grad(model));
-        /* h is read as h0 and overwritten with h_n: the state carries over
-         * to the next chunk, the gradient does not. */
-        CHECK(rnn_forward(model, T, B, x, NULL, h, NULL, h));
+        CHECK(rnn_forward_ex(model, &fwd));
         CHECK(rnn_head_forward(model, logits));
         CHECK(rnn_loss_cross_entropy(T * B, V, logits, targets, -1,
                                      RNN_REDUCTION_MEAN, &loss, dlogits));
@@ -535,9 +565,7 @@ int main(int argc, char **argv)
             putchar(byte_of[cur]);
         t_sample = now_seconds();
         for (n = 1; n < o.sample_len; n++) {
-            step_x[cur] = 1.0f;
-            CHECK(rnn_step(loaded, state, step_x, NULL));
-            step_x[cur] = 0.0f;
+            CHECK(rnn_step_tokens(loaded, state, &cur, NULL));
             CHECK(rnn_step_head(loaded, state, step_logits));
             cur = sample_index(step_logits, V, o.temperature, probs, &rng);
             putchar(byte_of[cur]);
@@ -566,12 +594,12 @@ fail:
     rnn_destroy(model);
     free(probs);
     free(step_logits);
-    free(step_x);
+    free(ids);
+    free(c);
     free(h);
     free(targets);
     free(dlogits);
     free(logits);
-    free(x);
     free(txt.bytes);
     return status;
 }

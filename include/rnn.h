@@ -215,13 +215,16 @@ typedef struct rnn_config {
                              P units through weight_hr [P, H], as
                              nn.LSTM(proj_size=P); 0 = none (default)       */
     int32_t vocab_size;   /* V > 0: the input is token ids in [0, V) and the
-                             model owns an embedding table [V, I] (torch's
-                             nn.Embedding(V, I) before the RNN); 0 = float
-                             input x (default)                              */
+                             model owns an embedding table
+                             "embedding.weight" [V, I], the first tensor of
+                             the flat buffers (torch's nn.Embedding(V, I)
+                             before the RNN; see rnn_forward_ex,
+                             rnn_step_tokens); 0 = float input x (default) */
     int32_t has_padding_idx; /* 1: ids equal to padding_idx get a zero
                              embedding row that never learns (default 0)    */
     int32_t padding_idx;  /* with has_padding_idx: an id in [-V, V), negative
-                             counting from V as in torch (default 0)        */
+                             counting from V as in torch; rnn_get_config
+                             returns it counted from 0 (default 0)          */
 #ifdef RNN_TEST_GROWTH /* librnn's own tests: a library whose structs grew */
     unsigned char test_growth[RNN_TEST_GROWTH];
 #endif
@@ -256,7 +259,9 @@ typedef struct rnn rnn_t;
 
 /* Creates a model from `cfg` and initialises its parameters like PyTorch
  * (every RNN parameter and the head ~ U(-1/sqrt(fan), 1/sqrt(fan)), fan = H
- * for the RNN, D*H for the head) from cfg->seed; gradients start at zero.
+ * for the RNN, D*H for the head; an embedding table ~ N(0, 1) with its
+ * padding row 0, drawn after the others, so that the RNN and head get the
+ * values of a model without one) from cfg->seed; gradients start at zero.
  * On success *out owns the model (free it with rnn_destroy); on failure *out
  * is set to NULL.
  * Errors: RNN_E_INVALID_ARG (NULL, struct_size of no layout, a field out
@@ -300,8 +305,9 @@ RNN_API rnn_status rnn_get_config(const rnn_t *model, rnn_config *cfg);
  * rnn_backward, a forward (this one or rnn_forward_inference) would make it
  * unusable, silently leaving the RNN untrained: it is refused with
  * RNN_E_STATE (call rnn_backward, or rnn_zero_grad to drop it).
- * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (T, B, a length out of range, or
- * sizes that overflow), RNN_E_STATE (a head gradient pending),
+ * Errors: RNN_E_INVALID_ARG (also: a model with token input, which takes
+ * its ids through rnn_forward_ex), RNN_E_SHAPE (T, B, a length out of
+ * range, or sizes that overflow), RNN_E_STATE (a head gradient pending),
  * RNN_E_NOMEM. */
 RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
                                const float *x, const int32_t *lengths,
@@ -323,9 +329,10 @@ RNN_API rnn_status rnn_forward(rnn_t *model, int32_t seq_len, int32_t batch,
  * RNN_E_STATE until the next rnn_forward. Like rnn_forward it is refused
  * while a head gradient waits for its rnn_backward. On failure no output
  * is written.
- * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE, RNN_E_UNSUPPORTED (logits
- * without a head), RNN_E_STATE (a head gradient pending), RNN_E_NONFINITE
- * (check mode), RNN_E_NOMEM. */
+ * Errors: RNN_E_INVALID_ARG (also: a model with token input: use
+ * rnn_forward_ex with args.ids and args.inference = 1), RNN_E_SHAPE,
+ * RNN_E_UNSUPPORTED (logits without a head), RNN_E_STATE (a head gradient
+ * pending), RNN_E_NONFINITE (check mode), RNN_E_NOMEM. */
 RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
                                          int32_t batch, const float *x,
                                          const int32_t *lengths,
@@ -338,7 +345,10 @@ RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
  * rnn_zero_grad); input gradients are written.
  *   dy    NULL (zero) or T*B*D*H floats, gradient of the loss w.r.t. y
  *   dh_n  NULL (zero) or L*D*B*H floats, gradient w.r.t. h_n
- *   dx    NULL or T*B*I floats, written with the gradient w.r.t. x
+ *   dx    NULL or T*B*I floats, written with the gradient w.r.t. x; must be
+ *         NULL for a model with token input (ids have no gradient: it
+ *         goes to embedding.weight's, a scatter-add of dA W_ih over the
+ *         ids, nothing for padding_idx)
  *   dh0   NULL or L*D*B*H floats, written with the gradient w.r.t. h0
  * Parameters must not change between the forward and this call. A
  * backward with nothing to propagate (dy and dh_n NULL and no pending head
@@ -347,8 +357,9 @@ RNN_API rnn_status rnn_forward_inference(rnn_t *model, int32_t seq_len,
  * adds the gradients of the dy and dh_n it is given again, but not the
  * head's, which the first call consumed (torch raises on a second backward
  * without retain_graph; here it is the caller's choice).
- * Errors: RNN_E_INVALID_ARG, RNN_E_STATE (no forward, the last one was
- * rnn_forward_inference, or nothing to propagate), RNN_E_NOMEM. */
+ * Errors: RNN_E_INVALID_ARG (also dx for a model with token input),
+ * RNN_E_STATE (no forward, the last one was rnn_forward_inference, or
+ * nothing to propagate), RNN_E_NOMEM. */
 RNN_API rnn_status rnn_backward(rnn_t *model, const float *dy,
                                 const float *dh_n, float *dx, float *dh0);
 
@@ -363,7 +374,7 @@ typedef struct rnn_forward_args {
     const float *x;       /* T*B*I floats: a model without vocab_size       */
     const int32_t *ids;   /* T*B token ids, [T, B] ([B, T] when
                              batch_first): a model with vocab_size; each in
-                             [0, V)                                         */
+                             [0, V), at padded steps too                    */
     const int32_t *lengths; /* NULL or B lengths in [1, T], as rnn_forward  */
     const float *h0;      /* NULL (zeros) or L*D*B*Hout floats              */
     const float *c0;      /* LSTM: NULL (zeros) or L*D*B*H floats; must be
@@ -393,8 +404,14 @@ RNN_API rnn_status rnn_forward_args_init(rnn_forward_args *args,
  * (inference = 1) with every argument in *args (read, never written), and
  * the same outputs, memory and errors, plus: RNN_E_INVALID_ARG for x given
  * to a model with an embedding, ids given to a model without one, an id
- * out of range (the message names its position; nothing is written), c0
- * or c_n given to a model without a cell state. */
+ * out of range or negative (the message names its position and value;
+ * nothing is written, the last forward's state is kept), c0 or c_n given
+ * to a model without a cell state.
+ * Token input: layer 0's input projection is a gather (no one-hot
+ * product). When 2V <= T*B the table E W_ih^T + bias ([V, G*H] per
+ * direction) is made once and its rows copied; otherwise the E rows are
+ * gathered into the kept x and projected as a float input. The forward
+ * keeps T*B ids and, in the first way, the table instead of x. */
 RNN_API rnn_status rnn_forward_ex(rnn_t *model, const rnn_forward_args *args);
 
 /* Every argument of a backward pass: rnn_backward's, plus the LSTM's cell
@@ -657,9 +674,11 @@ RNN_API rnn_status rnn_set_check_finite(rnn_t *model, int32_t enabled);
 typedef struct rnn_state rnn_state_t;
 
 /* Creates the hidden state of `batch` independent streams for a
- * unidirectional model, all zero. The state does not keep a pointer to the
- * model: it may be used with any model of the same input_size, hidden_size
- * and num_layers. *out owns it (rnn_state_destroy).
+ * unidirectional model, all zero: h [L, B, Hout] (Hout = proj_size of an
+ * LSTM with a projection, else H) and, for an LSTM, c [L, B, H]. The state
+ * does not keep a pointer to the model: it may be used with any model of
+ * the same cell, input_size, hidden_size, proj_size and num_layers. *out
+ * owns it (rnn_state_destroy).
  * Errors: RNN_E_INVALID_ARG, RNN_E_UNSUPPORTED (bidirectional model: the
  * reverse direction needs the whole sequence), RNN_E_SHAPE, RNN_E_NOMEM. */
 RNN_API rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model,
@@ -668,20 +687,22 @@ RNN_API rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model,
 /* Frees a state. NULL is a no-op. */
 RNN_API void rnn_state_destroy(rnn_state_t *state);
 
-/* Sets the hidden state of the streams to zero: all of them when `mask` is
- * NULL, else those b with mask[b] != 0 (mask has `batch` bytes).
+/* Sets the hidden state (h, and an LSTM's c) of the streams to zero: all of
+ * them when `mask` is NULL, else those b with mask[b] != 0 (mask has
+ * `batch` bytes).
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask);
 
-/* Copies the hidden state out: h has L*B*H floats, [L, B, H].
+/* Copies the hidden state out: h has L*B*Hout floats, [L, B, Hout].
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_get(const rnn_state_t *state, float *h);
 
-/* Sets the hidden state: h has L*B*H floats, [L, B, H].
+/* Sets the hidden state: h has L*B*Hout floats, [L, B, Hout].
  * Errors: RNN_E_INVALID_ARG. */
 RNN_API rnn_status rnn_state_set(rnn_state_t *state, const float *h);
 
-/* Copies the LSTM cell state out: c has L*B*H floats, [L, B, H].
+/* Copies the LSTM cell state out: c has L*B*H floats, [L, B, H] (H also
+ * with a projection).
  * Errors: RNN_E_INVALID_ARG (NULL, a state of a cell without c). */
 RNN_API rnn_status rnn_state_get_cell(const rnn_state_t *state, float *c);
 
@@ -693,19 +714,23 @@ RNN_API rnn_status rnn_state_set_cell(rnn_state_t *state, const float *c);
 RNN_API rnn_status rnn_state_batch(const rnn_state_t *state, int32_t *batch);
 
 /* Advances every stream by one step: reads x_t (B*I floats, [B, I]), updates
- * the state, and writes the top layer's new hidden state to y_t (B*H floats,
- * [B, H]) when y_t is not NULL. The model is only read: threads may step
+ * the state, and writes the top layer's new hidden state to y_t (B*Hout
+ * floats, [B, Hout]) when y_t is not NULL. The model is only read: threads may step
  * their own states on one shared model at once. Never allocates. Equals
  * rnn_forward over the same inputs to float rounding.
- * Errors: RNN_E_INVALID_ARG, RNN_E_SHAPE (state of another shape),
+ * Errors: RNN_E_INVALID_ARG (also: a model with token input, which steps
+ * with rnn_step_tokens), RNN_E_SHAPE (state of another shape),
  * RNN_E_UNSUPPORTED (bidirectional model). */
 RNN_API rnn_status rnn_step(const rnn_t *model, rnn_state_t *state,
                             const float *x_t, float *y_t);
 
 /* rnn_step for a model with an embedding (vocab_size > 0): reads B token
- * ids (ids_t[b] in [0, V)) instead of x_t. Nothing is changed when an id
- * is out of range. Errors: those of rnn_step, and RNN_E_INVALID_ARG for a
- * model without an embedding or an id out of range. */
+ * ids (ids_t[b] in [0, V)) instead of x_t, and steps on their embedding
+ * rows (gathered into the state). Never allocates; equals rnn_forward_ex
+ * over the same ids to float rounding. Nothing is changed when an id is out
+ * of range (the message names ids_t[b] and its value). Errors: those of
+ * rnn_step, and RNN_E_INVALID_ARG for a model without an embedding or an
+ * id out of range. */
 RNN_API rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
                                    const int32_t *ids_t, float *y_t);
 
@@ -716,10 +741,11 @@ RNN_API rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
                                  float *logits);
 
 /* Makes rnn_step faster by giving it its own copy of the weights: per
- * layer [W_ih | W_hh] transposed into one [I_l + H, H] matrix, and
+ * layer [W_ih | W_hh] transposed into one [I_l + Hout, G*H] matrix, and
  * b_ih + b_hh, so that a layer's step is ONE product over [x_t | h] in the
- * orientation BLAS reads fastest (measurements in docs/benchmarks.md). Costs about
- * (I_l + H + 1) * H floats per layer; rnn_forward and rnn_backward do not
+ * orientation BLAS reads fastest (measurements in docs/benchmarks.md); an
+ * LSTM with a projection also W_hr^T [H, P]. Costs about
+ * (I_l + Hout + 1) * G*H (+ H*P) floats per layer; rnn_forward and rnn_backward do not
  * use it. The copy is a snapshot of the parameters. The library's own calls that
  * change them (rnn_optim_step, rnn_sgd_step, rnn_init, rnn_init_uniform,
  * rnn_load_params, rnn_load_params_buffer) refresh it; writes made through
@@ -740,7 +766,8 @@ RNN_API void rnn_unpack_weights(rnn_t *model);
  * All parameters live in ONE contiguous float buffer and all gradients in
  * another with the same layout, so an optimizer, a clip, a checksum or an
  * allreduce is one call over one array. The layout is PyTorch's state_dict
- * order: for each layer l, for each direction (suffix "" or "_reverse"):
+ * order: first "embedding.weight" [V, I] for a model with token input,
+ * then for each layer l, for each direction (suffix "" or "_reverse"):
  *   weight_ih_l{l}[H, I_l], weight_hh_l{l}[H, H], bias_ih_l{l}[H],
  *   bias_hh_l{l}[H]  (biases only when cfg.bias),
  * with I_0 = I and I_l = D*H, then head.weight[O, D*H] and head.bias[O].
@@ -802,7 +829,8 @@ typedef enum rnn_init_scheme {
 /* Re-initialises the RNN parameters with `scheme` from `seed` (same seed,
  * same bits; the orthogonal scheme goes through LAPACKE sgeqrf/sorgqr, whose
  * rounding may differ between LAPACK builds). The head, if any, gets
- * PyTorch's Linear default. Gradients are not touched.
+ * PyTorch's Linear default, an embedding table N(0, 1) (padding row 0),
+ * drawn last. Gradients are not touched.
  * Errors: RNN_E_INVALID_ARG (NULL, unknown scheme), RNN_E_NOMEM,
  * RNN_E_UNSUPPORTED (LAPACK failed). */
 RNN_API rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed);
@@ -814,7 +842,8 @@ RNN_API rnn_status rnn_init(rnn_t *model, int32_t scheme, uint64_t seed);
  * header length N, N bytes of JSON mapping each tensor name to its dtype
  * ("F32"), shape and [begin, end) byte offsets in the data that follows,
  * then the raw little-endian data. Tensor names are PyTorch's nn.RNN
- * state_dict names plus "head.weight"/"head.bias", so a file moves between
+ * state_dict names plus "head.weight"/"head.bias" (and "embedding.weight"
+ * with token input, nn.Embedding's weight), so a file moves between
  * librnn and torch.nn.RNN.load_state_dict (see docs/format.md). The
  * configuration is stored as strings in "__metadata__" ("format":
  * "librnn", "format_version": "1", "input_size", "hidden_size", ...).
@@ -940,7 +969,8 @@ RNN_API rnn_status rnn_set_allocator(const rnn_allocator *allocator);
  * sgeev: radius has L*D floats, indexed layer*D + direction. A radius well
  * above 1 warns of exploding states and gradients, well below 1 of
  * vanishing ones. Errors: RNN_E_INVALID_ARG, RNN_E_NOMEM,
- * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed). */
+ * RNN_E_NONFINITE (W_hh holds NaN/Inf), RNN_E_UNSUPPORTED (LAPACK failed,
+ * or an LSTM or GRU model: its W_hh is gate blocks, not one square map). */
 RNN_API rnn_status rnn_spectral_radius(const rnn_t *model, float *radius);
 
 /* Names the BLAS library that actually serves cblas_sgemm in this process:

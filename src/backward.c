@@ -13,6 +13,11 @@
  * dW_hh += dR^T H_prev and dW_ih += dA^T X (ONE sgemm each, K = T*B), the
  * biases get the column sums of dA and dR, and the gradient w.r.t. the
  * layer input is dA W_ih (one sgemm per direction).
+ *
+ * An LSTM with proj_size P (h_t = cell_out_t W_hr^T): each step hands the
+ * cell dL/d(cell_out_t) = dL/dh_t W_hr ([B, P] x [P, H], one product), and
+ * dW_hr += dH^T CellOut is one more batched sgemm over all T*B rows (the
+ * dL/dh rows stay whole: the cell's dA has rows of its own).
  */
 #include "internal.h"
 #include "pool.h"
@@ -22,7 +27,8 @@
 /* The sizes of the workspace's parts, in floats, in arena order. The cache
  * was sized for the same (T, B), so none of them overflows. */
 enum { WORK_GRAD_IN, WORK_GRAD_OUT, WORK_GATHER, WORK_DX_TM, WORK_D_PROJ,
-       WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORKS };
+       WORK_D_REC, WORK_DC, WORK_DH_DIRECT, WORK_DH0_DIRECT, WORK_D_CELL_OUT,
+       WORK_EMBED, WORKS };
 
 static void work_parts(const rnn_t *model, size_t floats[WORKS])
 {
@@ -30,7 +36,7 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
     const size_t rows = (size_t)cache->seq_len * cache->batch;
-    const size_t dh = (size_t)model->dirs * cfg->hidden_size;
+    const size_t dh = (size_t)model->dirs * rnn__state_size(cfg);
     const size_t width = (size_t)ops->gates * cfg->hidden_size;
     size_t widest = dh > (size_t)cfg->input_size ? dh : (size_t)cfg->input_size;
     widest = widest > width ? widest : width;
@@ -44,6 +50,8 @@ static void work_parts(const rnn_t *model, size_t floats[WORKS])
     floats[WORK_DC] = ops->has_cell_state ? bh : 0;
     floats[WORK_DH_DIRECT] = floats[WORK_DH0_DIRECT] =
         ops->direct_state_grad ? bh : 0;
+    floats[WORK_D_CELL_OUT] = cfg->proj_size > 0 ? bh : 0;
+    floats[WORK_EMBED] = rnn__embedding_work_floats(model);
 }
 
 /* Points the workspace at its arena, parts of floats[] each; parts a cell
@@ -56,7 +64,8 @@ static void layout_work(rnn_t *model, const size_t floats[WORKS])
         [WORK_GATHER] = &work->gather, [WORK_DX_TM] = &work->dx_tm,
         [WORK_D_PROJ] = &work->d_proj, [WORK_D_REC] = &work->d_rec,
         [WORK_DC] = &work->dc, [WORK_DH_DIRECT] = &work->dh_direct,
-        [WORK_DH0_DIRECT] = &work->dh0_direct};
+        [WORK_DH0_DIRECT] = &work->dh0_direct,
+        [WORK_D_CELL_OUT] = &work->d_cell_out, [WORK_EMBED] = &work->embed};
     rnn__carve(work->arena, floats, WORKS, parts);
 }
 
@@ -72,14 +81,14 @@ static float *d_proj_block(const rnn_t *model, float *grad, int32_t dir)
     return model->work.d_proj + dir * block;
 }
 
-/* dL/dy of the top layer into one time-major [T, B, H] block per direction,
+/* dL/dy of the top layer into one time-major [T, B, S] block per direction,
  * 0 at padded steps (their outputs are constants). */
 static void load_output_grad(const rnn_t *model, const float *dy, float *grad)
 {
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
     const int32_t seq_len = cache->seq_len, batch = cache->batch;
-    const int32_t hidden = cfg->hidden_size, dirs = model->dirs;
+    const int32_t hidden = rnn__state_size(cfg), dirs = model->dirs;
     const size_t block = (size_t)seq_len * batch * hidden;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     if (dy == NULL) {
@@ -111,7 +120,7 @@ static void load_output_grad(const rnn_t *model, const float *dy, float *grad)
 static void add_head_grad(rnn_t *model, float *grad)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t batch = cache->batch, hidden = model->cfg.hidden_size;
+    const int32_t batch = cache->batch, hidden = rnn__state_size(&model->cfg);
     const int32_t dirs = model->dirs;
     const size_t block = (size_t)cache->seq_len * batch * hidden;
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
@@ -135,7 +144,7 @@ static void add_final_state_grad(const rnn_t *model, int32_t cell, int32_t dir,
                                  const float *dh_n, float *grad)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t batch = cache->batch, hidden = model->cfg.hidden_size;
+    const int32_t batch = cache->batch, hidden = rnn__state_size(&model->cfg);
     const float *src = dh_n + (size_t)cell * batch * hidden;
     for (int32_t b = 0; b < batch; ++b) {
         int32_t t = dir == 0 ? rnn__last_step(cache, b) : 0;
@@ -256,6 +265,25 @@ static void backprop_step(rnn_t *model, rnn_cell_backward_args *step,
         zero_finished(cache, t, r, hidden, step->dc);
 }
 
+/* With an LSTM projection, what the cell gets as dL/dh at step t for the
+ * slice's rows: dL/d(cell_out_t) = dh_t W_hr. The rows of dh_t then feed
+ * only dW_hr, so a padded step's are zeroed (going in reverse they hold
+ * what flowed towards h0). Without a projection, dh_t itself. */
+static float *cell_out_grad(rnn_t *model, const float *w_hr, int32_t t,
+                            row_range r, float *dh_t)
+{
+    if (w_hr == NULL)
+        return dh_t;
+    const rnn_cache *cache = &model->cache;
+    const int32_t proj = model->cfg.proj_size, hidden = model->cfg.hidden_size;
+    float *d_cell_out = model->work.d_cell_out + (size_t)r.first * hidden;
+    rnn__rows_product(r.rows, hidden, proj, dh_t, w_hr, hidden, false, 0.0f,
+                      d_cell_out);
+    if (cache->has_lengths)
+        zero_finished(cache, t, r, proj, dh_t);
+    return d_cell_out;
+}
+
 /* One cell's steps, against forward order, cut into slices of the batch
  * rows as forward's recurrence is (forward.c): a row's gradient reads only
  * that row's buffers. */
@@ -275,12 +303,13 @@ static void backprop_rows(void *ctx, int32_t first, int32_t rows)
     rnn_t *model = job->model;
     const rnn_cache *cache = &model->cache;
     const int32_t dir = job->dir, hidden = model->cfg.hidden_size;
+    const int32_t state = rnn__state_size(&model->cfg);
     const int32_t batch = cache->batch, seq_len = cache->seq_len;
     const int32_t width = model->cell_ops->gates * hidden;
-    const size_t bh = (size_t)batch * hidden, step = (size_t)batch * width;
+    const size_t bs = (size_t)batch * state, step = (size_t)batch * width;
     const size_t h_at = (size_t)first * hidden, p_at = (size_t)first * width;
     const row_range r = {first, rows};
-    const float *w_hh = rnn__cell(model, model->params, job->cell).w_hh;
+    const rnn_cell_view w = rnn__cell(model, model->params, job->cell);
     const int32_t start = dir == 0 ? seq_len - 1 : 0, next = dir == 0 ? -1 : 1;
     float *const dc_all = model->work.dc;
     rnn_cell_forward_args all = rnn__step_buffers(model, job->cell, dir);
@@ -293,7 +322,7 @@ static void backprop_rows(void *ctx, int32_t first, int32_t rows)
         memset(args.dc, 0, (size_t)rows * hidden * sizeof(float));
     for (int32_t k = 0; k < seq_len; ++k) {
         const int32_t t = start + k * next;
-        float *dh_t = job->grad + (size_t)t * bh + h_at;
+        float *dh_t = job->grad + (size_t)t * bs + (size_t)first * state;
         float *d_proj_t = job->d_proj + (size_t)t * step + p_at;
         args.fwd = rnn__slice_step(&all, model->cell_ops, first, rows);
         if (k > 0) {
@@ -301,16 +330,19 @@ static void backprop_rows(void *ctx, int32_t first, int32_t rows)
             const float *d_rec_later = d_rec_rows(
                 model, job->d_proj + (size_t)later * step + p_at, later, r);
             RNN__PHASE(RNN__PHASE_BWD_REC,
-                       rnn__columns_product(job->columns, rows, hidden, width,
-                                            d_rec_later, w_hh, hidden, false,
+                       rnn__columns_product(job->columns, rows, state, width,
+                                            d_rec_later, w.w_hh, state, false,
                                             1.0f, dh_t));
         }
+        float *dh_cell;
+        RNN__PHASE(RNN__PHASE_BWD_REC,
+                   dh_cell = cell_out_grad(model, w.w_hr, t, r, dh_t));
         if (dc_all != NULL)
             RNN__PHASE(RNN__PHASE_BWD_COPY,
                        enter_final_cell_grad(model, dir, t, r, job->ends,
                                              dc_all));
         RNN__PHASE(RNN__PHASE_BWD_CELL,
-                   backprop_step(model, &args, t, r, dh_t, d_proj_t));
+                   backprop_step(model, &args, t, r, dh_cell, d_proj_t));
         if (dc_all != NULL)
             RNN__PHASE(RNN__PHASE_BWD_COPY,
                        take_initial_cell_grad(model, dir, t, r, job->ends,
@@ -321,7 +353,7 @@ static void backprop_rows(void *ctx, int32_t first, int32_t rows)
                        route_direct_grad(model, dir, t, r,
                                          last ? NULL
                                               : job->grad +
-                                                    (size_t)(t + next) * bh));
+                                                    (size_t)(t + next) * bs));
         if (!last) /* never points outside the cache */
             rnn__step_move(&all, model->cell_ops, next);
     }
@@ -332,14 +364,17 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
 {
     const rnn_cache *cache = &model->cache;
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
-    const int32_t hidden = model->cfg.hidden_size;
+    const int32_t state = rnn__state_size(&model->cfg);
+    const double step_flops =
+        2.0 * ((double)width * state +
+               (double)model->cfg.proj_size * model->cfg.hidden_size);
     backprop job = {model, cell, dir, grad, d_proj, ends,
-                    rnn__column_slices(cache->batch, hidden, width)};
+                    rnn__column_slices(cache->batch, state, width)};
     rnn__parallel_rows(cache->batch,
                        job.columns > 1
                            ? 1
-                           : rnn__row_slices(cache->batch, 2.0 * cache->seq_len *
-                                                               width * hidden),
+                           : rnn__row_slices(cache->batch,
+                                             cache->seq_len * step_flops),
                        backprop_rows, &job);
 }
 
@@ -350,8 +385,8 @@ static void write_initial_state_grad(rnn_t *model, int32_t cell, int32_t dir,
                                      float *d_proj, float *dh0)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, batch = cache->batch;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t hidden = rnn__state_size(&model->cfg), batch = cache->batch;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const size_t step = (size_t)batch * width;
     const float *w_hh = rnn__cell(model, model->params, cell).w_hh;
     const row_range all = {0, batch};
@@ -387,23 +422,44 @@ static void add_bias_grad(rnn_t *model, const float *d, int32_t rows,
         rnn__add(also, sums, (size_t)width);
 }
 
-/* The cell's weight and bias gradients, batched over all T*B rows. */
+/* dW_hr [P, H] += dH^T CellOut: the whole dL/dh rows of the cell's steps
+ * (padded ones zeroed) times its o * tanh(c) rows, one sgemm (K = T*B). */
+static void add_projection_grad(rnn_t *model, int32_t cell, const float *dh,
+                                float *dw_hr)
+{
+    const rnn_cache *cache = &model->cache;
+    const int32_t proj = model->cfg.proj_size, hidden = model->cfg.hidden_size;
+    const int32_t rows = cache->seq_len * cache->batch;
+    const float *cell_out = rnn__cell_block(model, cache->cell_out, cell,
+                                            (size_t)cache->seq_len, 1);
+    rnn__gemm(true, false, proj, hidden, rows, 1.0f, dh, proj, cell_out, hidden,
+              1.0f, dw_hr, hidden);
+}
+
+/* The cell's weight and bias gradients, batched over all T*B rows (dh:
+ * its dL/dh rows, read for dW_hr). */
 static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
-                             const float *d_proj)
+                             const float *dh, const float *d_proj)
 {
     const rnn_cache *cache = &model->cache;
     const bool separate = model->cell_ops->separate_projections;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t hidden = rnn__state_size(&model->cfg), dirs = model->dirs;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const int32_t rows = cache->seq_len * cache->batch;
     const int32_t cell = layer * dirs + dir;
     rnn_cell_view dw = rnn__cell(model, model->grads, cell);
+    if (dw.w_hr != NULL)
+        RNN__PHASE(RNN__PHASE_BWD_DW_HH, add_projection_grad(model, cell, dh,
+                                                             dw.w_hr));
     const float *h_prev = rnn__hidden_slot(model, cell, dir == 0 ? 0 : 1);
     const float *d_rec = separate ? model->work.d_rec : d_proj;
     RNN__PHASE(RNN__PHASE_BWD_DW_HH,
                rnn__gemm(true, false, width, hidden, rows, 1.0f, d_rec, width,
                          h_prev, hidden, 1.0f, dw.w_hh, hidden));
-    if (layer == 0) {
+    if (layer == 0 && model->cfg.vocab_size > 0) {
+        RNN__PHASE(RNN__PHASE_BWD_DW_IH,
+                   rnn__embedding_backward(model, dir, d_proj, dw.w_ih));
+    } else if (layer == 0) {
         const int32_t in = model->cfg.input_size;
         RNN__PHASE(RNN__PHASE_BWD_DW_IH,
                    rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width,
@@ -432,8 +488,8 @@ static void input_grad(rnn_t *model, int32_t layer, float *grad, float *below,
                        float *dx)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t hidden = rnn__state_size(&model->cfg), dirs = model->dirs;
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const int32_t rows = cache->seq_len * cache->batch;
     const size_t block = (size_t)rows * hidden;
     for (int32_t dir = 0; dir < dirs; ++dir) {
@@ -483,6 +539,12 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
     float *dx = args->dx, *dh0 = args->dh0;
     const size_t states = (size_t)model->num_cells * model->cache.batch *
                           (size_t)model->cfg.hidden_size;
+    const size_t outputs = (size_t)model->num_cells * model->cache.batch *
+                           (size_t)rnn__state_size(&model->cfg);
+    if (model->cfg.vocab_size > 0 && dx != NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "dx is set, and the model takes token ids: their "
+                         "gradient goes to embedding.weight (pass NULL)");
     if (model->cache.inference)
         return rnn__fail(RNN_E_STATE, func,
                          "the last forward was rnn_forward_inference, which "
@@ -501,10 +563,10 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
     rnn_status status = RNN_OK;
     if (model->check_finite) {
         const size_t rows = (size_t)model->cache.seq_len * model->cache.batch;
-        const size_t width = (size_t)model->dirs * model->cfg.hidden_size;
+        const size_t width = (size_t)model->dirs * rnn__state_size(&model->cfg);
         status = rnn__check_array(dy, rows * width, "dy", func);
         if (status == RNN_OK)
-            status = rnn__check_array(dh_n, states, "dh_n", func);
+            status = rnn__check_array(dh_n, outputs, "dh_n", func);
         if (status == RNN_OK)
             status = rnn__check_array(args->dc_n, states, "dc_n", func);
     }
@@ -519,8 +581,8 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
     layout_work(model, floats);
 
     const int32_t dirs = model->dirs;
-    const size_t block =
-        (size_t)model->cache.seq_len * model->cache.batch * model->cfg.hidden_size;
+    const size_t block = (size_t)model->cache.seq_len * model->cache.batch *
+                         (size_t)rnn__state_size(&model->cfg);
     float *grad = model->work.grad_in, *below = model->work.grad_out;
     RNN__PHASE(RNN__PHASE_BWD_COPY, load_output_grad(model, dy, grad));
     if (model->head_grad_pending)
@@ -545,7 +607,7 @@ static rnn_status backward_pass(rnn_t *model, const rnn_backward_args *args,
                 RNN__PHASE(RNN__PHASE_BWD_REC,
                            write_initial_state_grad(model, cell, dir, d_proj,
                                                     dh0));
-            add_weight_grads(model, layer, dir, d_proj);
+            add_weight_grads(model, layer, dir, dh, d_proj);
         }
         if (layer > 0) {
             RNN__PHASE(RNN__PHASE_BWD_DX,
@@ -611,9 +673,5 @@ rnn_status rnn_backward_ex(rnn_t *model, const rnn_backward_args *args)
                          "(only LSTM has)",
                          full.dc_n != NULL ? "dc_n" : "dc0",
                          model->cell_ops->name);
-    if (model->cfg.vocab_size > 0 && full.dx != NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func,
-                         "args->dx is set, and the model takes token ids: "
-                         "their gradient goes to embedding.weight");
     return backward_pass(model, &full, func);
 }

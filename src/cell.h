@@ -41,6 +41,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The width S of h (and of y, h0, h_n, a layer's output): an LSTM's
+ * proj_size P when it has a projection, else hidden_size. */
+static inline int32_t rnn__state_size(const rnn_config *cfg)
+{
+    return cfg->proj_size > 0 ? cfg->proj_size : cfg->hidden_size;
+}
+
 /* One forward step of one cell over `rows` sequences (row stride: the
  * widths given, packed). In rnn_step the new states overwrite the old ones
  * (c == c_prev, and h == h_prev unless project_into_state): a cell reads
@@ -57,11 +64,16 @@ typedef struct rnn_cell_forward_args {
     /* [rows, H] c_{t-1} and c_t when has_cell_state; else NULL. */
     const float *c_prev;
     float *c;
-    /* [rows, H] h_{t-1} (GRU's z * h_{t-1}) and h_t. When the cell says
-     * project_into_state, h == proj: the projection was made in h_t's
-     * slot and the cell turns it into h_t in place. */
+    /* [rows, S] h_{t-1} (GRU's z * h_{t-1}) and h_t, S the state width
+     * (rnn__state_size: proj_size with an LSTM projection, else H). When
+     * the cell says project_into_state, h == proj: the projection was made
+     * in h_t's slot and the cell turns it into h_t in place. */
     const float *h_prev;
     float *h;
+    /* [rows, H] where the cell writes its output instead of h when not
+     * NULL: an LSTM with proj_size, whose h_t the driver then makes as
+     * cell_out W_hr^T [rows, P]. */
+    float *cell_out;
     /* [rows, saved_units * H] more values backward needs, or NULL. */
     float *saved;
 } rnn_cell_forward_args;
@@ -73,7 +85,9 @@ typedef struct rnn_cell_backward_args {
      * a cell whose backward reads it saves it). */
     rnn_cell_forward_args fwd;
     /* [rows, H] dL/dh_t, whole: what came from above and from step t+1
-     * (the driver has added d_rec_{t+1} W_hh). The cell may overwrite it. */
+     * (the driver has added d_rec_{t+1} W_hh); with cell_out, dL/d(cell_out)
+     * (the driver has multiplied dL/dh_t by W_hr). The cell may overwrite
+     * it. */
     float *dh;
     /* [rows, H] dL/dc_t on entry, dL/dc_{t-1} on return; NULL without c. */
     float *dc;

@@ -10,21 +10,22 @@
  * projections (one buffer, both biases pre-filled; one packed product per
  * step). Forward leaves the activated gates in the projection rows, which
  * backward reads with c_{t-1} and c_t (tanh(c_t) is recomputed): nothing
- * is saved besides. With proj_size the drivers hand the cell a [B, H] row
- * block as `h` and project it into the state themselves (h = that W_hr^T).
+ * is saved besides. With proj_size the drivers hand the cell [B, H] rows
+ * of their own as `cell_out`, project them into the state themselves
+ * (h = cell_out W_hr^T) and give backward dL/d(cell_out) as `dh`.
  * One fused pass of kernels.c each way.
  */
 #include "internal.h"
 
 static bool serves(const rnn_config *cfg)
 {
-    return cfg->cell == RNN_CELL_LSTM && cfg->nonlinearity == RNN_TANH &&
-           cfg->proj_size == 0;
+    return cfg->cell == RNN_CELL_LSTM && cfg->nonlinearity == RNN_TANH;
 }
 
 static void forward(const rnn_cell_forward_args *step)
 {
-    rnn__lstm_forward(step->proj, step->c_prev, step->c, step->h,
+    rnn__lstm_forward(step->proj, step->c_prev, step->c,
+                      step->cell_out != NULL ? step->cell_out : step->h,
                       (size_t)step->rows, step->hidden);
 }
 

@@ -95,6 +95,14 @@ rnn_status rnn_spectral_radius(const rnn_t *model, float *radius)
     if (model == NULL || radius == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
                          model == NULL ? "model" : "radius");
+    /* A gated cell's W_hh is G maps read through gates: no one square
+     * matrix whose radius says whether the state grows. */
+    if (model->cell_ops->gates != 1)
+        return rnn__fail(RNN_E_UNSUPPORTED, func,
+                         "the model has a %s cell, whose weight_hh holds %d "
+                         "gate blocks: the spectral radius is only defined "
+                         "for the Elman cell's square W_hh",
+                         model->cell_ops->name, model->cell_ops->gates);
     rnn_status status = rnn__check_finite(model, model->params, "parameter", func);
     if (status != RNN_OK)
         return status;

@@ -11,7 +11,11 @@
  *   2. each step adds h_prev W_hh^T onto its rows in place (sgemm, or sgemv
  *      when B = 1), or into rows of its own when the cell keeps the
  *      projections apart, and hands them to the cell's forward.
- * Each cell's states live in a [T+1, B, H] block (c in a second one): the
+ * An LSTM with proj_size P has its cell write o * tanh(c) into [T, B, H]
+ * rows of their own, and each step then makes h_t = those rows W_hr^T
+ * (one more product per step, [B, P]).
+ * Each cell's states live in a [T+1, B, S] block (S: the state width, P
+ * with a projection, else H; c in a second one, [T+1, B, H]): the
  * T outputs are one contiguous matrix (the next layer's input, the batched
  * weight gradients) and the initial state sits beside them (slot 0
  * forward, slot T reverse).
@@ -43,45 +47,60 @@ static int32_t transposed_ld(const rnn_t *model, int32_t seq_len,
 
 /* The sizes of the cache's parts for (T, B), in floats, in arena order. */
 enum { PART_X, PART_HIDDEN, PART_PROJ, PART_CELL_STATE, PART_SAVED, PART_REC,
-       PART_W_HH_T, PART_MASK, PART_DROPPED, PART_CARRY, PART_LENGTHS, PARTS };
+       PART_W_HH_T, PART_MASK, PART_DROPPED, PART_CARRY, PART_CELL_OUT,
+       PART_TABLE, PART_IDS,
+       PART_LENGTHS, PARTS };
 
 /* What a forward keeps: a training forward what backward and the head
  * need, with or without dropout; an inference forward one chunk of steps
  * and the state carried between chunks. */
 typedef enum pass_kind { PASS_TRAIN, PASS_TRAIN_DROPOUT, PASS_INFER } pass_kind;
 
-/* floats[] of every part; false when one overflows. */
+/* floats[] of every part; false when one overflows. `table`: token input
+ * through the projected table (embedding.c), which replaces x. */
 static bool cache_parts(const rnn_t *model, int32_t seq_len, int32_t batch,
-                        pass_kind kind, int32_t w_hh_t_ld, size_t floats[PARTS])
+                        pass_kind kind, int32_t w_hh_t_ld, bool table,
+                        size_t floats[PARTS])
 {
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
     const size_t cells = (size_t)model->num_cells, hidden = (size_t)cfg->hidden_size;
-    const size_t gates = (size_t)ops->gates;
-    size_t states, steps;
+    const size_t gates = (size_t)ops->gates, width = (size_t)rnn__state_size(cfg);
+    size_t states, steps, outputs, step_outputs;
     memset(floats, 0, PARTS * sizeof floats[0]);
+    /* states and steps count H units (c, the gates); outputs (T+1 slots)
+     * and step_outputs (T steps of one cell) S units (h) */
     if (!rnn__mul3((size_t)seq_len + 1, (size_t)batch, hidden, &states) ||
         !rnn__mul(states, cells, &states) ||
         !rnn__mul3((size_t)seq_len, (size_t)batch, hidden, &steps) ||
         !rnn__mul(steps, cells, &steps) ||
+        !rnn__mul3((size_t)seq_len + 1, (size_t)batch, width, &outputs) ||
+        !rnn__mul(outputs, cells, &outputs) ||
+        !rnn__mul3((size_t)seq_len, (size_t)batch, width, &step_outputs) ||
         !rnn__mul3((size_t)seq_len, (size_t)batch, (size_t)cfg->input_size,
                    &floats[PART_X]) ||
         (!ops->project_into_state && !rnn__mul(steps, gates, &floats[PART_PROJ])) ||
         !rnn__mul(steps, (size_t)ops->saved_units, &floats[PART_SAVED]))
         return false;
-    floats[PART_HIDDEN] = states;
+    floats[PART_HIDDEN] = outputs;
     floats[PART_CELL_STATE] = ops->has_cell_state ? states : 0;
+    floats[PART_CELL_OUT] = cfg->proj_size > 0 ? steps : 0;
     floats[PART_REC] = ops->separate_projections ? (size_t)batch * gates * hidden : 0;
     /* One W_hh^T copy, reused cell after cell: the cells run one at a time. */
-    floats[PART_W_HH_T] = hidden * (size_t)w_hh_t_ld;
+    floats[PART_W_HH_T] = width * (size_t)w_hh_t_ld;
     if (kind == PASS_TRAIN_DROPOUT) {
-        /* steps counts every cell: the layers below the top have D fewer */
+        /* the layers below the top: D fewer cells than outputs counts */
         floats[PART_MASK] = floats[PART_DROPPED] =
-            steps / cells * (cells - (size_t)model->dirs);
+            step_outputs * (cells - (size_t)model->dirs);
     }
-    if (kind == PASS_INFER) /* h, then c */
-        floats[PART_CARRY] = states / ((size_t)seq_len + 1) *
-                             (ops->has_cell_state ? 2 : 1);
+    if (kind == PASS_INFER) /* h, then c: one slot of each cell */
+        floats[PART_CARRY] = (size_t)batch * cells *
+                             (width + (ops->has_cell_state ? hidden : 0));
+    if (cfg->vocab_size > 0) { /* int32 ids */
+        floats[PART_IDS] = (size_t)seq_len * (size_t)batch;
+        floats[PART_TABLE] = table ? rnn__embedding_table_floats(model) : 0;
+        floats[PART_X] = table ? 0 : floats[PART_X];
+    }
     floats[PART_LENGTHS] = (size_t)batch; /* int32, at the end */
     return true;
 }
@@ -92,6 +111,7 @@ typedef struct cache_plan {
     size_t floats[PARTS];
     size_t total;
     int32_t steps, projection_steps, w_hh_t_ld;
+    bool table; /* token input through the projected table */
 } cache_plan;
 
 /* The input projections are made this many steps at a time, in both
@@ -125,8 +145,9 @@ static bool plan_cache(const rnn_t *model, int32_t seq_len, int32_t batch,
                                      : seq_len;
     plan->projection_steps = projection_steps(seq_len, batch);
     plan->w_hh_t_ld = transposed_ld(model, seq_len, batch);
+    plan->table = rnn__embedding_uses_table(model, seq_len, batch);
     return cache_parts(model, plan->steps, batch, kind, plan->w_hh_t_ld,
-                       plan->floats) &&
+                       plan->table, plan->floats) &&
            rnn__sum_floats(plan->floats, PARTS, &plan->total);
 }
 
@@ -143,15 +164,17 @@ static rnn_status check_lengths(const int32_t *lengths, int32_t seq_len,
     return RNN_OK;
 }
 
-/* Checks the arguments and plans the cache for them. */
+/* Checks the arguments and plans the cache for them. `input` is x, or the
+ * ids of a model with an embedding. */
 static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
-                           const float *x, const int32_t *lengths,
+                           const void *input, const int32_t *lengths,
                            pass_kind kind, cache_plan *plan, const char *func)
 {
     if (model == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "model is NULL");
-    if (x == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "x is NULL");
+    if (input == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "%s is NULL",
+                         model->cfg.vocab_size > 0 ? "ids" : "x");
     if (seq_len <= 0)
         return rnn__fail(RNN_E_SHAPE, func, "seq_len must be > 0 (got %d)",
                          seq_len);
@@ -183,14 +206,15 @@ static rnn_status validate(const rnn_t *model, int32_t seq_len, int32_t batch,
 static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
 {
     rnn_cache *cache = &model->cache;
-    float *lengths;
+    float *lengths, *ids;
     float **const parts[PARTS] = {
         [PART_X] = &cache->x, [PART_HIDDEN] = &cache->hidden,
         [PART_PROJ] = &cache->proj, [PART_CELL_STATE] = &cache->cell_state,
         [PART_SAVED] = &cache->saved, [PART_REC] = &cache->rec,
         [PART_W_HH_T] = &cache->w_hh_t, [PART_MASK] = &cache->mask,
         [PART_DROPPED] = &cache->dropped, [PART_CARRY] = &cache->carry,
-        [PART_LENGTHS] = &lengths};
+        [PART_CELL_OUT] = &cache->cell_out, [PART_TABLE] = &cache->table,
+        [PART_IDS] = &ids, [PART_LENGTHS] = &lengths};
     rnn__carve(cache->arena, plan->floats, PARTS, parts);
     cache->dropping = cache->mask != NULL;
     cache->seq_len = plan->steps;
@@ -198,6 +222,8 @@ static void layout_cache(rnn_t *model, int32_t batch, const cache_plan *plan)
     cache->w_hh_t_ld = plan->w_hh_t_ld;
     cache->projection_steps = plan->projection_steps;
     cache->lengths = (int32_t *)(void *)lengths;
+    cache->ids = (int32_t *)(void *)ids;
+    cache->embed_table = plan->table;
 }
 
 /* Copies the cache's steps, steps t0 .. of x's total_steps, time-major
@@ -210,12 +236,13 @@ static void prepare_inputs(rnn_t *model, const float *x, int32_t total_steps,
     const rnn_config *cfg = &model->cfg;
     const int32_t steps = cache->seq_len, batch = cache->batch;
     const size_t width = (size_t)cfg->input_size;
-    if (!cfg->batch_first)
+    /* x is NULL with token input: embedding.c fills the cache's x */
+    if (x != NULL && !cfg->batch_first)
         memcpy(cache->x, x + (size_t)t0 * batch * width,
                (size_t)steps * batch * width * sizeof(float));
-    else if (steps == total_steps)
+    else if (x != NULL && steps == total_steps)
         rnn__swap_tb(cache->x, x, steps, batch, cfg->input_size, true);
-    else
+    else if (x != NULL)
         for (int32_t t = 0; t < steps; ++t)
             for (int32_t b = 0; b < batch; ++b)
                 memcpy(cache->x + ((size_t)t * batch + b) * width,
@@ -243,7 +270,7 @@ static void fill_bias(float *rows, size_t count, int32_t width,
 
 /* Input projection of all steps: out[T*B, G*H] = bias + input W_ih^T, the
  * bias b_ih + b_hh (b_ih alone when the cell keeps the projections apart).
- * The input of layer l > 0 is the previous layer's output, one [T*B, H]
+ * The input of layer l > 0 is the previous layer's output, one [T*B, S]
  * block per direction, so the product is one sgemm per source direction. */
 static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
 {
@@ -251,9 +278,13 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
     const int32_t width = ops->gates * hidden, batch = cache->batch;
-    const int32_t cell = layer * dirs + dir;
+    const int32_t cell = layer * dirs + dir, state = rnn__state_size(&model->cfg);
     rnn_cell_view w = rnn__cell(model, model->params, cell);
     float *out = rnn__step_buffers(model, cell, dir).proj;
+    if (layer == 0 && cache->embed_table) {
+        rnn__embedding_project(model, dir, out);
+        return;
+    }
     if (w.b_ih != NULL)
         fill_bias(out, (size_t)cache->seq_len * batch, width, w.b_ih,
                   ops->separate_projections ? NULL : w.b_hh);
@@ -277,24 +308,24 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
         }
         for (int32_t src = 0; src < dirs; ++src) {
             const float *input = rnn__layer_input(model, layer, src);
-            rnn__gemm(false, true, rows, width, hidden, 1.0f,
-                      input + first * hidden, hidden,
-                      w.w_ih + (size_t)src * hidden, dirs * hidden,
+            rnn__gemm(false, true, rows, width, state, 1.0f,
+                      input + first * state, state,
+                      w.w_ih + (size_t)src * state, dirs * state,
                       src == 0 ? beta : 1.0f, chunk_out, width);
         }
     }
 }
 
-/* Copies the cell's slice of a [L*D, B, H] initial state into `slot`, or
- * zeros it when there is none. */
-static void load_state(const rnn_t *model, int32_t cell, const float *from,
-                       float *slot)
+/* Copies the cell's slice of a [L*D, B, width] initial state into `slot`,
+ * or zeros it when there is none. */
+static void load_state(const rnn_t *model, int32_t cell, int32_t width,
+                       const float *from, float *slot)
 {
-    const size_t bh = (size_t)model->cache.batch * model->cfg.hidden_size;
+    const size_t rows = (size_t)model->cache.batch * width;
     if (from != NULL)
-        memcpy(slot, from + (size_t)cell * bh, bh * sizeof(float));
+        memcpy(slot, from + (size_t)cell * rows, rows * sizeof(float));
     else
-        memset(slot, 0, bh * sizeof(float));
+        memset(slot, 0, rows * sizeof(float));
 }
 
 /* The [L*D, B, .] initial states a pass starts from: the caller's h0 and
@@ -312,9 +343,11 @@ static void set_initial_state(rnn_t *model, int32_t cell, int32_t dir,
     const size_t bh = (size_t)cache->batch * (size_t)model->cfg.hidden_size;
     float *c = rnn__cell_block(model, cache->cell_state, cell,
                           (size_t)cache->seq_len + 1, 1);
-    load_state(model, cell, from->h0, rnn__hidden_slot(model, cell, slot));
+    load_state(model, cell, rnn__state_size(&model->cfg), from->h0,
+               rnn__hidden_slot(model, cell, slot));
     if (c != NULL)
-        load_state(model, cell, from->c0, c + (size_t)slot * bh);
+        load_state(model, cell, model->cfg.hidden_size, from->c0,
+                   c + (size_t)slot * bh);
 }
 
 /* Sequences that ended before step t keep their previous state (rows
@@ -329,7 +362,7 @@ static void hold_finished(const rnn_cache *cache, int32_t t, int32_t first,
                    (size_t)hidden * sizeof(float));
 }
 
-/* out[rows, G*H] (+)= h_prev W_hh^T, from the [H, G*H] W_hh^T copy or from
+/* out[rows, G*H] (+)= h_prev W_hh^T, from the [S, G*H] W_hh^T copy or from
  * W_hh itself, in `columns` column blocks run by librnn's threads (1: one
  * call). */
 static void recurrent_product(const rnn_t *model, const float *w_hh,
@@ -337,14 +370,23 @@ static void recurrent_product(const rnn_t *model, const float *w_hh,
                               float beta, float *out)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t state = rnn__state_size(&model->cfg);
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     if (cache->w_hh_t_ld != 0)
-        rnn__columns_product(columns, rows, width, hidden, h_prev,
+        rnn__columns_product(columns, rows, width, state, h_prev,
                              cache->w_hh_t, cache->w_hh_t_ld, false, beta, out);
     else
-        rnn__columns_product(columns, rows, width, hidden, h_prev, w_hh,
-                             hidden, true, beta, out);
+        rnn__columns_product(columns, rows, width, state, h_prev, w_hh, state,
+                             true, beta, out);
+}
+
+/* An LSTM's projection: h_t [rows, P] = cell_out [rows, H] W_hr^T. */
+static void project_state(const rnn_t *model, const rnn_cell_view *w,
+                          const rnn_cell_forward_args *step)
+{
+    rnn__rows_product(step->rows, model->cfg.proj_size, step->hidden,
+                      step->cell_out, w->w_hr, step->hidden, true, 0.0f,
+                      step->h);
 }
 
 /* The step's rec rows of their own, b_hh included (separate projections):
@@ -380,9 +422,12 @@ static void run_step(const rnn_t *model, rnn_cell_forward_args *step,
                    recurrent_product(model, w->w_hh, columns, rows,
                                      step->h_prev, 1.0f, step->proj));
     RNN__PHASE(RNN__PHASE_FWD_CELL, ops->forward(step));
+    if (step->cell_out != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_REC, project_state(model, w, step));
     if (cache->has_lengths) {
         RNN__PHASE(RNN__PHASE_FWD_COPY,
-                   hold_finished(cache, t, first, rows, hidden, step->h,
+                   hold_finished(cache, t, first, rows,
+                                 rnn__state_size(&model->cfg), step->h,
                                  step->h_prev));
         if (step->c != NULL)
             RNN__PHASE(RNN__PHASE_FWD_COPY,
@@ -425,18 +470,22 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
     const int32_t hidden = model->cfg.hidden_size;
+    const int32_t state = rnn__state_size(&model->cfg);
     const int32_t width = model->cell_ops->gates * hidden;
     recurrence r = {model, cell, dir, rnn__cell(model, model->params, cell),
-                    rnn__column_slices(cache->batch, width, hidden)};
+                    rnn__column_slices(cache->batch, width, state)};
     if (cache->w_hh_t_ld != 0)
         RNN__PHASE(RNN__PHASE_FWD_TRANSPOSE,
                    rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, r.w.w_hh,
-                                  width, hidden));
+                                  width, state));
+    const double step_flops =
+        2.0 * ((double)width * state +
+               (double)model->cfg.proj_size * hidden);
     rnn__parallel_rows(cache->batch,
                        r.columns > 1 ? 1
                                      : rnn__row_slices(cache->batch,
-                                                       2.0 * cache->seq_len *
-                                                           width * hidden),
+                                                       cache->seq_len *
+                                                           step_flops),
                        recurrence_rows, &r);
 }
 
@@ -448,7 +497,7 @@ static void write_output(const rnn_t *model, float *y, int32_t total_steps,
     const rnn_cache *cache = &model->cache;
     const rnn_config *cfg = &model->cfg;
     const int32_t seq_len = cache->seq_len, batch = cache->batch;
-    const int32_t hidden = cfg->hidden_size, dirs = model->dirs;
+    const int32_t hidden = rnn__state_size(cfg), dirs = model->dirs;
     const int32_t top = (cfg->num_layers - 1) * dirs;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     if (dirs == 1 && !cfg->batch_first && !cache->has_lengths) {
@@ -475,20 +524,21 @@ static void write_output(const rnn_t *model, float *y, int32_t total_steps,
     }
 }
 
-/* h_n and c_n [L*D, B, H] (either may be NULL): each cell's last slot,
- * where each sequence's last valid state is. */
+/* h_n [L*D, B, S] and c_n [L*D, B, H] (either may be NULL): each cell's
+ * last slot, where each sequence's last valid state is. */
 static void write_final_state(const rnn_t *model, float *h_n, float *c_n)
 {
     const rnn_cache *cache = &model->cache;
     const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    const size_t bs = (size_t)cache->batch * rnn__state_size(&model->cfg);
     const size_t slots = (size_t)cache->seq_len + 1;
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         const size_t last = cell % model->dirs == 0 ? (size_t)cache->seq_len : 0;
         const float *c = rnn__cell_block(model, cache->cell_state, cell, slots, 1);
         if (h_n != NULL)
-            memcpy(h_n + (size_t)cell * bh,
+            memcpy(h_n + (size_t)cell * bs,
                    rnn__hidden_slot(model, cell, (int32_t)last),
-                   bh * sizeof(float));
+                   bs * sizeof(float));
         if (c_n != NULL && c != NULL)
             memcpy(c_n + (size_t)cell * bh, c + last * bh, bh * sizeof(float));
     }
@@ -500,10 +550,12 @@ static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
 {
     const size_t rows = (size_t)seq_len * batch;
     const size_t states = (size_t)model->num_cells * batch * model->cfg.hidden_size;
+    const size_t outputs =
+        (size_t)model->num_cells * batch * rnn__state_size(&model->cfg);
     rnn_status status =
         rnn__check_array(x, rows * model->cfg.input_size, "x", func);
     if (status == RNN_OK)
-        status = rnn__check_array(from->h0, states, "h0", func);
+        status = rnn__check_array(from->h0, outputs, "h0", func);
     if (status == RNN_OK)
         status = rnn__check_array(from->c0, states, "c0", func);
     if (status == RNN_OK)
@@ -515,7 +567,7 @@ static rnn_status check_inputs(const rnn_t *model, int32_t seq_len,
 static rnn_status check_states(rnn_t *model, const char *func)
 {
     const rnn_cache *cache = &model->cache;
-    const size_t bh = (size_t)cache->batch * model->cfg.hidden_size;
+    const size_t bh = (size_t)cache->batch * rnn__state_size(&model->cfg);
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         const int32_t dir = cell % model->dirs;
         for (int32_t t = 0; t < cache->seq_len; ++t) {
@@ -537,7 +589,7 @@ static void drop_outputs(rnn_t *model, int32_t layer)
 {
     rnn_cache *cache = &model->cache;
     const size_t count = (size_t)cache->seq_len * cache->batch *
-                         (size_t)model->cfg.hidden_size;
+                         (size_t)rnn__state_size(&model->cfg);
     for (int32_t src = 0; src < model->dirs; ++src) {
         float *mask = rnn__layer_block(model, cache->mask, layer, src);
         float *dropped = rnn__layer_block(model, cache->dropped, layer, src);
@@ -567,12 +619,20 @@ static void run_layers(rnn_t *model, const initial_states *from)
 /* Checks, plans and reserves the cache for a pass; the previous forward's
  * state is untouched on failure. */
 static rnn_status begin_pass(rnn_t *model, int32_t seq_len, int32_t batch,
-                             const float *x, const int32_t *lengths,
+                             const float *x, const int32_t *ids,
+                             const int32_t *lengths,
                              const initial_states *from, pass_kind kind,
                              cache_plan *plan, const char *func)
 {
-    rnn_status status =
-        validate(model, seq_len, batch, x, lengths, kind, plan, func);
+    rnn_status status = validate(model, seq_len, batch,
+                                 ids != NULL ? (const void *)ids : x, lengths,
+                                 kind, plan, func);
+    if (status == RNN_OK && ids != NULL)
+        status = model->cfg.batch_first
+                     ? rnn__embedding_check_ids(model, ids, batch, seq_len,
+                                                "b, t", func)
+                     : rnn__embedding_check_ids(model, ids, seq_len, batch,
+                                                "t, b", func);
     /* A new forward would leave rnn_backward nothing to send the pending
      * head gradient through: the head's weights would learn and the RNN's
      * silently not. */
@@ -606,12 +666,15 @@ static rnn_status forward_train(rnn_t *model, const rnn_forward_args *args,
                                ? PASS_TRAIN_DROPOUT
                                : PASS_TRAIN;
     const initial_states from = {args->h0, args->c0};
-    rnn_status status = begin_pass(model, seq_len, batch, args->x,
+    rnn_status status = begin_pass(model, seq_len, batch, args->x, args->ids,
                                    args->lengths, &from, kind, &plan, func);
     if (status != RNN_OK)
         return status;
     RNN__PHASE(RNN__PHASE_FWD_COPY,
                prepare_inputs(model, args->x, seq_len, 0, args->lengths));
+    if (args->ids != NULL)
+        RNN__PHASE(RNN__PHASE_FWD_PROJ,
+                   rnn__embedding_prepare(model, args->ids, seq_len, 0));
     run_layers(model, &from);
     if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
         return status;
@@ -645,8 +708,8 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
     rnn_status status =
         model != NULL ? check_logits(model, logits, func) : RNN_OK;
     if (status == RNN_OK)
-        status = begin_pass(model, seq_len, batch, args->x, args->lengths,
-                            &from, PASS_INFER, &plan, func);
+        status = begin_pass(model, seq_len, batch, args->x, args->ids,
+                            args->lengths, &from, PASS_INFER, &plan, func);
     /* The head's scratch is sized for the first (largest) chunk before any
      * output is written: the later head calls then cannot fail. */
     if (status == RNN_OK && logits != NULL)
@@ -659,7 +722,7 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
      * ended with, h then c in the carry. */
     float *carry_c = model->cell_ops->has_cell_state
                          ? cache->carry + (size_t)model->num_cells * batch *
-                                              model->cfg.hidden_size
+                                              rnn__state_size(&model->cfg)
                          : NULL;
     const initial_states carried = {cache->carry, carry_c};
     for (int32_t t0 = 0; t0 < seq_len; t0 += plan.steps) {
@@ -667,6 +730,8 @@ static rnn_status forward_infer(rnn_t *model, const rnn_forward_args *args,
             write_final_state(model, cache->carry, carry_c);
         cache->seq_len = seq_len - t0 < plan.steps ? seq_len - t0 : plan.steps;
         prepare_inputs(model, args->x, seq_len, t0, args->lengths);
+        if (args->ids != NULL)
+            rnn__embedding_prepare(model, args->ids, seq_len, t0);
         run_layers(model, t0 == 0 ? &from : &carried);
         if (model->check_finite && (status = check_states(model, func)) != RNN_OK)
             return status;

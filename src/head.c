@@ -3,9 +3,10 @@
  * head.c - the linear readout head: logits = h W_y^T + b_y on the top
  * layer's output, at each sequence's last valid step or at every step.
  *
- * Its scratch arena holds, for `rows` = B (last step) or T*B (every step):
- *   inputs [rows, D*H]  the top-layer rows the head reads, gathered
- *   dh     [rows, D*H]  dL/dh, consumed by rnn_backward
+ * Its scratch arena holds, for `rows` = B (last step) or T*B (every step),
+ * S the width of h (rnn__state_size):
+ *   inputs [rows, D*S]  the top-layer rows the head reads, gathered
+ *   dh     [rows, D*S]  dL/dh, consumed by rnn_backward
  *   logits [rows, O]    time-major logits or dlogits (batch_first, lengths)
  */
 #include "internal.h"
@@ -13,8 +14,8 @@
 #include <string.h>
 
 typedef struct head_view {
-    int32_t rows, width, outputs; /* rows, D*H, O */
-    const float *w, *b;           /* head.weight [O, D*H], head.bias [O] */
+    int32_t rows, width, outputs; /* rows, D*S, O */
+    const float *w, *b;           /* head.weight [O, D*S], head.bias [O] */
     float *inputs, *dh, *logits;
 } head_view;
 
@@ -44,7 +45,7 @@ static rnn_status head_prepare(rnn_t *model, head_view *view, const char *func)
     view->rows = model->cfg.head_mode == RNN_HEAD_ALL
                      ? cache->seq_len * cache->batch
                      : cache->batch;
-    view->width = model->dirs * model->cfg.hidden_size;
+    view->width = model->dirs * rnn__state_size(&model->cfg);
     view->outputs = model->cfg.output_size;
     view->w = model->params + model->head_w;
     view->b = model->params + model->head_b;
@@ -61,7 +62,7 @@ static rnn_status head_prepare(rnn_t *model, head_view *view, const char *func)
     return RNN_OK;
 }
 
-/* Copies the rows the head reads: [T*B or B, D*H], time-major. With
+/* Copies the rows the head reads: [T*B or B, D*S], time-major. With
  * `final_state` (one direction) the last step's rows: a sequence that ended
  * earlier held its state there (an inference forward's last chunk may not
  * hold its last valid step). */
@@ -69,7 +70,7 @@ static void gather_inputs(const rnn_t *model, const head_view *view,
                           bool final_state)
 {
     const rnn_cache *cache = &model->cache;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
+    const int32_t hidden = rnn__state_size(&model->cfg), dirs = model->dirs;
     const int32_t top = (model->cfg.num_layers - 1) * dirs;
     const bool every_step = model->cfg.head_mode == RNN_HEAD_ALL;
     for (int32_t r = 0; r < view->rows; ++r) {

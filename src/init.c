@@ -77,10 +77,28 @@ static void init_head(const rnn_t *model, rng *r, float *params)
 {
     if (model->cfg.output_size == 0)
         return;
-    const double bound = 1.0 / sqrt((double)model->dirs * model->cfg.hidden_size);
+    const int32_t width = model->dirs * rnn__state_size(&model->cfg);
+    const double bound = 1.0 / sqrt((double)width);
     const size_t count = (size_t)model->cfg.output_size *
-                         ((size_t)model->dirs * model->cfg.hidden_size + 1);
+                         ((size_t)width + 1);
     fill(r, params + model->head_w, count, bound);
+}
+
+/* embedding.weight ~ N(0, 1) like torch.nn.Embedding, its padding row 0.
+ * Drawn after every other tensor, so that a model without token input
+ * draws the same stream as before it existed. */
+static void init_embedding(const rnn_t *model, rng *r, float *params)
+{
+    const rnn_config *cfg = &model->cfg;
+    if (cfg->vocab_size == 0)
+        return;
+    const size_t in = (size_t)cfg->input_size;
+    float *embedding = params + model->embed_w;
+    for (size_t i = 0; i < (size_t)cfg->vocab_size * in; ++i)
+        embedding[i] = (float)rng_normal(r);
+    if (cfg->has_padding_idx)
+        memset(embedding + (size_t)cfg->padding_idx * in, 0,
+               in * sizeof(float));
 }
 
 static void fill_xavier(rng *r, float *w, int32_t rows, int32_t cols)
@@ -121,37 +139,51 @@ static rnn_status fill_orthogonal(rng *r, float *w, int32_t rows, int32_t cols,
     return RNN_OK;
 }
 
+/* One recurrent map [rows, cols] of the scheme (Xavier or orthogonal). */
+static rnn_status fill_recurrent(rng *r, int32_t scheme, float *w,
+                                 int32_t rows, int32_t cols, float *work)
+{
+    if (scheme == RNN_INIT_ORTHOGONAL)
+        return fill_orthogonal(r, w, rows, cols, work);
+    fill_xavier(r, w, rows, cols);
+    return RNN_OK;
+}
+
 /* Xavier or orthogonal scheme into `params` (a scratch copy), gate block by
  * gate block: each block is one [H, .] map of its own (an LSTM's i, f, g,
- * o), so each gets the fans, or the orthogonality, of a square map. */
+ * o), so each gets the fans, or the orthogonality, of a square map; an
+ * LSTM's weight_hr [P, H] is one more map, after the cell's gates. */
 static rnn_status init_scheme(const rnn_t *model, int32_t scheme, rng *r,
                               float *params, float *work)
 {
     const int32_t hidden = model->cfg.hidden_size;
     const int32_t gates = model->cell_ops->gates;
-    const int32_t state = hidden; /* the width of h_{t-1} W_hh reads */
+    const int32_t state = rnn__state_size(&model->cfg); /* h_{t-1}'s width */
     for (int32_t cell = 0; cell < model->num_cells; ++cell) {
         rnn_cell_view w = rnn__cell(model, params, cell);
         const int32_t in_size = model->cells[cell].in_size;
         for (int32_t gate = 0; gate < gates; ++gate) {
             fill_xavier(r, w.w_ih + (size_t)gate * hidden * in_size, hidden,
                         in_size);
-            float *block = w.w_hh + (size_t)gate * hidden * state;
-            if (scheme == RNN_INIT_ORTHOGONAL) {
-                rnn_status status = fill_orthogonal(r, block, hidden, state,
-                                                    work);
-                if (status != RNN_OK)
-                    return status;
-            } else {
-                fill_xavier(r, block, hidden, state);
-            }
+            rnn_status status =
+                fill_recurrent(r, scheme, w.w_hh + (size_t)gate * hidden * state,
+                               hidden, state, work);
+            if (status != RNN_OK)
+                return status;
         }
         if (w.b_ih != NULL) {
             memset(w.b_ih, 0, (size_t)gates * hidden * sizeof(float));
             memset(w.b_hh, 0, (size_t)gates * hidden * sizeof(float));
         }
+        if (w.w_hr != NULL) {
+            rnn_status status = fill_recurrent(r, scheme, w.w_hr, state,
+                                               hidden, work);
+            if (status != RNN_OK)
+                return status;
+        }
     }
     init_head(model, r, params);
+    init_embedding(model, r, params);
     return RNN_OK;
 }
 
@@ -160,12 +192,15 @@ void rnn__init_uniform(rnn_t *model, uint64_t seed)
     rng r;
     rng_seed(&r, seed);
     /* One stream in state_dict order, like PyTorch's reset_parameters: the
-     * RNN tensors (contiguous from the start) use 1/sqrt(H), then the head
-     * (a Linear layer) its own bound. */
-    const size_t rnn_count =
+     * RNN tensors (contiguous, after the embedding) use 1/sqrt(H), then the
+     * head (a Linear layer) its own bound, then the embedding. */
+    const size_t first = model->cells[0].w_ih;
+    const size_t end =
         model->cfg.output_size > 0 ? model->head_w : model->num_params;
-    fill(&r, model->params, rnn_count, 1.0 / sqrt((double)model->cfg.hidden_size));
+    fill(&r, model->params + first, end - first,
+         1.0 / sqrt((double)model->cfg.hidden_size));
     init_head(model, &r, model->params);
+    init_embedding(model, &r, model->params);
 }
 
 rnn_status rnn__init_params(rnn_t *model, int32_t scheme, uint64_t seed,

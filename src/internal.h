@@ -156,17 +156,19 @@ typedef struct rnn_tensor {
 } rnn_tensor;
 
 /* Views of one (layer, direction) cell's parameters inside a flat buffer
- * (G: the cell's gate count, cell.h). */
+ * (G: the cell's gate count, cell.h; S: rnn__state_size). */
 typedef struct rnn_cell_view {
     float *w_ih; /* [G*H, in_size] */
-    float *w_hh; /* [G*H, H] */
+    float *w_hh; /* [G*H, S] */
     float *b_ih; /* [G*H] or NULL when the model has no bias */
     float *b_hh; /* [G*H] or NULL */
+    float *w_hr; /* [P, H] (LSTM with proj_size) or NULL */
 } rnn_cell_view;
 
 /* Per-(layer, direction) offsets into the flat buffers. */
 typedef struct rnn_cell_layout {
     size_t w_ih, w_hh, b_ih, b_hh; /* b_* unused without bias */
+    size_t w_hr;                   /* unused without proj_size */
     int32_t in_size;
 } rnn_cell_layout;
 
@@ -176,22 +178,30 @@ typedef struct rnn_cache {
     float *arena;          /* one allocation holding everything below */
     size_t capacity;       /* floats in arena */
     float *x;              /* [T, B, I] time-major copy of the input */
-    float *hidden;         /* per cell: [T+1, B, H] (see forward.c) */
+    float *hidden;         /* per cell: [T+1, B, S] (see forward.c) */
     /* What only some cells need (cell.h), NULL for the others: */
     float *proj;           /* per cell [T, B, G*H]: unless project_into_state */
     float *cell_state;     /* per cell [T+1, B, H] c, slots as hidden */
     float *saved;          /* per cell [T, B, saved_units * H] */
+    float *cell_out;       /* per cell [T, B, H] an LSTM's o * tanh(c), with
+                              proj_size (then h = cell_out W_hr^T) */
     float *rec;            /* [B, G*H] a step's rec (separate_projections) */
-    float *w_hh_t;         /* the running cell's W_hh^T [H, w_hh_t_ld] */
+    float *w_hh_t;         /* the running cell's W_hh^T [S, w_hh_t_ld] */
     int32_t w_hh_t_ld;     /* its row stride; 0: steps read W_hh itself */
     int32_t projection_steps; /* input projections go this many steps at a
                                  time (forward.c) */
     /* Dropout (training forwards with cfg.dropout > 0), per layer below the
-     * top and direction [T, B, H]: */
+     * top and direction [T, B, S]: */
     float *mask;           /* 0 or 1/(1-p) */
     float *dropped;        /* the outputs times mask: the next layer's input */
-    float *carry;          /* [L*D, B, H] inference: the state between chunks */
+    float *carry;          /* inference: the states between chunks, h
+                              [L*D, B, S] then c [L*D, B, H] */
     int32_t *lengths;      /* [B] or unused */
+    /* Token input (vocab_size > 0, embedding.c): */
+    int32_t *ids;          /* [T, B] time-major copy of the ids */
+    float *table;          /* per direction [V, G*H]: E W_ih^T + bias, when
+                              embed_table (then x is not kept) */
+    bool embed_table;      /* layer 0 gathers rows of `table` */
     int32_t seq_len, batch;
     bool has_lengths;
     bool dropping;         /* this forward applied dropout */
@@ -203,9 +213,9 @@ typedef struct rnn_cache {
 typedef struct rnn_grad_work {
     float *arena;
     size_t capacity;
-    float *grad_in;    /* per direction [T, B, H]: dL/dh, becomes dA */
-    float *grad_out;   /* per direction [T, B, H]: dL/d(input of layer) */
-    float *gather;     /* [B, max(D*H, I)] */
+    float *grad_in;    /* per direction [T, B, S]: dL/dh, becomes dA */
+    float *grad_out;   /* per direction [T, B, S]: dL/d(input of layer) */
+    float *gather;     /* [B, max(D*S, I, G*H)] */
     float *dx_tm;      /* [T, B, I] time-major dx when batch_first */
     /* What only some cells need (cell.h), NULL for the others: */
     float *d_proj;     /* per direction [T, B, G*H] dA: unless
@@ -214,6 +224,8 @@ typedef struct rnn_grad_work {
     float *dc;         /* [B, H] the carried dL/dc (has_cell_state) */
     float *dh_direct;  /* [B, H] a step's dh_prev (direct_state_grad) */
     float *dh0_direct; /* [B, H] its rows that reach h0 */
+    float *d_cell_out; /* [B, H] a step's dL/d(cell_out) (proj_size) */
+    float *embed;      /* token input: embedding.c's scratch */
 } rnn_grad_work;
 
 struct rnn {
@@ -225,6 +237,7 @@ struct rnn {
     float *params;
     float *grads;
     rnn_cell_layout *cells; /* [L * D] */
+    size_t embed_w;         /* embedding.weight [V, I], when vocab_size > 0 */
     int32_t num_tensors;
     rnn_tensor *tensors;
     size_t head_w, head_b;  /* offsets, valid when output_size > 0 */
@@ -232,7 +245,7 @@ struct rnn {
     rnn_grad_work work;
     float *head_arena;      /* head scratch, see head.c */
     size_t head_capacity;
-    float *head_dh;         /* [rows, D*H] dL/dh left for rnn_backward */
+    float *head_dh;         /* [rows, D*S] dL/dh left for rnn_backward */
     bool head_grad_pending;
     bool check_finite;      /* rnn_set_check_finite */
     uint64_t dropout_rng;   /* dropout's generator (dropout.c) */
@@ -249,6 +262,45 @@ rnn_cell_view rnn__cell(const rnn_t *model, float *base, int32_t cell);
 
 /* The model's tensor called `name`, or NULL. */
 const rnn_tensor *rnn__tensor_named(const rnn_t *model, const char *name);
+
+/* ---- token input (embedding.c) ----------------------------------------- */
+
+/* The model's embedding table: torch.nn.Embedding(V, I, padding_idx) in
+ * front of layer 0. Layer 0's input projection is a gather (of E rows then
+ * one sgemm, or of rows of the projected table E W_ih^T + bias when V is
+ * small next to T*B) and its gradient a scatter-add. */
+
+/* RNN_OK, or RNN_E_INVALID_ARG naming the position and value of the first
+ * id outside [0, V) among the ids [rows, cols] (`layout` names the two
+ * indices, e.g. "t, b"; NULL: the B ids of one step, "ids_t[b]"). */
+rnn_status rnn__embedding_check_ids(const rnn_t *model, const int32_t *ids,
+                                    int32_t rows, int32_t cols,
+                                    const char *layout, const char *func);
+/* Whether a forward over T*B ids projects through the table (decided once
+ * per forward from the whole sequence, so that a chunked inference forward
+ * makes the same products as a training one). */
+bool rnn__embedding_uses_table(const rnn_t *model, int32_t seq_len,
+                               int32_t batch);
+/* The table's floats (D * V * G*H), 0 without one. */
+size_t rnn__embedding_table_floats(const rnn_t *model);
+/* Copies the ids of the cache's steps (steps t0 .. of the caller's
+ * total_steps) time-major into cache->ids, then gathers their E rows into
+ * cache->x, or, at t0 = 0 in table mode, makes the table. */
+void rnn__embedding_prepare(rnn_t *model, const int32_t *ids,
+                            int32_t total_steps, int32_t t0);
+/* Table mode: out[T*B, G*H] = the table rows of direction dir's ids (the
+ * whole input projection of layer 0, biases included). */
+void rnn__embedding_project(const rnn_t *model, int32_t dir, float *out);
+/* The backward scratch (floats) of the cached forward. */
+size_t rnn__embedding_work_floats(const rnn_t *model);
+/* Layer 0, direction dir: dW_ih += its gradient, and embedding.weight's
+ * gradient += the scatter-add of d_proj W_ih over the ids (the padding
+ * row gets nothing), from d_proj [T*B, G*H] = dL/d(input projection). */
+void rnn__embedding_backward(rnn_t *model, int32_t dir, const float *d_proj,
+                             float *dw_ih);
+/* embedding.weight's rows of ids[batch] into out[batch, I]. */
+void rnn__embedding_gather(const rnn_t *model, const int32_t *ids,
+                           int32_t batch, float *out);
 
 /* ---- seeded initialisation (init.c) ------------------------------------ */
 
@@ -300,11 +352,15 @@ static inline int32_t rnn__copy_ld(int32_t hidden)
 {
     return hidden % 1024 == 0 ? hidden + 16 : hidden;
 }
-/* Layer `layer`'s packed block: [W_ih | W_hh]^T [I_l + H, G*H] with row
+/* Layer `layer`'s packed block: [W_ih | W_hh]^T [I_l + S, G*H] with row
  * stride rnn__copy_ld(G*H), then b_ih + b_hh [G*H] (b_ih [G*H] and b_hh
  * [G*H] when the cell keeps the projections apart). Only while
  * model->packed is not NULL. */
 const float *rnn__packed_layer(const rnn_t *model, int32_t layer);
+/* Layer `layer`'s W_hr^T [H, P] (row stride rnn__copy_ld(P)) in its
+ * packed block: an LSTM with proj_size, only while model->packed is not
+ * NULL. */
+const float *rnn__packed_projection(const rnn_t *model, int32_t layer);
 /* Re-copies the parameters into the packed blocks, if any (called by
  * rnn__params_changed, nowhere else outside pack.c). */
 void rnn__refresh_packed(rnn_t *model);
@@ -474,26 +530,26 @@ rnn_status rnn__check_array(const float *array, size_t n, const char *name,
 
 /* ---- the forward cache's addresses (cache.c) ----------------------------- */
 
-/* Pointer to h_t of a cell in the cache: row t of its [T+1, B, H] block.
+/* Pointer to h_t of a cell in the cache: row t of its [T+1, B, S] block.
  * Forward cells store h0 in slot 0 and h_t in slot t+1; reverse cells store
  * h_t in slot t and h0 in slot T, so that for both the T "previous" states
  * of the batched dW_hh product are contiguous. */
 float *rnn__hidden_slot(const rnn_t *model, int32_t cell, int32_t slot);
-/* The T outputs of a cell as one [T, B, H] matrix (h_0 .. h_{T-1}). */
+/* The T outputs of a cell as one [T, B, S] matrix (h_0 .. h_{T-1}). */
 float *rnn__outputs(const rnn_t *model, int32_t cell, int32_t dir);
 /* A cell's block in a per-cell part of the cache ([slots, B, units * H]
  * for each cell), or NULL when the part is NULL. */
 float *rnn__cell_block(const rnn_t *model, float *part, int32_t cell,
                        size_t slots, int32_t units);
-/* Direction src of layer `layer`'s [T, B, H] block in a per-layer part
+/* Direction src of layer `layer`'s [T, B, S] block in a per-layer part
  * (the dropout masks and dropped outputs, layers 0 .. L-2). */
 float *rnn__layer_block(const rnn_t *model, float *part, int32_t layer,
                         int32_t src);
 /* What layer `layer` > 0 reads from direction `src` of the layer below, one
- * [T, B, H] matrix: its outputs, or their dropped copy when the forward
+ * [T, B, S] matrix: its outputs, or their dropped copy when the forward
  * applied dropout. */
 const float *rnn__layer_input(const rnn_t *model, int32_t layer, int32_t src);
-/* The dropout mask [T, B, H] applied to direction `src` of layer `layer`'s
+/* The dropout mask [T, B, S] applied to direction `src` of layer `layer`'s
  * outputs (layer < L-1; only when the forward applied dropout). */
 const float *rnn__dropout_block(const rnn_t *model, int32_t layer, int32_t src);
 /* Step 0's buffers in the cache, for the cell's forward and backward (rec
@@ -517,9 +573,13 @@ static inline void rnn__step_move(rnn_cell_forward_args *step,
                                   const rnn_cell_ops *ops, int32_t steps)
 {
     const ptrdiff_t states = (ptrdiff_t)steps * step->rows * step->hidden;
+    const ptrdiff_t outputs =
+        (ptrdiff_t)steps * step->rows * rnn__state_size(step->cfg);
     step->proj += ops->gates * states;
-    step->h_prev += states;
-    step->h += states;
+    step->h_prev += outputs;
+    step->h += outputs;
+    if (step->cell_out != NULL)
+        step->cell_out += states;
     if (step->c != NULL) {
         step->c_prev += states;
         step->c += states;

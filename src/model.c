@@ -206,9 +206,6 @@ rnn_status rnn_create(rnn_t **out, const rnn_config *cfg)
     cfg = &full;
     if ((status = validate_config(cfg)) != RNN_OK)
         return status;
-    if (full.vocab_size > 0)
-        return rnn__fail(RNN_E_UNSUPPORTED, func,
-                         "token input (vocab_size) is not built yet");
     if (full.has_padding_idx && full.padding_idx < 0)
         full.padding_idx += full.vocab_size; /* torch keeps it this way */
     const rnn_cell_ops *cell_ops = rnn__cell_select(cfg);

@@ -9,20 +9,32 @@
  * faster than PyTorch's [G*H, K] (measured with OpenBLAS:
  * docs/benchmarks.md), and one call replaces two. A cell that keeps the
  * projections apart (cell.h) gets b_ih and b_hh one after the other, and
- * its step makes the two products from the two parts of the block.
+ * its step makes the two products from the two parts of the block. An
+ * LSTM with proj_size P (h = cell_out W_hr^T) has W_hr^T [H, P] (rows
+ * padded likewise) after the biases, for its step's second product.
+ *
+ * The rows of h are S wide: P with a projection, else H.
  */
 #include "internal.h"
 
 #include <string.h>
 
-static size_t layer_floats(const rnn_t *model, int32_t layer)
+/* Floats of layer `layer`'s block before W_hr^T. */
+static size_t gates_floats(const rnn_t *model, int32_t layer)
 {
-    const size_t hidden = (size_t)model->cfg.hidden_size;
+    const size_t state = (size_t)rnn__state_size(&model->cfg);
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const size_t ld = (size_t)rnn__copy_ld(width);
     const size_t biases = model->cell_ops->separate_projections ? 2 : 1;
-    return ((size_t)model->cells[layer].in_size + hidden) * ld +
+    return ((size_t)model->cells[layer].in_size + state) * ld +
            biases * (size_t)width;
+}
+
+static size_t layer_floats(const rnn_t *model, int32_t layer)
+{
+    const int32_t proj = model->cfg.proj_size;
+    return gates_floats(model, layer) +
+           (proj > 0 ? (size_t)model->cfg.hidden_size * rnn__copy_ld(proj) : 0);
 }
 
 static size_t packed_floats(const rnn_t *model)
@@ -41,6 +53,11 @@ const float *rnn__packed_layer(const rnn_t *model, int32_t layer)
     return block;
 }
 
+const float *rnn__packed_projection(const rnn_t *model, int32_t layer)
+{
+    return rnn__packed_layer(model, layer) + gates_floats(model, layer);
+}
+
 /* bias[width] = b_ih + b_hh (b_ih alone when b_hh is NULL), 0 without. */
 static void pack_bias(float *bias, int32_t width, const float *b_ih,
                       const float *b_hh)
@@ -53,12 +70,17 @@ static void pack_bias(float *bias, int32_t width, const float *b_ih,
 
 static void pack_layer(const rnn_t *model, int32_t layer, float *block)
 {
-    const int32_t hidden = model->cfg.hidden_size;
-    const int32_t width = model->cell_ops->gates * hidden, ld = rnn__copy_ld(width);
+    const int32_t hidden = rnn__state_size(&model->cfg);
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
+    const int32_t ld = rnn__copy_ld(width);
     const int32_t in = model->cells[layer].in_size;
     const rnn_cell_view w = rnn__cell(model, model->params, layer);
     rnn__transpose(block, ld, w.w_ih, width, in);
     rnn__transpose(block + (size_t)in * ld, ld, w.w_hh, width, hidden);
+    if (w.w_hr != NULL)
+        rnn__transpose(block + gates_floats(model, layer),
+                       rnn__copy_ld(model->cfg.proj_size), w.w_hr,
+                       model->cfg.proj_size, model->cfg.hidden_size);
     float *bias = block + ((size_t)in + hidden) * ld;
     if (!model->cell_ops->separate_projections) {
         pack_bias(bias, width, w.b_ih, w.b_hh);

@@ -70,10 +70,13 @@ static inline rnn_cell_forward_args rnn__slice_step(
 {
     rnn_cell_forward_args step = *all;
     const ptrdiff_t states = (ptrdiff_t)first * all->hidden;
+    const ptrdiff_t outputs = (ptrdiff_t)first * rnn__state_size(all->cfg);
     step.rows = rows;
     step.proj += ops->gates * states;
-    step.h_prev += states;
-    step.h += states;
+    step.h_prev += outputs;
+    step.h += outputs;
+    if (step.cell_out != NULL)
+        step.cell_out += states;
     if (step.c != NULL) {
         step.c_prev += states;
         step.c += states;

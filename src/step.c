@@ -11,16 +11,18 @@
 
 struct rnn_state {
     int32_t batch, input_size, hidden_size, num_layers;
+    int32_t state_size; /* S: h's width, proj_size with a projection, else H */
     const rnn_cell_ops *cell_ops; /* of the model it was made for */
-    int32_t states;   /* 1: h; 2: h and c (the cell's has_cell_state) */
-    float *h;         /* [L, B, H], then c [L, B, H] when states = 2 */
+    float *h;         /* [L, B, S], then c [L, B, H] (has_cell_state) */
     float *c;         /* the c part of the block, or NULL */
     float *scratch;   /* [B, G*H]: a layer's projection */
     float *rec;       /* [B, G*H]: its rec, when kept apart; or NULL */
     float *cell_saved; /* [B, saved_units * H]: what the cell saves, unread */
-    float *saved;     /* [states, L, B, H]: the states before a checked step,
+    float *cell_out;  /* [B, H]: an LSTM's o * tanh(c) before W_hr; or NULL */
+    float *saved;     /* h and c as above: the states before a checked step,
                          to undo it */
-    float *joined;    /* [B, max(I, H) + H]: [x | h] rows for packed weights */
+    float *joined;    /* [B, max(I, S) + S]: [x | h] rows for packed weights */
+    float *embedded;  /* [B, I]: the embedding rows of rnn_step_tokens' ids */
 };
 
 static rnn_status check_streamable(const rnn_t *model, const char *func)
@@ -49,18 +51,24 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
     const rnn_config *cfg = &model->cfg;
     const rnn_cell_ops *ops = model->cell_ops;
     const size_t states = ops->has_cell_state ? 2 : 1;
-    /* per hidden unit and stream: the states and their undo copies, L*states
-     * each; the projection (and rec): G each; the cell's saved values */
-    const size_t units = 2 * states * (size_t)cfg->num_layers +
+    const int32_t width = rnn__state_size(cfg);
+    /* per hidden unit and stream (H, and S for h): h and c and their undo
+     * copies, 2L each; the projection (and rec): G each; the cell's saved
+     * values; the cell's output before W_hr */
+    const size_t units = 2 * (states - 1) * (size_t)cfg->num_layers +
                          (ops->separate_projections ? 2u : 1u) * (size_t)ops->gates +
-                         (size_t)ops->saved_units;
-    size_t floats, joined;
-    const size_t widest = (size_t)(cfg->input_size > cfg->hidden_size
-                                       ? cfg->input_size
-                                       : cfg->hidden_size);
-    /* + joined: B*(max(I, H) + H) */
+                         (size_t)ops->saved_units + (cfg->proj_size > 0 ? 1u : 0u);
+    size_t floats, joined, outputs;
+    const size_t widest = (size_t)(cfg->input_size > width ? cfg->input_size
+                                                           : width);
+    /* + h and its undo copy: 2*L*B*S; + joined and embedded:
+     * B*(max(I, S) + S + I) */
     if (!rnn__mul3(units, (size_t)batch, (size_t)cfg->hidden_size, &floats) ||
-        !rnn__mul(widest + (size_t)cfg->hidden_size, (size_t)batch, &joined) ||
+        !rnn__mul3(2 * (size_t)cfg->num_layers, (size_t)batch, (size_t)width,
+                   &outputs) ||
+        (floats += outputs) < outputs ||
+        !rnn__mul(widest + (size_t)width + (size_t)cfg->input_size,
+                  (size_t)batch, &joined) ||
         (floats += joined) < joined || floats > (size_t)INT32_MAX)
         return rnn__fail(RNN_E_SHAPE, func,
                          "state of batch %d x hidden %d x %d layers is too large",
@@ -73,21 +81,28 @@ rnn_status rnn_state_create(rnn_state_t **out, const rnn_t *model, int32_t batch
         return rnn__fail_nomem(func);
     }
     const size_t lbh = (size_t)cfg->num_layers * batch * cfg->hidden_size;
+    const size_t lbs = (size_t)cfg->num_layers * batch * width;
+    const size_t all = lbs + (states - 1) * lbh; /* h, then c */
     const size_t projection = (size_t)batch * ops->gates * cfg->hidden_size;
     state->batch = batch;
     state->input_size = cfg->input_size;
     state->hidden_size = cfg->hidden_size;
+    state->state_size = width;
     state->num_layers = cfg->num_layers;
     state->cell_ops = ops;
-    state->states = (int32_t)states;
     state->h = h;
-    state->c = states == 2 ? h + lbh : NULL;
-    state->saved = h + states * lbh;
-    state->scratch = state->saved + states * lbh;
+    state->c = states == 2 ? h + lbs : NULL;
+    state->saved = h + all;
+    state->scratch = state->saved + all;
     state->rec = ops->separate_projections ? state->scratch + projection : NULL;
     state->cell_saved = state->scratch + (state->rec != NULL ? 2 : 1) * projection;
-    state->joined = state->cell_saved +
-                    (size_t)batch * ops->saved_units * cfg->hidden_size;
+    float *after = state->cell_saved +
+                   (size_t)batch * ops->saved_units * cfg->hidden_size;
+    state->cell_out = cfg->proj_size > 0 ? after : NULL;
+    state->joined = after + (cfg->proj_size > 0
+                                 ? (size_t)batch * cfg->hidden_size
+                                 : 0);
+    state->embedded = state->joined + (size_t)batch * (widest + (size_t)width);
     *out = state;
     return RNN_OK;
 }
@@ -100,8 +115,14 @@ void rnn_state_destroy(rnn_state_t *state)
     rnn__free(state);
 }
 
-/* Floats of h [L, B, H], what rnn_state_get and rnn_state_set move. */
+/* Floats of h [L, B, S], what rnn_state_get and rnn_state_set move. */
 static size_t state_floats(const rnn_state_t *state)
+{
+    return (size_t)state->num_layers * state->batch * state->state_size;
+}
+
+/* Floats of c [L, B, H], what rnn_state_get_cell and _set_cell move. */
+static size_t cell_floats(const rnn_state_t *state)
 {
     return (size_t)state->num_layers * state->batch * state->hidden_size;
 }
@@ -110,7 +131,18 @@ static size_t state_floats(const rnn_state_t *state)
  * restores. */
 static size_t all_state_floats(const rnn_state_t *state)
 {
-    return (size_t)state->states * state_floats(state);
+    return state_floats(state) + (state->c != NULL ? cell_floats(state) : 0);
+}
+
+/* Zeroes the rows of the streams b with mask[b] in a [L, B, width] block. */
+static void reset_rows(float *block, int32_t layers, int32_t batch,
+                       int32_t width, const uint8_t *mask)
+{
+    for (int32_t layer = 0; layer < layers; ++layer)
+        for (int32_t b = 0; b < batch; ++b)
+            if (mask[b])
+                memset(block + ((size_t)layer * batch + b) * width, 0,
+                       (size_t)width * sizeof(float));
 }
 
 rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask)
@@ -121,15 +153,11 @@ rnn_status rnn_state_reset(rnn_state_t *state, const uint8_t *mask)
         memset(state->h, 0, all_state_floats(state) * sizeof(float));
         return RNN_OK;
     }
-    /* h and c are [L, B, H] blocks one after the other: states * L rows of
-     * B streams */
-    const size_t row_bytes = (size_t)state->hidden_size * sizeof(float);
-    for (int32_t layer = 0; layer < state->states * state->num_layers; ++layer)
-        for (int32_t b = 0; b < state->batch; ++b)
-            if (mask[b])
-                memset(state->h + ((size_t)layer * state->batch + b) *
-                                      state->hidden_size,
-                       0, row_bytes);
+    reset_rows(state->h, state->num_layers, state->batch, state->state_size,
+               mask);
+    if (state->c != NULL)
+        reset_rows(state->c, state->num_layers, state->batch,
+                   state->hidden_size, mask);
     return RNN_OK;
 }
 
@@ -167,7 +195,7 @@ static float *cell_block(const rnn_state_t *state, const void *array,
                   "LSTM has)", state->cell_ops->name);
         return NULL;
     }
-    return state->h + state_floats(state);
+    return state->c;
 }
 
 rnn_status rnn_state_get_cell(const rnn_state_t *state, float *c)
@@ -175,7 +203,7 @@ rnn_status rnn_state_get_cell(const rnn_state_t *state, float *c)
     const float *block = cell_block(state, c, "rnn_state_get_cell");
     if (block == NULL)
         return RNN_E_INVALID_ARG;
-    memcpy(c, block, state_floats(state) * sizeof(float));
+    memcpy(c, block, cell_floats(state) * sizeof(float));
     return RNN_OK;
 }
 
@@ -184,7 +212,7 @@ rnn_status rnn_state_set_cell(rnn_state_t *state, const float *c)
     float *block = cell_block(state, c, "rnn_state_set_cell");
     if (block == NULL)
         return RNN_E_INVALID_ARG;
-    memcpy(block, c, state_floats(state) * sizeof(float));
+    memcpy(block, c, cell_floats(state) * sizeof(float));
     return RNN_OK;
 }
 
@@ -215,6 +243,11 @@ static rnn_status check_pair(const rnn_t *model, const rnn_state_t *state,
                          "the model has input %d, hidden %d, %d layers",
                          state->input_size, state->hidden_size, state->num_layers,
                          cfg->input_size, cfg->hidden_size, cfg->num_layers);
+    if (state->state_size != rnn__state_size(cfg))
+        return rnn__fail(RNN_E_SHAPE, func,
+                         "the state was made for h of %d units (proj_size); "
+                         "the model's h has %d",
+                         state->state_size, rnn__state_size(cfg));
     if (state->cell_ops != model->cell_ops)
         return rnn__fail(RNN_E_SHAPE, func,
                          "the state was made for a %s cell; the model has a "
@@ -236,8 +269,8 @@ static void direct_product(const rnn_t *model, rnn_state_t *state,
                            int32_t layer, const float *input, int32_t in_size,
                            const float *h)
 {
-    const int32_t batch = state->batch, hidden = state->hidden_size;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t batch = state->batch, hidden = state->state_size;
+    const int32_t width = model->cell_ops->gates * state->hidden_size;
     const rnn_cell_view w = rnn__cell(model, model->params, layer);
     float *rec = state->rec != NULL ? state->rec : state->scratch;
     RNN__PHASE(RNN__PHASE_STEP_REC,
@@ -273,8 +306,9 @@ static void packed_apart(const rnn_t *model, rnn_state_t *state,
                          const float *block, const float *input,
                          int32_t in_size, const float *h)
 {
-    const int32_t batch = state->batch, hidden = state->hidden_size;
-    const int32_t width = model->cell_ops->gates * hidden, ld = rnn__copy_ld(width);
+    const int32_t batch = state->batch, hidden = state->state_size;
+    const int32_t width = model->cell_ops->gates * state->hidden_size;
+    const int32_t ld = rnn__copy_ld(width);
     const float *bias = block + ((size_t)in_size + hidden) * ld;
     RNN__PHASE(RNN__PHASE_STEP_COPY,
                copy_bias(state->scratch, batch, width, bias));
@@ -294,7 +328,7 @@ static void packed_apart(const rnn_t *model, rnn_state_t *state,
 static void join_rows(rnn_state_t *state, const float *input, int32_t in_size,
                       const float *h, const float *bias, int32_t width)
 {
-    const int32_t hidden = state->hidden_size, joined = in_size + hidden;
+    const int32_t hidden = state->state_size, joined = in_size + hidden;
     const size_t row_bytes = (size_t)hidden * sizeof(float);
     for (int32_t b = 0; b < state->batch; ++b) {
         float *row = state->joined + (size_t)b * joined;
@@ -311,8 +345,8 @@ static void packed_product(const rnn_t *model, rnn_state_t *state,
                            int32_t layer, const float *input, int32_t in_size,
                            const float *h)
 {
-    const int32_t batch = state->batch, hidden = state->hidden_size;
-    const int32_t width = model->cell_ops->gates * hidden;
+    const int32_t batch = state->batch, hidden = state->state_size;
+    const int32_t width = model->cell_ops->gates * state->hidden_size;
     const float *block = rnn__packed_layer(model, layer);
     if (state->rec != NULL) {
         packed_apart(model, state, block, input, in_size, h);
@@ -327,6 +361,23 @@ static void packed_product(const rnn_t *model, rnn_state_t *state,
                                  false, 1.0f, state->scratch));
 }
 
+/* An LSTM's projection: h [B, P] = cell_out [B, H] W_hr^T, on the packed
+ * W_hr^T [H, P] when there is one (pack.c), else on W_hr. */
+static void project_state(const rnn_t *model, const rnn_state_t *state,
+                          int32_t layer, float *h)
+{
+    const int32_t batch = state->batch, hidden = state->hidden_size;
+    const int32_t proj = state->state_size;
+    if (model->packed != NULL)
+        rnn__rows_product(batch, proj, hidden, state->cell_out,
+                          rnn__packed_projection(model, layer),
+                          rnn__copy_ld(proj), false, 0.0f, h);
+    else
+        rnn__rows_product(batch, proj, hidden, state->cell_out,
+                          rnn__cell(model, model->params, layer).w_hr, hidden,
+                          true, 0.0f, h);
+}
+
 static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
 {
     const layer_product product =
@@ -334,10 +385,11 @@ static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
     const rnn_cell_ops *ops = model->cell_ops;
     const int32_t batch = state->batch, hidden = state->hidden_size;
     const size_t bh = (size_t)batch * hidden;
+    const size_t bs = (size_t)batch * state->state_size;
     const float *input = x_t;
     int32_t in_size = state->input_size;
     for (int32_t layer = 0; layer < state->num_layers; ++layer) {
-        float *h = state->h + (size_t)layer * bh;
+        float *h = state->h + (size_t)layer * bs;
         float *c = state->c != NULL ? state->c + (size_t)layer * bh : NULL;
         product(model, state, layer, input, in_size, h);
         /* The new states overwrite the old ones element by element (a cell
@@ -355,26 +407,25 @@ static void advance(const rnn_t *model, rnn_state_t *state, const float *x_t)
             .h_prev = h,
             .h = ops->project_into_state ? state->scratch : h,
             .saved = ops->saved_units > 0 ? state->cell_saved : NULL,
+            .cell_out = state->cell_out,
         };
         RNN__PHASE(RNN__PHASE_STEP_CELL, ops->forward(&step));
         if (ops->project_into_state)
             RNN__PHASE(RNN__PHASE_STEP_COPY,
                        memcpy(h, state->scratch, bh * sizeof(float)));
+        if (state->cell_out != NULL)
+            RNN__PHASE(RNN__PHASE_STEP_REC, project_state(model, state, layer, h));
         input = h;
-        in_size = hidden;
+        in_size = state->state_size;
     }
 }
 
-rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
-                    float *y_t)
+/* The step of rnn_step and rnn_step_tokens from the checked rows x_t. */
+static rnn_status step_rows(const rnn_t *model, rnn_state_t *state,
+                            const float *x_t, float *y_t, const char *func)
 {
-    static const char *func = "rnn_step";
-    rnn_status status = check_pair(model, state, func);
-    if (status != RNN_OK)
-        return status;
-    if (x_t == NULL)
-        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
-    const size_t bh = (size_t)state->batch * state->hidden_size;
+    rnn_status status;
+    const size_t bh = (size_t)state->batch * state->state_size;
     if (!model->check_finite) {
         advance(model, state, x_t);
     } else {
@@ -399,6 +450,23 @@ rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
     return RNN_OK;
 }
 
+rnn_status rnn_step(const rnn_t *model, rnn_state_t *state, const float *x_t,
+                    float *y_t)
+{
+    static const char *func = "rnn_step";
+    rnn_status status = check_pair(model, state, func);
+    if (status != RNN_OK)
+        return status;
+    if (x_t == NULL)
+        return rnn__fail(RNN_E_INVALID_ARG, func, "x_t is NULL");
+    if (model->cfg.vocab_size > 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model takes token ids (vocab_size %d): call "
+                         "rnn_step_tokens with ids_t",
+                         model->cfg.vocab_size);
+    return step_rows(model, state, x_t, y_t, func);
+}
+
 rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
                            const int32_t *ids_t, float *y_t)
 {
@@ -408,10 +476,18 @@ rnn_status rnn_step_tokens(const rnn_t *model, rnn_state_t *state,
         return status;
     if (ids_t == NULL)
         return rnn__fail(RNN_E_INVALID_ARG, func, "ids_t is NULL");
-    (void)y_t;
-    return rnn__fail(RNN_E_INVALID_ARG, func,
-                     "the model has no embedding (vocab_size is 0): call "
-                     "rnn_step with x_t");
+    if (model->cfg.vocab_size == 0)
+        return rnn__fail(RNN_E_INVALID_ARG, func,
+                         "the model has no embedding (vocab_size is 0): call "
+                         "rnn_step with x_t");
+    status = rnn__embedding_check_ids(model, ids_t, 1, state->batch, NULL,
+                                      func);
+    if (status != RNN_OK)
+        return status;
+    RNN__PHASE(RNN__PHASE_STEP_COPY,
+               rnn__embedding_gather(model, ids_t, state->batch,
+                                     state->embedded));
+    return step_rows(model, state, state->embedded, y_t, func);
 }
 
 rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
@@ -426,7 +502,7 @@ rnn_status rnn_step_head(const rnn_t *model, const rnn_state_t *state,
     if (model->cfg.output_size == 0)
         return rnn__fail(RNN_E_UNSUPPORTED, func,
                          "the model has no head (output_size is 0)");
-    const int32_t batch = state->batch, hidden = state->hidden_size;
+    const int32_t batch = state->batch, hidden = state->state_size;
     const int32_t outputs = model->cfg.output_size;
     const float *top = state->h + (size_t)(state->num_layers - 1) * batch * hidden;
     rnn__gemm(false, true, batch, outputs, hidden, 1.0f, top, hidden,

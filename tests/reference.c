@@ -382,9 +382,8 @@ void ref_result_free(ref_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Copies a caller-layout sequence tensor to time-major and back. */
-static void to_time_major(const ref_model *m, const ref_batch *in, int32_t n,
-                          const double *src, double *dst)
+void ref_to_time_major(const ref_model *m, const ref_batch *in, int32_t n,
+                       const double *src, double *dst)
 {
     for (int32_t t = 0; t < in->T; t++)
         for (int32_t b = 0; b < in->B; b++)
@@ -392,8 +391,8 @@ static void to_time_major(const ref_model *m, const ref_batch *in, int32_t n,
                 dst[tm(in->B, t, b, n, k)] = src[ref_seq_index(m, in->T, in->B, t, b, n, k)];
 }
 
-static void from_time_major(const ref_model *m, const ref_batch *in, int32_t n,
-                            const double *src, double *dst)
+void ref_from_time_major(const ref_model *m, const ref_batch *in, int32_t n,
+                         const double *src, double *dst)
 {
     for (int32_t t = 0; t < in->T; t++)
         for (int32_t b = 0; b < in->B; b++)
@@ -401,24 +400,30 @@ static void from_time_major(const ref_model *m, const ref_batch *in, int32_t n,
                 dst[ref_seq_index(m, in->T, in->B, t, b, n, k)] = src[tm(in->B, t, b, n, k)];
 }
 
-/* The gradient w.r.t. the top layer's output: dy at valid steps (y is the
- * constant 0 at padded steps, so dy there has no effect) plus the head's. */
-static void top_output_grad(const ref_model *m, const double *p, const ref_batch *in,
-                            const ref_cotangents *cot, const double *y_tm,
-                            double *dp, double *dy_tm)
+void ref_head_forward(const ref_model *m, const double *head, const ref_batch *in,
+                      const double *y_tm, double *logits)
+{
+    const size_t DH = (size_t)(m->D * m->H);
+    head_ctx h = { m, in, head, head + (size_t)m->O * DH, y_tm, logits,
+                   NULL, NULL, NULL, NULL };
+    for_each_head_step(m, in, head_forward_step, &h);
+}
+
+void ref_top_output_grad(const ref_model *m, const double *head, const ref_batch *in,
+                         const double *dy, const double *dlogits, const double *y_tm,
+                         double *dhead, double *dy_tm)
 {
     const int32_t DH = m->D * m->H;
-    if (cot->dy) {
+    if (dy) {
         for (int32_t b = 0; b < in->B; b++)
             for (int32_t t = 0; t < seq_len(in, b); t++)
                 for (int32_t k = 0; k < DH; k++)
                     dy_tm[tm(in->B, t, b, DH, k)] =
-                        cot->dy[ref_seq_index(m, in->T, in->B, t, b, DH, k)];
+                        dy[ref_seq_index(m, in->T, in->B, t, b, DH, k)];
     }
-    if (m->O > 0 && cot->dlogits) {
-        size_t off = head_offset(m);
-        head_ctx h = { m, in, p + off, p + off + (size_t)m->O * DH, y_tm, NULL,
-                       cot->dlogits, dp + off, dp + off + (size_t)m->O * DH, dy_tm };
+    if (m->O > 0 && dlogits) {
+        head_ctx h = { m, in, head, head + (size_t)m->O * DH, y_tm, NULL,
+                       dlogits, dhead, dhead + (size_t)m->O * DH, dy_tm };
         for_each_head_step(m, in, head_backward_step, &h);
     }
 }
@@ -442,17 +447,13 @@ int ref_run(const ref_model *m, const double *p, const ref_batch *in,
         ok = (outs[l] = zeros(n_y)) != NULL;
 
     if (ok) {
-        to_time_major(m, in, m->I, in->x, x_tm);
+        ref_to_time_major(m, in, m->I, in->x, x_tm);
         ok = forward_layers(m, p, in, x_tm, outs, r->h_n) == 0;
     }
     if (ok) {
-        from_time_major(m, in, DH, outs[L - 1], r->y);
-        if (m->O > 0) {
-            size_t off = head_offset(m);
-            head_ctx h = { m, in, p + off, p + off + (size_t)m->O * DH, outs[L - 1],
-                           r->logits, NULL, NULL, NULL, NULL };
-            for_each_head_step(m, in, head_forward_step, &h);
-        }
+        ref_from_time_major(m, in, DH, outs[L - 1], r->y);
+        if (m->O > 0)
+            ref_head_forward(m, p + head_offset(m), in, outs[L - 1], r->logits);
     }
 
     if (ok && cot) {
@@ -462,7 +463,8 @@ int ref_run(const ref_model *m, const double *p, const ref_batch *in,
         r->dh0 = zeros(ref_h_count(m, B));
         ok = dout && r->dparams && r->dx && r->dh0;
         if (ok)
-            top_output_grad(m, p, in, cot, outs[L - 1], r->dparams, dout);
+            ref_top_output_grad(m, p + head_offset(m), in, cot->dy, cot->dlogits,
+                                outs[L - 1], r->dparams + head_offset(m), dout);
         for (int32_t l = L - 1; ok && l >= 0; l--) {
             const double *layer_in = l == 0 ? x_tm : outs[l - 1];
             din = zeros(l == 0 ? n_x : n_y);
@@ -472,7 +474,7 @@ int ref_run(const ref_model *m, const double *p, const ref_batch *in,
             dout = din;
         }
         if (ok)
-            from_time_major(m, in, m->I, dout, r->dx);
+            ref_from_time_major(m, in, m->I, dout, r->dx);
         free(dout);
     }
 

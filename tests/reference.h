@@ -90,4 +90,26 @@ void ref_result_free(ref_result *r);
 double ref_loss(const ref_model *m, const double *params, const ref_batch *in,
                 const ref_cotangents *weights);
 
+/* Pieces shared with the gated cells' reference (reference_cells.c), for
+ * which m describes the sequence tensors only: m->H is the width of one
+ * direction's output (Hout) and m->O, m->head_mode the head.
+ *
+ * Copies a caller-layout sequence tensor of width n to time-major [T, B, n]
+ * and back. */
+void ref_to_time_major(const ref_model *m, const ref_batch *in, int32_t n,
+                       const double *src, double *dst);
+void ref_from_time_major(const ref_model *m, const ref_batch *in, int32_t n,
+                         const double *src, double *dst);
+/* The head (head.weight [O, D*H] then head.bias [O] at `head`) on the
+ * time-major top-layer output y_tm: writes the caller-layout logits. */
+void ref_head_forward(const ref_model *m, const double *head, const ref_batch *in,
+                      const double *y_tm, double *logits);
+/* The gradient w.r.t. the time-major top-layer output into dy_tm: dy (NULL:
+ * zero) at valid steps (y is the constant 0 at padded steps, so dy there
+ * has no effect) plus the head's share for dlogits (NULL: none), whose
+ * parameter gradients are added to dhead. */
+void ref_top_output_grad(const ref_model *m, const double *head, const ref_batch *in,
+                         const double *dy, const double *dlogits, const double *y_tm,
+                         double *dhead, double *dy_tm);
+
 #endif /* RNN_TEST_REFERENCE_H */

@@ -28,15 +28,19 @@
  * blocks of each step's product need weights larger than a core's L2 cache
  * (W_hh of 4 MB and more at H = 1024 / 512 / 600). */
 typedef struct nt_shape {
-    int32_t I, H, T, B, L;
+    int32_t I, H, T, B, L, P; /* P: an LSTM's proj_size (0: none) */
 } nt_shape;
 
-static const nt_shape batch_slices = {20, 96, 16, 48, 2};
+static const nt_shape batch_slices = {20, 96, 16, 48, 2, 0};
+/* The projected LSTM: h rows of P floats beside c rows of H in each slice;
+ * W_hh [4H, P] of 2.4 MB for the column cut. */
+static const nt_shape projected_slices = {20, 96, 16, 48, 2, 40};
+static const nt_shape projected_blocks = {8, 512, 3, 6, 1, 300};
 
 static nt_shape column_blocks(int32_t cell)
 {
     const int32_t hidden = cell == RNN_CELL_RNN ? 1024 : cell == RNN_CELL_LSTM ? 512 : 600;
-    const nt_shape shape = {8, hidden, 3, 6, 1};
+    const nt_shape shape = {8, hidden, 3, 6, 1, 0};
     return shape;
 }
 
@@ -97,6 +101,7 @@ static void train_pass(const nt_shape *sh, int32_t cell, int threads,
     rnn_config cfg;
     assert_int_equal(rnn_config_init(&cfg, sizeof cfg, NT_I, NT_H), RNN_OK);
     cfg.cell = cell;
+    cfg.proj_size = sh->P;
     cfg.num_layers = NT_L;
     cfg.bidirectional = 1;
     cfg.seed = 7;
@@ -104,7 +109,8 @@ static void train_pass(const nt_shape *sh, int32_t cell, int threads,
     assert_int_equal(rnn_create(&model, &cfg), RNN_OK);
     assert_int_equal(rnn_set_num_threads(threads), RNN_OK);
 
-    const size_t rows = (size_t)NT_T * NT_B, dh = 2 * NT_H;
+    const int32_t NT_S = sh->P > 0 ? sh->P : NT_H;
+    const size_t rows = (size_t)NT_T * NT_B, dh = 2 * (size_t)NT_S;
     int32_t lengths[64];
     assert_true(NT_B <= 64);
     for (int32_t b = 0; b < NT_B; ++b)
@@ -116,7 +122,7 @@ static void train_pass(const nt_shape *sh, int32_t cell, int threads,
     fill(x, rows * NT_I, 1);
     fill(dy, rows * dh, 2);
     out->y_n = rows * dh;
-    out->h_n_n = (size_t)NT_L * 2 * NT_B * NT_H;
+    out->h_n_n = (size_t)NT_L * 2 * NT_B * NT_S;
     out->dx_n = rows * NT_I;
     out->y = malloc(out->y_n * sizeof(float));
     out->h_n = malloc(out->h_n_n * sizeof(float));
@@ -201,6 +207,14 @@ static void lstm_results_match_one_thread_and_repeat_bit_for_bit(void **state)
     check_cell(&wide, RNN_CELL_LSTM);
 }
 
+static void projected_lstm_results_match_one_thread_and_repeat_bit_for_bit(
+    void **state)
+{
+    (void)state;
+    check_cell(&projected_slices, RNN_CELL_LSTM);
+    check_cell(&projected_blocks, RNN_CELL_LSTM);
+}
+
 static void gru_results_match_one_thread_and_repeat_bit_for_bit(void **state)
 {
     (void)state;
@@ -263,6 +277,8 @@ int main(void)
         cmocka_unit_test(counts_outside_0_to_256_are_refused_and_change_nothing),
         cmocka_unit_test(elman_results_match_one_thread_and_repeat_bit_for_bit),
         cmocka_unit_test(lstm_results_match_one_thread_and_repeat_bit_for_bit),
+        cmocka_unit_test(
+            projected_lstm_results_match_one_thread_and_repeat_bit_for_bit),
         cmocka_unit_test(gru_results_match_one_thread_and_repeat_bit_for_bit),
         cmocka_unit_test(the_callers_blas_thread_count_is_restored),
 #ifndef __SANITIZE_THREAD__

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT
  *
  * onednn_rnn.c - the peer benchmark in oneDNN: the configurations of
- * rnn_bench through oneDNN's vanilla RNN primitive (C API, oneDNN 2.x).
+ * rnn_bench through oneDNN's RNN primitives (C API, oneDNN 2.x): vanilla
+ * RNN (--cell rnn, the default), LSTM (--cell lstm: vanilla_lstm, gates i,
+ * f, g, o, no peephole, no projection) and GRU (--cell gru: lbr_gru, the
+ * "linear before reset" GRU, which is torch.nn.GRU's: b_hn inside r * (.)).
  *
- *   onednn_rnn --config all --threads 1 [--csv FILE] [--quick]
+ *   onednn_rnn --config all --threads 1 [--cell lstm] [--csv FILE] [--quick]
  *
  * Times, with the same timer and CSV columns as rnn_bench (bench_common.c):
  *   forward  forward_inference over the sequence batch (dst_layer written)
@@ -22,7 +25,8 @@
  *            this is oneDNN at its best, weights kept in its own layouts)
  * Layers are chained, one primitive per layer (oneDNN's multi-layer
  * primitive needs equal input and hidden sizes). The initial state is zero
- * (src_iter NULL), tanh, unidirectional or bidirectional_concat. Threads:
+ * (src_iter NULL; the LSTM's src_iter_c too), tanh (vanilla RNN: or relu),
+ * unidirectional or bidirectional_concat. Threads:
  * oneDNN's OpenMP runtime, set with --threads or OMP_NUM_THREADS.
  */
 #define _GNU_SOURCE /* dladdr, RTLD_DEFAULT */
@@ -52,6 +56,7 @@
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 static int relu;
+static int cell; /* BENCH_CELL_* */
 
 /* ---- memory helpers ----------------------------------------------------- */
 
@@ -106,7 +111,7 @@ typedef struct layer {
     dnnl_primitive_t inf, tr, bwd, step;
     dnnl_memory_t inf_wl, inf_wi, tr_wl, tr_wi, bwd_wl, bwd_wi, step_wl, step_wi;
     dnnl_memory_t dst, workspace, diff_src, diff_wl, diff_wi, diff_bias;
-    dnnl_memory_t step_dst, state[2];
+    dnnl_memory_t step_dst, state[2], state_c[2]; /* state_c: LSTM only */
 } layer;
 
 typedef struct net {
@@ -127,6 +132,58 @@ static dnnl_alg_kind_t activation(void)
     return relu ? dnnl_eltwise_relu : dnnl_eltwise_tanh;
 }
 
+/* The state descriptors a cell's primitive takes (NULL: none, i.e. zero
+ * initial state, final state not written). iter_c: the LSTM's cell state,
+ * ignored by the other cells. */
+typedef struct rnn_mds {
+    const dnnl_memory_desc_t *src, *iter, *iter_c, *wl, *wi, *bias, *dst, *dst_iter,
+        *dst_iter_c;
+} rnn_mds;
+
+/* A forward descriptor of the cell of --cell. */
+static dnnl_status_t forward_desc(dnnl_rnn_desc_t *desc, dnnl_prop_kind_t prop,
+                                  const bench_shape *s, const rnn_mds *m)
+{
+    switch (cell) {
+    case BENCH_CELL_LSTM:
+        return dnnl_lstm_forward_desc_init(desc, prop, direction(s), m->src, m->iter,
+                                           m->iter_c, m->wl, m->wi, m->bias, m->dst,
+                                           m->dst_iter, m->dst_iter_c, 0);
+    case BENCH_CELL_GRU:
+        return dnnl_lbr_gru_forward_desc_init(desc, prop, direction(s), m->src, m->iter,
+                                              m->wl, m->wi, m->bias, m->dst, m->dst_iter,
+                                              0);
+    default:
+        return dnnl_vanilla_rnn_forward_desc_init(desc, prop, activation(), direction(s),
+                                                  m->src, m->iter, m->wl, m->wi, m->bias,
+                                                  m->dst, m->dst_iter, 0, 0.0f, 0.0f);
+    }
+}
+
+/* The backward descriptor (no state in or out): f forward's descriptors, d
+ * the gradients'. */
+static dnnl_status_t backward_desc(dnnl_rnn_desc_t *desc, const bench_shape *s,
+                                   const rnn_mds *f, const rnn_mds *d)
+{
+    switch (cell) {
+    case BENCH_CELL_LSTM:
+        return dnnl_lstm_backward_desc_init(desc, dnnl_backward, direction(s), f->src,
+                                            NULL, NULL, f->wl, f->wi, f->bias, f->dst,
+                                            NULL, NULL, d->src, NULL, NULL, d->wl, d->wi,
+                                            d->bias, d->dst, NULL, NULL, 0);
+    case BENCH_CELL_GRU:
+        return dnnl_lbr_gru_backward_desc_init(desc, dnnl_backward, direction(s), f->src,
+                                               NULL, f->wl, f->wi, f->bias, f->dst, NULL,
+                                               d->src, NULL, d->wl, d->wi, d->bias,
+                                               d->dst, NULL, 0);
+    default:
+        return dnnl_vanilla_rnn_backward_desc_init(
+            desc, dnnl_backward, activation(), direction(s), f->src, NULL, f->wl, f->wi,
+            f->bias, f->dst, NULL, d->src, NULL, d->wl, d->wi, d->bias, d->dst, NULL, 0,
+            0.0f, 0.0f);
+    }
+}
+
 /* Weights in the layout a primitive descriptor wants, reordered from the
  * user's ldigo copy. */
 static int weights_for(dnnl_primitive_desc_t pd, dnnl_query_t what, const layer *L,
@@ -144,14 +201,17 @@ static int weights_for(dnnl_primitive_desc_t pd, dnnl_query_t what, const layer 
 static int layer_init(layer *L, const bench_shape *s, int index)
 {
     const int T = s->seq_len, B = s->batch, H = s->hidden, D = s->dirs;
+    const int G = bench_cell_gates(cell);
+    /* lbr_gru keeps b_hn apart from b_in: one bias more than gates. */
+    const int G_bias = cell == BENCH_CELL_GRU ? G + 1 : G;
     L->slc = index == 0 ? s->input : D * H;
     L->dic = D * H;
     const float bound = 1.0f / sqrtf((float)H);
     dnnl_memory_desc_t src_md, dst_md, wl_md, wi_md, bias_md, wl_any, wi_any,
         bias_any;
     dnnl_dims_t src_dims = {T, B, L->slc}, dst_dims = {T, B, L->dic};
-    dnnl_dims_t wl_dims = {1, D, L->slc, 1, H}, wi_dims = {1, D, H, 1, H};
-    dnnl_dims_t bias_dims = {1, D, 1, H};
+    dnnl_dims_t wl_dims = {1, D, L->slc, G, H}, wi_dims = {1, D, H, G, H};
+    dnnl_dims_t bias_dims = {1, D, G_bias, H};
     if (md_tag(&src_md, 3, src_dims, dnnl_tnc) || md_tag(&dst_md, 3, dst_dims, dnnl_tnc) ||
         md_tag(&wl_md, 5, wl_dims, dnnl_ldigo) || md_tag(&wi_md, 5, wi_dims, dnnl_ldigo) ||
         md_tag(&bias_md, 4, bias_dims, dnnl_ldgo) ||
@@ -165,21 +225,19 @@ static int layer_init(layer *L, const bench_shape *s, int index)
         return -1;
 
     dnnl_rnn_desc_t desc;
+    const rnn_mds fwd = {.src = &src_md, .wl = &wl_any, .wi = &wi_any, .bias = &bias_md,
+                         .dst = &dst_md};
+    const rnn_mds diff = {.src = &src_md, .wl = &wl_any, .wi = &wi_any,
+                          .bias = &bias_any, .dst = &dst_md};
     /* forward_inference */
-    CHECK(dnnl_vanilla_rnn_forward_desc_init(&desc, dnnl_forward_inference,
-                                             activation(), direction(s), &src_md,
-                                             NULL, &wl_any, &wi_any, &bias_md,
-                                             &dst_md, NULL, 0, 0.0f, 0.0f));
+    CHECK(forward_desc(&desc, dnnl_forward_inference, s, &fwd));
     CHECK(dnnl_primitive_desc_create(&L->inf_pd, &desc, NULL, engine, NULL));
     CHECK(dnnl_primitive_create(&L->inf, L->inf_pd));
     if (weights_for(L->inf_pd, dnnl_query_weights_md, L, &L->inf_wl, &L->inf_wi) ||
         mem_new(&L->dst, &dst_md, 0, 0))
         return -1;
     /* forward_training + backward */
-    CHECK(dnnl_vanilla_rnn_forward_desc_init(&desc, dnnl_forward_training,
-                                             activation(), direction(s), &src_md,
-                                             NULL, &wl_any, &wi_any, &bias_md,
-                                             &dst_md, NULL, 0, 0.0f, 0.0f));
+    CHECK(forward_desc(&desc, dnnl_forward_training, s, &fwd));
     CHECK(dnnl_primitive_desc_create(&L->tr_pd, &desc, NULL, engine, NULL));
     CHECK(dnnl_primitive_create(&L->tr, L->tr_pd));
     if (weights_for(L->tr_pd, dnnl_query_weights_md, L, &L->tr_wl, &L->tr_wi) ||
@@ -187,10 +245,7 @@ static int layer_init(layer *L, const bench_shape *s, int index)
                 dnnl_primitive_desc_query_md(L->tr_pd, dnnl_query_workspace_md, 0), 0,
                 0))
         return -1;
-    CHECK(dnnl_vanilla_rnn_backward_desc_init(
-        &desc, dnnl_backward, activation(), direction(s), &src_md, NULL, &wl_any,
-        &wi_any, &bias_md, &dst_md, NULL, &src_md, NULL, &wl_any, &wi_any, &bias_any,
-        &dst_md, NULL, 0, 0.0f, 0.0f));
+    CHECK(backward_desc(&desc, s, &fwd, &diff));
     CHECK(dnnl_primitive_desc_create(&L->bwd_pd, &desc, NULL, engine, L->tr_pd));
     CHECK(dnnl_primitive_create(&L->bwd, L->bwd_pd));
     if (weights_for(L->bwd_pd, dnnl_query_weights_md, L, &L->bwd_wl, &L->bwd_wi) ||
@@ -214,15 +269,21 @@ static int layer_init(layer *L, const bench_shape *s, int index)
             md_tag(&s_dst, 3, s_dst_dims, dnnl_tnc) ||
             md_tag(&s_iter, 4, iter_dims, dnnl_ldnc))
             return -1;
-        CHECK(dnnl_vanilla_rnn_forward_desc_init(
-            &desc, dnnl_forward_inference, activation(), direction(s), &s_src, &s_iter,
-            &wl_any, &wi_any, &bias_md, &s_dst, &s_iter, 0, 0.0f, 0.0f));
+        const int lstm = cell == BENCH_CELL_LSTM;
+        const rnn_mds step = {.src = &s_src, .iter = &s_iter,
+                              .iter_c = lstm ? &s_iter : NULL, .wl = &wl_any,
+                              .wi = &wi_any, .bias = &bias_md, .dst = &s_dst,
+                              .dst_iter = &s_iter, .dst_iter_c = lstm ? &s_iter : NULL};
+        CHECK(forward_desc(&desc, dnnl_forward_inference, s, &step));
         CHECK(dnnl_primitive_desc_create(&L->step_pd, &desc, NULL, engine, NULL));
         CHECK(dnnl_primitive_create(&L->step, L->step_pd));
         if (weights_for(L->step_pd, dnnl_query_weights_md, L, &L->step_wl,
                         &L->step_wi) ||
             mem_new(&L->step_dst, &s_dst, 0, 0) || mem_new(&L->state[0], &s_iter, 0, 0) ||
             mem_new(&L->state[1], &s_iter, 0, 0))
+            return -1;
+        if (lstm && (mem_new(&L->state_c[0], &s_iter, 0, 0) ||
+                     mem_new(&L->state_c[1], &s_iter, 0, 0)))
             return -1;
     }
     return 0;
@@ -236,7 +297,7 @@ static void layer_free(layer *L)
                             L->tr_wl, L->tr_wi, L->bwd_wl, L->bwd_wi, L->step_wl,
                             L->step_wi, L->dst, L->workspace, L->diff_src,
                             L->diff_wl, L->diff_wi, L->diff_bias, L->step_dst,
-                            L->state[0], L->state[1]};
+                            L->state[0], L->state[1], L->state_c[0], L->state_c[1]};
     for (size_t k = 0; k < sizeof prims / sizeof prims[0]; ++k)
         if (prims[k])
             dnnl_primitive_destroy(prims[k]);
@@ -321,8 +382,11 @@ static void run_step(void *p)
                                   {DNNL_ARG_WEIGHTS_ITER, L->step_wi},
                                   {DNNL_ARG_BIAS, L->bias},
                                   {DNNL_ARG_DST_LAYER, L->step_dst},
-                                  {DNNL_ARG_DST_ITER, L->state[to]}};
-        if (dnnl_primitive_execute(L->step, stream, 7, args) != dnnl_success)
+                                  {DNNL_ARG_DST_ITER, L->state[to]},
+                                  {DNNL_ARG_SRC_ITER_C, L->state_c[from]},
+                                  {DNNL_ARG_DST_ITER_C, L->state_c[to]}};
+        const int nargs = L->state_c[0] != NULL ? 9 : 7; /* the LSTM's c */
+        if (dnnl_primitive_execute(L->step, stream, nargs, args) != dnnl_success)
             status_of_last_run = -1;
         src = L->step_dst;
     }
@@ -431,9 +495,9 @@ static int time_shape(const bench_cli *cli, const runtime *rt, const bench_shape
     }
     bench_measure_many(items, count, &cli->plan);
 
-    fprintf(table, "\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s\n", s->name,
+    fprintf(table, "\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s %s\n", s->name,
             s->input, s->hidden, s->seq_len, s->batch, s->layers, s->dirs,
-            relu ? "relu" : "tanh");
+            bench_cell_name(cell), relu ? "relu" : "tanh");
     fprintf(table, "  %-18s %10s %10s %10s %8s %11s\n", "", "median", "min", "max",
             "GFLOP/s", "samples/s");
     for (int k = 0; k < count; ++k) {
@@ -481,13 +545,19 @@ int main(int argc, char **argv)
             continue;
         FILE *out = strcmp(argv[i], "--help") == 0 ? stdout : stderr;
         fputs("usage: onednn_rnn [options]\n"
-              "The configs of rnn_bench through oneDNN's vanilla RNN primitive.\n",
+              "The configs of rnn_bench through oneDNN's vanilla RNN, LSTM or\n"
+              "lbr_gru primitive (--cell).\n",
               out);
         bench_cli_usage(out);
         return out == stdout ? 0 : 2;
     }
     bench_cli_finish(&cli);
     relu = cli.relu;
+    cell = cli.cell;
+    if (relu && cell != BENCH_CELL_RNN) {
+        fprintf(stderr, "onednn_rnn: --act relu is the vanilla RNN's only\n");
+        return 2;
+    }
     const int csv_stdout = cli.csv && strcmp(cli.csv, "-") == 0;
     FILE *table = csv_stdout ? stderr : stdout;
     FILE *csv = csv_stdout ? stdout : cli.csv ? fopen(cli.csv, "w") : NULL;

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """The peer benchmark in PyTorch: rnn_bench's configurations through
-torch.nn.RNN (Debian's python3-torch, CPU).
+torch.nn.RNN, nn.LSTM or nn.GRU (--cell rnn|lstm|gru; Debian's
+python3-torch, CPU).
 
-    /usr/bin/python3 bench/peers/torch_rnn.py --config all --threads 1 [--csv FILE]
+    /usr/bin/python3 bench/peers/torch_rnn.py --config all --threads 1 [--cell lstm] [--csv FILE]
 
 Same options, timer (warm-up, calls grouped into samples, operations
 interleaved round by round, medians) and CSV columns as rnn_bench and
@@ -34,7 +35,9 @@ STANDARD = {
 }
 TRAIN_FACTOR = 3.0
 HEADER = ("impl,label,backend,library,threads,config,I,H,T,B,L,D,act,op,kind,"
-          "reps,inner,median_us,min_us,max_us,flops,gflops,pct_peak,samples_per_s")
+          "reps,inner,median_us,min_us,max_us,flops,gflops,pct_peak,samples_per_s,cell")
+# bench_common.c: the gates of each cell (flops scale with them).
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 FULL = dict(sample_s=5e-3, budget_s=0.3, min_reps=7, max_reps=200, warmup_s=0.05,
             warmup_calls=2, cap_s=3.0)
@@ -51,6 +54,7 @@ def parse_args(argv):
                    help="I,H,T,B[,L[,D]] (repeatable)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--act", choices=("tanh", "relu"), default="tanh")
+    p.add_argument("--cell", choices=tuple(GATES), default="rnn")
     p.add_argument("--ops", default="forward,train,step,infer")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--min-reps", type=int)
@@ -84,6 +88,8 @@ def parse_args(argv):
         plan["max_reps"] = max(plan["max_reps"], 200)
     args.plan = plan
     args.op_set = set(args.ops.split(","))
+    if args.act == "relu" and args.cell != "rnn":
+        p.error("--act relu is the Elman cell's only")
     return args
 
 
@@ -137,12 +143,20 @@ def measure_many(fns, plan):
     return out
 
 
-def forward_flops(I, H, T, B, L, D):
+def forward_flops(I, H, T, B, L, D, gates):
     flops = 0.0
     for layer in range(L):
         inp = I if layer == 0 else D * H
-        flops += D * 2.0 * T * B * H * (inp + H)
+        flops += D * 2.0 * T * B * gates * H * (inp + H)
     return flops
+
+
+def make_model(cell, I, H, L, D, act):
+    if cell == "lstm":
+        return torch.nn.LSTM(I, H, num_layers=L, bidirectional=(D == 2))
+    if cell == "gru":
+        return torch.nn.GRU(I, H, num_layers=L, bidirectional=(D == 2))
+    return torch.nn.RNN(I, H, num_layers=L, nonlinearity=act, bidirectional=(D == 2))
 
 
 def fmt_time(s):
@@ -208,13 +222,14 @@ def main(argv):
         print(HEADER, file=csv)
     act = args.act
     for (name, I, H, T, B, L, D, step_only) in args.shapes:
-        rnn = torch.nn.RNN(I, H, num_layers=L, nonlinearity=act,
-                           bidirectional=(D == 2))
+        rnn = make_model(args.cell, I, H, L, D, act)
         x = torch.rand(T, B, I) * 2 - 1
         xg = x.clone().requires_grad_(True)
         dy = (torch.rand(T, B, D * H) * 2 - 1) * 0.1
         xt = x[:1].clone()
-        state = {"h": torch.zeros(L * D, B, H)}
+        # The LSTM's state is the pair (h, c).
+        zeros = torch.zeros(L * D, B, H)
+        state = {"h": (zeros, zeros.clone()) if args.cell == "lstm" else zeros}
 
         def forward():
             with torch.inference_mode():
@@ -228,7 +243,7 @@ def main(argv):
             with torch.inference_mode():
                 _, state["h"] = rnn(xt, state["h"])
 
-        fwd = forward_flops(I, H, T, B, L, D)
+        fwd = forward_flops(I, H, T, B, L, D, GATES[args.cell])
         ops = []
         if not step_only and "forward" in args.op_set:
             ops.append(("forward", forward, fwd))
@@ -239,8 +254,8 @@ def main(argv):
         if "infer" in args.op_set:
             ops.append(("infer", forward, fwd))
         results = measure_many([fn for _, fn, _ in ops], args.plan)
-        print("\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s" %
-              (name, I, H, T, B, L, D, act), file=table)
+        print("\nconfig %s: I=%d H=%d T=%d B=%d layers=%d dirs=%d %s %s" %
+              (name, I, H, T, B, L, D, args.cell, act), file=table)
         print("  %-18s %10s %10s %10s %8s %11s" %
               ("", "median", "min", "max", "GFLOP/s", "samples/s"), file=table)
         for (op, _, flops), r in zip(ops, results):
@@ -253,7 +268,7 @@ def main(argv):
                        threads, name, I, H, T, B, L, D, act, op, "whole", r["reps"],
                        r["inner"], "%.4f" % (r["median"] * 1e6), "%.4f" % (r["min"] * 1e6),
                        "%.4f" % (r["max"] * 1e6), "%.0f" % flops, "%.3f" % gflops, "",
-                       "%.1f" % (B / r["median"])]
+                       "%.1f" % (B / r["median"]), args.cell]
                 print(",".join(str(v) for v in row), file=csv, flush=True)
         table.flush()
     for out in {table, csv} - {None}:

@@ -15,8 +15,9 @@ class LSTM(RNNBase):
     The positional arguments are torch's, in torch's order; ``device`` may
     only be None or "cpu" and ``dtype`` None or float32. Keyword-only, as
     :class:`rnn.RNN`: ``output_size`` and ``head_mode`` (a linear head
-    reading the top layer's output, [O, D*Hout]) and ``seed`` (torch's
-    uniform init, from this seed).
+    reading the top layer's output, [O, D*Hout]), ``seed`` (torch's
+    uniform init, from this seed), and ``vocab_size`` / ``padding_idx``
+    (token input through an embedding table, as :class:`rnn.RNN`).
 
     ``forward(x, hx=None, lengths=None)`` returns ``(y, (h_n, c_n))`` with
     ``hx = (h0, c0)``, h [L*D, B, Hout] and c [L*D, B, H];
@@ -29,10 +30,11 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None, *,
-                 output_size=0, head_mode="last", seed=0):
+                 output_size=0, head_mode="last", seed=0, vocab_size=0, padding_idx=None):
         _torch_device_dtype(device, dtype)
         self._create(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                     bidirectional, output_size, head_mode, seed, proj_size=proj_size)
+                     bidirectional, output_size, head_mode, seed, proj_size=proj_size,
+                     vocab_size=vocab_size, padding_idx=padding_idx)
 
     def forward(self, x, hx=None, lengths=None):
         """Runs the LSTM over a batch; returns ``(y, (h_n, c_n))``.
@@ -76,7 +78,8 @@ class GRU(RNNBase):
 
     The positional arguments are torch's, in torch's order; ``device`` may
     only be None or "cpu" and ``dtype`` None or float32. Keyword-only, as
-    :class:`rnn.RNN`: ``output_size``, ``head_mode`` and ``seed``.
+    :class:`rnn.RNN`: ``output_size``, ``head_mode``, ``seed``, ``vocab_size``
+    and ``padding_idx``.
     ``forward(x, hx=None, lengths=None)`` returns ``(y, h_n)`` and
     ``backward`` ``(dx, dh0)``, as :class:`rnn.RNN`'s.
     """
@@ -85,14 +88,18 @@ class GRU(RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, device=None, dtype=None, *,
-                 output_size=0, head_mode="last", seed=0):
+                 output_size=0, head_mode="last", seed=0, vocab_size=0, padding_idx=None):
         _torch_device_dtype(device, dtype)
         self._create(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                     bidirectional, output_size, head_mode, seed)
+                     bidirectional, output_size, head_mode, seed,
+                     vocab_size=vocab_size, padding_idx=padding_idx)
 
     def forward(self, x, hx=None, lengths=None):
         """Runs the GRU over a batch; returns ``(y, h_n)``. hx: None (zeros)
         or h0 [L*D, B, H]; the rest as :meth:`rnn.RNN.forward`."""
+        if isinstance(hx, tuple):
+            raise ValueError("a GRU has no cell state: hx must be None or h0 [L*D, B, H], "
+                             "not a pair (h0, c0) (that is an LSTM's)")
         return RNNBase.forward(self, x, hx, lengths)
 
     __call__ = forward

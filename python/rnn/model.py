@@ -141,7 +141,7 @@ class RNNBase:
 
     def _create(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                 bidirectional, output_size, head_mode, seed, nonlinearity="tanh",
-                proj_size=0):
+                proj_size=0, vocab_size=0, padding_idx=None):
         cfg = _capi.new_config(check_int32(input_size, "input_size"),
                                check_int32(hidden_size, "hidden_size"))
         cfg.cell = self._cell
@@ -154,6 +154,10 @@ class RNNBase:
         cfg.proj_size = check_int32(proj_size, "proj_size")
         cfg.output_size = check_int32(output_size, "output_size")
         cfg.head_mode = _choice(head_mode, _HEAD_MODES, "head_mode")
+        cfg.vocab_size = check_int32(vocab_size, "vocab_size")
+        if padding_idx is not None:
+            cfg.has_padding_idx = 1
+            cfg.padding_idx = check_int32(padding_idx, "padding_idx")
         seed = int(seed)
         if not 0 <= seed < 2**64:
             raise ValueError("seed must be in [0, 2**64), got %d" % seed)
@@ -266,6 +270,18 @@ class RNNBase:
         return bool(self._cfg.bias)
 
     @property
+    def vocab_size(self):
+        """V: the input is token ids in [0, V) through the model's embedding
+        table ``embedding.weight`` [V, input_size]; 0 for float input x."""
+        return self._cfg.vocab_size
+
+    @property
+    def padding_idx(self):
+        """The id whose embedding row stays zero and never learns (counted
+        from 0, as torch keeps it), or None."""
+        return self._cfg.padding_idx if self._cfg.has_padding_idx else None
+
+    @property
     def batch_first(self):
         return bool(self._cfg.batch_first)
 
@@ -293,6 +309,8 @@ class RNNBase:
             cfg["proj_size"] = self.proj_size
         cfg.update(output_size=self.output_size, head_mode=self.head_mode, seed=self.seed,
                    dropout=self.dropout)
+        if self.vocab_size:
+            cfg.update(vocab_size=self.vocab_size, padding_idx=self.padding_idx)
         return cfg
 
     def __repr__(self):
@@ -338,11 +356,12 @@ class RNNBase:
 
     def _run(self, x, h0, c0, lengths):
         """forward with c0 (cell-state models): (y, h_n, c_n), c_n None
-        without a cell state."""
-        x = as_f32(x, "x")
-        if x.ndim == 2:
+        without a cell state. x is the ids of a model with token input."""
+        x = self._token_ids(x, "ids") if self.vocab_size else as_f32(x, "x")
+        if x.ndim == (1 if self.vocab_size else 2):
             if lengths is not None:
-                raise ValueError("lengths needs a batch: x [T, I] is one sequence")
+                raise ValueError("lengths needs a batch: %s is one sequence"
+                                 % ("ids [T]" if self.vocab_size else "x [T, I]"))
             def batched(state, name):
                 return self._batched(as_f32(state, name), 1) if state is not None else None
             y, h_n, c_n = self._forward(self._batched(x, self._batch_axis()),
@@ -354,23 +373,46 @@ class RNNBase:
         self._one_sequence = False
         return y, h_n, c_n
 
+    def _token_ids(self, ids, name):
+        """The token ids of a model with token input as int32 (integer
+        arrays only, like torch.nn.Embedding; their range is checked by
+        librnn, which names the first bad position)."""
+        arr = to_numpy(ids)
+        if arr.dtype.kind not in "iu":
+            raise ValueError("%s must be integer token ids (the model has vocab_size %d), "
+                             "got dtype %s" % (name, self.vocab_size, arr.dtype))
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            bad = np.flatnonzero((arr.ravel() < 0) | (arr.ravel() >= self.vocab_size))[0]
+            raise ValueError("%s%s = %d is outside [0, vocab_size %d)"
+                             % (name, list(np.unravel_index(bad, arr.shape)),
+                                arr.ravel()[bad], self.vocab_size))
+        return np.ascontiguousarray(arr, dtype=np.int32)
+
     def _forward(self, x, h0, c0, lengths):
         ptr = self._ptr
-        layout = "[B, T, I] (batch_first)" if self.batch_first else "[T, B, I]"
-        if x.ndim != 3:
-            raise ValueError("x must have 3 dimensions %s (or 2, [T, I], for one "
-                             "sequence), got shape %s" % (layout, x.shape))
-        if self.batch_first:
-            batch, seq_len, width = x.shape
+        tokens = bool(self.vocab_size)
+        name = "ids" if tokens else "x"
+        if tokens:
+            layout = "[B, T] (batch_first)" if self.batch_first else "[T, B]"
         else:
-            seq_len, batch, width = x.shape
+            layout = "[B, T, I] (batch_first)" if self.batch_first else "[T, B, I]"
+        if x.ndim != 3 - tokens:
+            raise ValueError("%s must have %d dimensions %s (or %d, %s, for one "
+                             "sequence), got shape %s"
+                             % (name, 3 - tokens, layout, 2 - tokens,
+                                "[T]" if tokens else "[T, I]", x.shape))
+        if self.batch_first:
+            batch, seq_len = x.shape[:2]
+        else:
+            seq_len, batch = x.shape[:2]
         if seq_len == 0 or batch == 0:
-            raise ValueError("x must have T > 0 and B > 0, got shape %s %s" % (x.shape, layout))
-        if width != self.input_size:
+            raise ValueError("%s must have T > 0 and B > 0, got shape %s %s"
+                             % (name, x.shape, layout))
+        if not tokens and x.shape[2] != self.input_size:
             raise ValueError("x has %d features in its last dimension, the model's "
-                             "input_size is %d" % (width, self.input_size))
+                             "input_size is %d" % (x.shape[2], self.input_size))
         if seq_len >= 2**31 or batch >= 2**31:
-            raise ValueError("x has more than 2**31-1 steps or sequences")
+            raise ValueError("%s has more than 2**31-1 steps or sequences" % name)
         if h0 is not None:
             h0 = check_shape(as_f32(h0, "h0"), self._h_shape(batch), "h0", "[L*D, B, Hout]")
         if c0 is not None:
@@ -389,11 +431,15 @@ class RNNBase:
             logits = np.empty(self._logits_shape_for(seq_len, batch), dtype=np.float32)
         self._last = None
         self._inference_logits = None
-        if self._has_cell_state or c0 is not None:
+        if self._has_cell_state or c0 is not None or tokens:
             args = _capi.RNNForwardArgs()
             C.rnn_forward_args_init(ctypes.byref(args), ctypes.sizeof(args))
             args.seq_len, args.batch = seq_len, batch
-            args.x, args.lengths = _capi.f32_ptr(x), _capi.i32_ptr(lengths)
+            if tokens:
+                args.ids = _capi.i32_ptr(x)
+            else:
+                args.x = _capi.f32_ptr(x)
+            args.lengths = _capi.i32_ptr(lengths)
             args.h0, args.c0 = _capi.f32_ptr(h0), _capi.f32_ptr(c0)
             args.y, args.h_n, args.c_n = _capi.f32_ptr(y), _capi.f32_ptr(h_n), _capi.f32_ptr(c_n)
             args.logits, args.inference = _capi.f32_ptr(logits), 1 if inference else 0
@@ -447,6 +493,9 @@ class RNNBase:
 
     def _backprop(self, dy, dh_n, dc_n, need_dx, need_dh0, need_dc0):
         """backward with the cell state's gradients: (dx, dh0, dc0)."""
+        if need_dx and self.vocab_size:
+            raise ValueError("need_dx: the input is token ids, which have no gradient "
+                             "(as in torch); theirs goes to grad_dict()['embedding.weight']")
         if self._one_sequence:
             def batched(grad, name, axis):
                 return self._batched(as_f32(grad, name), axis) if grad is not None else None
@@ -623,26 +672,39 @@ class RNNBase:
         """The torch module of this model's cell (torch.nn.RNN, nn.LSTM or
         nn.GRU) with its configuration and weights, and the head as a
         torch.nn.Linear (None without a head): ``module, head =
-        model.to_torch()``. Needs torch (imported here only)."""
+        model.to_torch()``. A model with token input gives its embedding
+        table first, as a torch.nn.Embedding (with padding_idx):
+        ``embedding, module, head = model.to_torch()``, to be applied as
+        ``module(embedding(ids))``. Needs torch (imported here only)."""
         import torch
         module = self._torch_module()
         weights = self.state_dict()
         module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()
-                                if not k.startswith("head.")})
+                                if not k.startswith(("head.", "embedding."))})
+        embedding = None
+        if self.vocab_size:
+            embedding = torch.nn.Embedding(self.vocab_size, self.input_size,
+                                           padding_idx=self.padding_idx)
+            with torch.no_grad():
+                embedding.weight.copy_(torch.from_numpy(weights["embedding.weight"].copy()))
         head = None
         if self.output_size > 0:
             head = torch.nn.Linear(self.num_directions * self._hout, self.output_size)
             head.load_state_dict({"weight": torch.from_numpy(weights["head.weight"].copy()),
                                   "bias": torch.from_numpy(weights["head.bias"].copy())})
+        if embedding is not None:
+            return embedding, module, head
         return module, head
 
     @classmethod
-    def from_torch(cls, module, head=None, head_mode="last"):
+    def from_torch(cls, module, head=None, head_mode="last", embedding=None):
         """A model with the configuration and weights of a torch module of
         this class's cell (and of a torch.nn.Linear head reading its output,
         when given): ``model = rnn.RNN.from_torch(torch_rnn, head)``,
         ``rnn.LSTM.from_torch(torch_lstm)``, ``rnn.GRU.from_torch(torch_gru)``.
-        On RNNBase it takes any of the three."""
+        On RNNBase it takes any of the three. ``embedding``: a
+        torch.nn.Embedding(V, input_size) in front of the module gives a
+        model with token input (its padding_idx too)."""
         mode = getattr(module, "mode", None)
         klass = RNNBase._classes.get(_TORCH_MODES.get(mode))
         if klass is None or not issubclass(klass, cls):
@@ -650,9 +712,19 @@ class RNNBase:
                              % (type(module).__name__, cls.__name__,
                                 klass.__name__ if klass else "RNN"))
         output_size = 0 if head is None else head.out_features
+        tokens = {}
+        if embedding is not None:
+            if embedding.embedding_dim != module.input_size:
+                raise ValueError("from_torch: the embedding gives %d features, the module "
+                                 "reads input_size %d" % (embedding.embedding_dim,
+                                                          module.input_size))
+            tokens = dict(vocab_size=embedding.num_embeddings,
+                          padding_idx=embedding.padding_idx)
         model = klass(**klass._torch_arguments(module), output_size=output_size,
-                      head_mode=head_mode)
+                      head_mode=head_mode, **tokens)
         weights = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        if embedding is not None:
+            weights["embedding.weight"] = embedding.weight.detach().cpu()
         if head is not None:
             weights["head.weight"] = head.weight.detach().cpu()
             if head.bias is None:
@@ -771,6 +843,14 @@ class RNN(RNNBase):
     * ``head_mode``: ``"last"`` (logits [B, O] from each sequence's last valid
       step) or ``"all"`` (logits at every step, laid out like y).
     * ``seed``: seed of the initial weights (PyTorch's uniform init).
+    * ``vocab_size`` (keyword): V > 0 makes the input token ids in [0, V)
+      instead of x: the model owns an embedding table ``embedding.weight``
+      [V, input_size], ~ N(0, 1), as ``torch.nn.Embedding(V, input_size,
+      padding_idx)`` before ``torch.nn.RNN(input_size, ...)``; ``forward``
+      then takes integer ids [T, B] ([B, T] when batch_first, [T] for one
+      sequence) and ``State.step`` ids [B]. ``padding_idx`` (keyword): None
+      or an id (negative counts from V) whose row is zero and gets no
+      gradient, as in torch.
 
     Shapes and threads: see :class:`RNNBase`.
     """
@@ -779,9 +859,10 @@ class RNN(RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh",
                  bias=True, batch_first=False, bidirectional=False, output_size=0,
-                 head_mode="last", seed=0, dropout=0.0):
+                 head_mode="last", seed=0, dropout=0.0, *, vocab_size=0, padding_idx=None):
         self._create(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                     bidirectional, output_size, head_mode, seed, nonlinearity=nonlinearity)
+                     bidirectional, output_size, head_mode, seed, nonlinearity=nonlinearity,
+                     vocab_size=vocab_size, padding_idx=padding_idx)
 
     def _torch_module(self):
         import torch
@@ -843,9 +924,16 @@ class State:
         return (self.model.num_layers, self.batch, self.model.hidden_size)
 
     def step(self, x_t):
-        """Advances every stream by one step: x_t [B, I] -> y_t [B, Hout]."""
-        x_t = check_shape(as_f32(x_t, "x_t"), (self.batch, self.model.input_size), "x_t", "[B, I]")
+        """Advances every stream by one step: x_t [B, I] -> y_t [B, Hout];
+        for a model with token input, x_t is B integer ids [B]
+        (rnn_step_tokens)."""
         y_t = np.empty((self.batch, self.model._hout), dtype=np.float32)
+        if self.model.vocab_size:
+            ids_t = check_shape(self.model._token_ids(x_t, "ids_t"), (self.batch,),
+                                "ids_t", "[B]")
+            C.rnn_step_tokens(self.model._ptr, self._ptr, ids_t, y_t)
+            return y_t
+        x_t = check_shape(as_f32(x_t, "x_t"), (self.batch, self.model.input_size), "x_t", "[B, I]")
         C.rnn_step(self.model._ptr, self._ptr, x_t, y_t)
         return y_t
 
