@@ -983,7 +983,8 @@ RNN_API const char *rnn_blas_info(void);
  * ====================================================================== */
 
 /* Sets how many threads librnn computes with, process-wide, for the calls
- * that start after it returns: n >= 1 that many, 0 the default (every CPU
+ * that start after it returns (a call already running may use the new count
+ * for the rest of its work): n >= 1 that many, 0 the default (every CPU
  * the process may run on). Before any call, the environment variable
  * RNN_NUM_THREADS (read once, at librnn's first computation; values other
  * than 0..256 are ignored) gives it; a call overrides the variable.

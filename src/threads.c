@@ -33,6 +33,9 @@ static atomic_int requested; /* rnn_set_num_threads's n; 0: automatic */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static atomic_bool set_by_call;
 static int automatic; /* the default count, found once with the variable */
+/* A core's L2 cache in bytes (1 MiB when the system does not say), found
+ * once: glibc asks the CPU (cpuid), which a virtual machine makes slow. */
+static double l2_bytes = 1048576.0;
 
 /* The CPUs this process may run on (when librnn first computes: a later
  * change of the affinity is not seen). */
@@ -45,12 +48,18 @@ static int available_cpus(void)
     return online > 0 ? (int)online : 1;
 }
 
-/* RNN_NUM_THREADS, read once: a count in [0, RNN__MAX_THREADS]; anything
- * else is ignored (automatic). A call to rnn_set_num_threads wins. */
+/* The machine (CPUs, L2 size), and RNN_NUM_THREADS, read once: a count in
+ * [0, RNN__MAX_THREADS]; anything else is ignored (automatic). A call to
+ * rnn_set_num_threads wins. */
 static void read_env(void)
 {
     const int cpus = available_cpus();
     automatic = cpus < RNN__MAX_THREADS ? cpus : RNN__MAX_THREADS;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (l2 > 0)
+        l2_bytes = (double)l2;
+#endif
     const char *text = getenv("RNN_NUM_THREADS");
     if (text == NULL || *text == '\0' || atomic_load(&set_by_call))
         return;
@@ -102,20 +111,10 @@ int rnn__row_slices(int64_t rows, double row_flops)
     return count < 1 ? 1 : count;
 }
 
-/* A core's L2 cache in bytes, or 1 MiB when the system does not say. */
-static double l2_bytes(void)
-{
-#ifdef _SC_LEVEL2_CACHE_SIZE
-    const long size = sysconf(_SC_LEVEL2_CACHE_SIZE);
-    if (size > 0)
-        return (double)size;
-#endif
-    return 1048576.0;
-}
-
 int rnn__column_slices(int32_t batch, int32_t n, int32_t k)
 {
-    if (rnn__pool_in_region() || (double)n * k * sizeof(float) <= l2_bytes())
+    if (rnn__num_threads() == 1 || rnn__pool_in_region() ||
+        (double)n * k * sizeof(float) <= l2_bytes)
         return 1;
     /* Each block is a fork-join of its own at every step: at least 2 MFLOP. */
     const double step_flops = 2.0 * batch * n * k;

@@ -7,14 +7,16 @@
  * (two bidirectional layers with lengths: batch slices, padded rows,
  * both directions, the layer input gradient) at 2, 3 and 4 threads gives
  * the one-thread outputs and gradients within rounding, and at each count
- * the same bits from run to run; a child forked after the workers started
+ * the same bits from run to run; the caller's OpenBLAS thread count is the
+ * same after a call as before; a child forked after the workers started
  * gets the same bits with workers of its own. Under ThreadSanitizer too
  * (tsan_num_threads; without the fork, which TSan does not support).
  */
-#define _POSIX_C_SOURCE 200809L /* fork, waitpid */
+#define _GNU_SOURCE /* fork, waitpid, RTLD_DEFAULT */
 
 #include "testutil.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +223,29 @@ static void gru_results_match_one_thread_and_repeat_bit_for_bit(void **state)
     check_cell(&wide, RNN_CELL_GRU);
 }
 
+/* librnn asks the BLAS for one thread during its calls and gives the
+ * caller's count back: with OpenBLAS (looked up as librnn does, by name),
+ * a count set before a threaded pass is the count after it. Other BLAS
+ * libraries: the pass must simply work. */
+static void the_callers_blas_thread_count_is_restored(void **state)
+{
+    (void)state;
+    typedef int (*get_fn)(void);
+    typedef void (*set_fn)(int);
+    get_fn get = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    set_fn set = (set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (get != NULL && set != NULL)
+        set(3);
+    pass_out out;
+    train_pass(&batch_slices, RNN_CELL_GRU, 2, &out);
+    if (get != NULL && set != NULL) {
+        assert_int_equal(get(), 3);
+        set(1);
+    }
+    assert_true(out.grads_n > 0);
+    free_pass(&out);
+}
+
 /* A child forked after the workers started computes with workers of its
  * own (the pool's fork handlers), and gets the parent's bits. */
 #ifndef __SANITIZE_THREAD__ /* TSan cannot start threads after a fork */
@@ -255,6 +280,7 @@ int main(void)
         cmocka_unit_test(
             projected_lstm_results_match_one_thread_and_repeat_bit_for_bit),
         cmocka_unit_test(gru_results_match_one_thread_and_repeat_bit_for_bit),
+        cmocka_unit_test(the_callers_blas_thread_count_is_restored),
 #ifndef __SANITIZE_THREAD__
         cmocka_unit_test(a_forked_child_gets_the_same_results),
 #endif
