@@ -269,8 +269,14 @@ static void a_forked_child_gets_the_same_results(void **state)
 }
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* --filter PATTERN: valgrind runs threads one at a time, and the
+     * comparisons across counts take it many minutes; its run
+     * (valgrind_test_num_threads) is one threaded pass (the BLAS count
+     * test), the native, ASan and TSan runs are all of them */
+    if (argc == 3 && strcmp(argv[1], "--filter") == 0)
+        cmocka_set_test_filter(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(env_count_is_the_default),
         cmocka_unit_test(a_set_count_is_reported_and_zero_means_automatic),
