@@ -214,6 +214,24 @@ static void projected_gradients_with_dropout_match_differences(void **state)
     check_gradients(&dropped);
 }
 
+/* The training forward's y, h_n and c_n (copies, the caller frees them),
+ * checked to be the bits of the inference forward that runs next. */
+typedef struct final_outputs {
+    float *y, *h_n, *c_n;
+} final_outputs;
+
+static final_outputs inference_matches_training(lstm_case *c)
+{
+    TU_OK(case_forward(c, 0));
+    final_outputs out = {tu_copy(c->y, c->n_y), tu_copy(c->h_n, c->n_h),
+                         tu_copy(c->c_n, c->n_c)};
+    TU_OK(case_forward(c, 1));
+    assert_memory_equal(c->y, out.y, c->n_y * sizeof(float));
+    assert_memory_equal(c->h_n, out.h_n, c->n_h * sizeof(float));
+    assert_memory_equal(c->c_n, out.c_n, c->n_c * sizeof(float));
+    return out;
+}
+
 /* The inference forward runs long sequences in chunks of steps, carrying
  * h [L*D, B, P] and c [L*D, B, H] between them: the same bits as the
  * training forward. */
@@ -223,16 +241,10 @@ static void projected_inference_equals_training_over_chunks(void **state)
     const spec long_batch = {2, 5, 3, 2, 1, 1, 1, 70, 64, {0}, 0.0f};
     lstm_case c;
     case_init(&c, &long_batch, 2);
-    TU_OK(case_forward(&c, 0));
-    float *y = tu_copy(c.y, c.n_y), *h_n = tu_copy(c.h_n, c.n_h);
-    float *c_n = tu_copy(c.c_n, c.n_c);
-    TU_OK(case_forward(&c, 1));
-    assert_memory_equal(c.y, y, c.n_y * sizeof(float));
-    assert_memory_equal(c.h_n, h_n, c.n_h * sizeof(float));
-    assert_memory_equal(c.c_n, c_n, c.n_c * sizeof(float));
-    free(y);
-    free(h_n);
-    free(c_n);
+    final_outputs training = inference_matches_training(&c);
+    free(training.y);
+    free(training.h_n);
+    free(training.c_n);
     case_free(&c);
 }
 
@@ -245,14 +257,8 @@ static void cell_state_carries_between_calls(void **state)
     const spec s = {3, 5, 0, 2, 1, 1, 0, 6, 2, {0}, 0.0f};
     lstm_case c;
     case_init(&c, &s, 9);
-    TU_OK(case_forward(&c, 0));
-    float *y = tu_copy(c.y, c.n_y), *h_n = tu_copy(c.h_n, c.n_h);
-    float *c_n = tu_copy(c.c_n, c.n_c);
-
-    TU_OK(case_forward(&c, 1));
-    assert_memory_equal(c.y, y, c.n_y * sizeof(float));
-    assert_memory_equal(c.h_n, h_n, c.n_h * sizeof(float));
-    assert_memory_equal(c.c_n, c_n, c.n_c * sizeof(float));
+    const final_outputs training = inference_matches_training(&c);
+    float *y = training.y, *h_n = training.h_n, *c_n = training.c_n;
 
     /* the first 2 steps, then the other 4 from their final states; the
      * same arrays as c0/c_n and h0/h_n */
