@@ -489,7 +489,7 @@ int ref_run(const ref_model *m, const double *p, const ref_batch *in,
     return 0;
 }
 
-static double dot(const double *a, const double *w, size_t n)
+double ref_dot(const double *a, const double *w, size_t n)
 {
     double s = 0.0;
     for (size_t i = 0; a && w && i < n; i++)
@@ -503,9 +503,9 @@ double ref_loss(const ref_model *m, const double *params, const ref_batch *in,
     ref_result r;
     if (ref_run(m, params, in, NULL, &r) != 0)
         return NAN;
-    double loss = dot(r.y, w->dy, ref_y_count(m, in->T, in->B)) +
-                  dot(r.h_n, w->dh_n, ref_h_count(m, in->B)) +
-                  dot(r.logits, w->dlogits, ref_logits_count(m, in->T, in->B));
+    double loss = ref_dot(r.y, w->dy, ref_y_count(m, in->T, in->B)) +
+                  ref_dot(r.h_n, w->dh_n, ref_h_count(m, in->B)) +
+                  ref_dot(r.logits, w->dlogits, ref_logits_count(m, in->T, in->B));
     ref_result_free(&r);
     return loss;
 }

@@ -87,6 +87,9 @@ void ref_result_free(ref_result *r);
 /* The scalar loss sum(y*wy) + sum(h_n*wh) + sum(logits*wl) (NULL weights
  * count as zero), whose gradients are what ref_run computes with
  * cot = {wy, wh, wl}. Used for finite differences. */
+/* sum a[i] * w[i] over n (0 when either is NULL): a loss term. */
+double ref_dot(const double *a, const double *w, size_t n);
+
 double ref_loss(const ref_model *m, const double *params, const ref_batch *in,
                 const ref_cotangents *weights);
 

@@ -561,24 +561,16 @@ int refc_run(const refc_model *m, const double *p, const refc_batch *in,
     return 0;
 }
 
-static double dot(const double *a, const double *w, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; a && w && i < n; i++)
-        s += a[i] * w[i];
-    return s;
-}
-
 double refc_loss(const refc_model *m, const double *params, const refc_batch *in,
                  const refc_cotangents *w)
 {
     refc_result r;
     if (refc_run(m, params, in, NULL, &r) != 0)
         return NAN;
-    double loss = dot(r.y, w->dy, refc_y_count(m, in->T, in->B)) +
-                  dot(r.h_n, w->dh_n, refc_h_count(m, in->B)) +
-                  dot(r.c_n, w->dc_n, refc_c_count(m, in->B)) +
-                  dot(r.logits, w->dlogits, refc_logits_count(m, in->T, in->B));
+    double loss = ref_dot(r.y, w->dy, refc_y_count(m, in->T, in->B)) +
+                  ref_dot(r.h_n, w->dh_n, refc_h_count(m, in->B)) +
+                  ref_dot(r.c_n, w->dc_n, refc_c_count(m, in->B)) +
+                  ref_dot(r.logits, w->dlogits, refc_logits_count(m, in->T, in->B));
     refc_result_free(&r);
     return loss;
 }
