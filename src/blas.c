@@ -35,7 +35,7 @@ void rnn__set_small_gemm_policy(int policy)
  * 64 x 64 on they win); blocks of a multiple of 8 rows (faster than 10 or
  * 15) or of 4; a product too wide for 4 rows (an LSTM's [B, 4H] step
  * product at H = 256) in blocks of 8 rows and of the columns that fit
- * (multiples of 16). cols == 0: one call. */
+ * (multiples of 16), while W fits in 1 MiB. cols == 0: one call. */
 typedef struct small_blocks {
     int rows, cols;
 } small_blocks;
@@ -66,8 +66,13 @@ static small_blocks small_block_shape(bool trans_a, bool trans_b, int m,
         const small_blocks four_rows = {4, n};
         return four_rows;
     }
+    /* Column blocks pay while W (n x k) stays in a core's L2 cache; from
+     * there on (config d) each block streams its part of W from memory and
+     * one call is faster. */
     const small_blocks by_columns = {8, ((int)(limit / (8.0 * k)) / 16) * 16};
-    return by_columns.cols >= 16 ? by_columns : one_call;
+    const double l2_floats = 262144.0;
+    return by_columns.cols >= 16 && (double)n * k <= l2_floats ? by_columns
+                                                              : one_call;
 }
 
 /* One product as the BLAS is asked for it (in blocks for OpenBLAS's small

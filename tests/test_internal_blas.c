@@ -63,10 +63,10 @@ static void row_blocks_of_4_give_the_whole_product(void **state)
 static void column_blocks_give_the_whole_product(void **state)
 {
     (void)state;
-    /* 10^6 / (1000 * 300) = 3 rows -> blocks of 8 rows and of
-     * 10^6 / (8 * 300) = 416 columns: 416, 416, 168 by 8, 8, 8, 8, 5 */
-    blocks_equal_one_call(37, 1000, 300, 1.0f);
-    blocks_equal_one_call(37, 1000, 300, 0.0f);
+    /* 10^6 / (1024 * 250) = 3.9 rows -> blocks of 8 rows and of
+     * 10^6 / (8 * 250) = 500 -> 496 columns: 496, 496, 32 by 8, 8, 8, 8, 5 */
+    blocks_equal_one_call(37, 1024, 250, 1.0f);
+    blocks_equal_one_call(37, 1024, 250, 0.0f);
     /* an LSTM's step product at H = 256, B = 32: [32, 1024] by K = 256 */
     blocks_equal_one_call(32, 1024, 256, 1.0f);
 }
