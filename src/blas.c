@@ -132,12 +132,34 @@ static void gemm_slice(void *ctx, int index, int count)
         gemm_rows(ctx, first, end - first);
 }
 
+/* OpenBLAS runs a gemm of at most 4 * 65536 multiply-adds, and a gemv of
+ * fewer than 4 * 2304 elements, on the calling thread by itself (its
+ * GEMM_MULTITHREAD_THRESHOLD): such a product needs no thread scope, whose
+ * two thread-count calls would cost more than the product at config a. */
+static bool may_thread(int m, int n, int k)
+{
+    return m == 1 ? (double)n * k >= 9216.0 : (double)m * n * k > 262144.0;
+}
+
+static void scope_begin(bool scoped)
+{
+    if (scoped)
+        rnn__blas_single_begin();
+}
+
+static void scope_end(bool scoped)
+{
+    if (scoped)
+        rnn__blas_single_end();
+}
+
 void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                const float *a, int lda, const float *b, int ldb, float beta,
                float *c, int ldc)
 {
     const int slices = rnn__row_slices(m / 16, 32.0 * n * k);
-    rnn__blas_single_begin();
+    const bool scoped = slices > 1 || may_thread(m, n, k);
+    scope_begin(scoped);
     if (slices > 1) {
         gemm_job job = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha,
                         beta, a, b, c};
@@ -146,7 +168,7 @@ void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
         gemm_blocks(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
                     ldc);
     }
-    rnn__blas_single_end();
+    scope_end(scoped);
 }
 
 /* y[m or n] = alpha * op(A) x + beta * y for a row-major A[m, n]. */
@@ -161,7 +183,8 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
                        const float *w, int ldw, bool w_is_n_by_k, float beta,
                        float *out)
 {
-    rnn__blas_single_begin();
+    const bool scoped = may_thread(rows, n, k);
+    scope_begin(scoped);
     if (rows == 1 && w_is_n_by_k)
         gemv(false, n, k, 1.0f, w, ldw, in, beta, out);
     else if (rows == 1)
@@ -169,7 +192,7 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
     else
         rnn__gemm(false, w_is_n_by_k, rows, n, k, 1.0f, in, k, w, ldw, beta,
                   out, n);
-    rnn__blas_single_end();
+    scope_end(scoped);
 }
 
 
