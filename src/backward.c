@@ -456,14 +456,16 @@ static void add_weight_grads(rnn_t *model, int32_t layer, int32_t dir,
     RNN__PHASE(RNN__PHASE_BWD_DW_HH,
                rnn__gemm(true, false, width, hidden, rows, 1.0f, d_rec, width,
                          h_prev, hidden, 1.0f, dw.w_hh, hidden));
-    if (layer == 0 && model->cfg.vocab_size > 0) {
-        RNN__PHASE(RNN__PHASE_BWD_DW_IH,
-                   rnn__embedding_backward(model, dir, d_proj, dw.w_ih));
-    } else if (layer == 0) {
+    if (layer == 0) {
+        /* the kept x: the float input, or the gathered embedding rows */
         const int32_t in = model->cfg.input_size;
-        RNN__PHASE(RNN__PHASE_BWD_DW_IH,
-                   rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width,
-                             cache->x, in, 1.0f, dw.w_ih, in));
+        if (!cache->embed_table)
+            RNN__PHASE(RNN__PHASE_BWD_DW_IH,
+                       rnn__gemm(true, false, width, in, rows, 1.0f, d_proj,
+                                 width, cache->x, in, 1.0f, dw.w_ih, in));
+        if (model->cfg.vocab_size > 0)
+            RNN__PHASE(RNN__PHASE_BWD_DW_IH,
+                       rnn__embedding_backward(model, dir, d_proj, dw.w_ih));
     } else {
         for (int32_t src = 0; src < dirs; ++src)
             RNN__PHASE(RNN__PHASE_BWD_DW_IH,

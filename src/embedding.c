@@ -169,9 +169,7 @@ void rnn__embedding_backward(rnn_t *model, int32_t dir, const float *d_proj,
     const float *w_ih = rnn__cell(model, model->params, dir).w_ih;
     const float *embedding = model->params + model->embed_w;
     float *work = model->work.embed;
-    if (!cache->embed_table) {
-        rnn__gemm(true, false, width, in, rows, 1.0f, d_proj, width, cache->x,
-                  in, 1.0f, dw_ih, in);
+    if (!cache->embed_table) { /* dW_ih: the drivers' product on the kept x */
         rnn__gemm(false, false, rows, in, width, 1.0f, d_proj, width, w_ih, in,
                   0.0f, work, in);
         scatter_rows(model, work);

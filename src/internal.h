@@ -293,9 +293,10 @@ void rnn__embedding_prepare(rnn_t *model, const int32_t *ids,
 void rnn__embedding_project(const rnn_t *model, int32_t dir, float *out);
 /* The backward scratch (floats) of the cached forward. */
 size_t rnn__embedding_work_floats(const rnn_t *model);
-/* Layer 0, direction dir: dW_ih += its gradient, and embedding.weight's
- * gradient += the scatter-add of d_proj W_ih over the ids (the padding
- * row gets nothing), from d_proj [T*B, G*H] = dL/d(input projection). */
+/* Layer 0, direction dir, from d_proj [T*B, G*H] = dL/d(input projection):
+ * embedding.weight's gradient += the scatter-add of d_proj W_ih over the
+ * ids (the padding row gets nothing); with the projected table also
+ * dW_ih += its gradient (else the drivers make it from the kept x). */
 void rnn__embedding_backward(rnn_t *model, int32_t dir, const float *d_proj,
                              float *dw_ih);
 /* embedding.weight's rows of ids[batch] into out[batch, I]. */
