@@ -332,8 +332,7 @@ static void identify_blas(void)
              * pointer outlives the handle. */
             find_thread_setters(handle);
             if (config != NULL && has_small_kernels(config))
-                openblas_threads = (rnn_blas_threads_fn)(uintptr_t)dlsym(
-                    handle, "openblas_get_num_threads");
+                openblas_threads = openblas_get;
             dlclose(handle);
         }
         if (config == NULL)
