@@ -346,6 +346,14 @@ static void step_backward(const refc_model *m, const cell *c, const double *x,
  * Layers
  * ---------------------------------------------------------------------- */
 
+/* dst[0, n) = src[at, at + n), or zeros when src is NULL (an optional
+ * initial state or final-state gradient). */
+static void copy_or_zero(double *dst, const double *src, size_t at, int32_t n)
+{
+    for (int32_t j = 0; j < n; j++)
+        dst[j] = src ? src[at + j] : 0.0;
+}
+
 /* Per-layer caches: outs [T, B, D*Hout] (0 at padded steps), gates
  * [T, B, D, G*H] and aux [T, B, D, H]. */
 typedef struct caches {
@@ -368,10 +376,8 @@ static int forward_layers(const refc_model *m, const double *p, const refc_batch
             for (int32_t b = 0; b < B; b++) {
                 int32_t len = seq_len(in, b);
                 size_t hs = state_index(m, B, l, d, b, Ho), cs = state_index(m, B, l, d, b, H);
-                for (int32_t j = 0; j < Ho; j++)
-                    h[j] = in->h0 ? in->h0[hs + j] : 0.0;
-                for (int32_t j = 0; j < H; j++)
-                    c[j] = in->c0 ? in->c0[cs + j] : 0.0;
+                copy_or_zero(h, in->h0, hs, Ho);
+                copy_or_zero(c, in->c0, cs, H);
                 for (int32_t s = 0; s < len; s++) {
                     int32_t t = step_time(d, len, s);
                     double *aux = k->aux[l] + cache_index(m, B, t, b, d, H);
@@ -415,10 +421,8 @@ static int backward_layer(const refc_model *m, const double *p, const refc_batch
         for (int32_t b = 0; b < B; b++) {
             int32_t len = seq_len(in, b);
             size_t hs = state_index(m, B, l, d, b, Ho), cs = state_index(m, B, l, d, b, H);
-            for (int32_t j = 0; j < Ho; j++)
-                dh[j] = cot->dh_n ? cot->dh_n[hs + j] : 0.0;
-            for (int32_t j = 0; j < H; j++)
-                dc[j] = is_lstm(m) && cot->dc_n ? cot->dc_n[cs + j] : 0.0;
+            copy_or_zero(dh, cot->dh_n, hs, Ho);
+            copy_or_zero(dc, is_lstm(m) ? cot->dc_n : NULL, cs, H);
             for (int32_t s = len - 1; s >= 0; s--) {
                 int32_t t = step_time(d, len, s);
                 const double *h_prev = zero, *c_prev = zero;
