@@ -27,15 +27,16 @@ void rnn__set_small_gemm_policy(int policy)
 /* OpenBLAS (0.3.16+, AVX-512 cores) multiplies a product with
  * m * n * k <= 10^6 by a kernel that reads A and B in place, where larger
  * ones pay for packing both, W_hh included, at every call (sgemm_itcopy in
- * a profile of configs c and d). Cut into row blocks under that size, the
- * NN products of the recurrence run faster on one core, but the small
- * kernel is single-threaded and its NT variant is slow (measurements in
+ * a profile of configs c and d). Cut into blocks under that size, the NN
+ * products of the recurrence run faster on one core, but the small kernel
+ * is single-threaded and its NT variant is slow (measurements in
  * docs/benchmarks.md). So: NN only; with more than one OpenBLAS thread
  * only for thin rows, n * k < 4096, where OpenBLAS's threads lose (from
- * 64 x 64 on they win); blocks of a multiple of 8 rows (faster than 10 or
- * 15) or of 4; a product too wide for 4 rows (an LSTM's [B, 4H] step
- * product at H = 256) in blocks of 8 rows and of the columns that fit
- * (multiples of 16), while W fits in 1 MiB. cols == 0: one call. */
+ * 64 x 64 on they win). Blocks of whole rows (a multiple of 8 rows, faster
+ * than 10 or 15) while 8 rows fit; else tiles of 8 rows by 64 columns,
+ * which keep the small kernel's full-width register blocks and read B's
+ * rows 256 bytes at a time (wider tiles lose when B's row stride is a
+ * multiple of 4 KiB), while k <= 1953. cols == 0: one call. */
 typedef struct small_blocks {
     int rows, cols;
 } small_blocks;
@@ -62,22 +63,14 @@ static small_blocks small_block_shape(bool trans_a, bool trans_b, int m,
         const small_blocks by_rows = {((int)rows / 8) * 8, n};
         return rows >= m ? one_call : by_rows;
     }
-    if (rows >= 4) {
-        const small_blocks four_rows = {4, n};
-        return four_rows;
-    }
-    /* Column blocks pay while W (n x k) stays in a core's L2 cache; from
-     * there on (config d) each block streams its part of W from memory and
-     * one call is faster. */
-    const small_blocks by_columns = {8, ((int)(limit / (8.0 * k)) / 16) * 16};
-    const double l2_floats = 262144.0;
-    return by_columns.cols >= 16 && (double)n * k <= l2_floats ? by_columns
-                                                              : one_call;
+    const small_blocks tiles = {8, 64};
+    return (double)tiles.rows * tiles.cols * k <= limit ? tiles : one_call;
 }
 
 /* One product as the BLAS is asked for it (in blocks for OpenBLAS's small
  * kernels: block (i, j) of C is row block i of A times column block j of
- * B, neither transposed). */
+ * B, neither transposed; column by column, so that B's block is read from
+ * memory once and from the cache by every row block). */
 static void gemm_blocks(bool trans_a, bool trans_b, int m, int n, int k,
                         float alpha, const float *a, int lda, const float *b,
                         int ldb, float beta, float *c, int ldc)
@@ -90,10 +83,10 @@ static void gemm_blocks(bool trans_a, bool trans_b, int m, int n, int k,
                     beta, c, ldc);
         return;
     }
-    for (int first = 0; first < m; first += block.rows) {
-        const int rows = m - first < block.rows ? m - first : block.rows;
-        for (int col = 0; col < n; col += block.cols) {
-            const int cols = n - col < block.cols ? n - col : block.cols;
+    for (int col = 0; col < n; col += block.cols) {
+        const int cols = n - col < block.cols ? n - col : block.cols;
+        for (int first = 0; first < m; first += block.rows) {
+            const int rows = m - first < block.rows ? m - first : block.rows;
             cblas_sgemm(CblasRowMajor, op_a, op_b, rows, cols, k, alpha,
                         a + (size_t)first * lda, lda, b + col, ldb, beta,
                         c + (size_t)first * ldc + col, ldc);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * test_internal_blas.c - src/blas.c splits NN products into row blocks (and
- * column blocks when even 4 rows are too many) for
+ * tiles of 8 rows by 64 columns when 8 whole rows are too many) for
  * OpenBLAS's small-matrix kernel (one thread, AVX-512 builds). Forced on
  * (RNN_SMALL_ALWAYS) on whatever BLAS runs the tests, the blocks give the
  * whole product, also with strides and accumulation, and forward, backward
@@ -53,18 +53,14 @@ static void row_blocks_of_8_give_the_whole_product(void **state)
     blocks_equal_one_call(37, 256, 300, 0.0f);
 }
 
-static void row_blocks_of_4_give_the_whole_product(void **state)
+static void tiles_give_the_whole_product(void **state)
 {
     (void)state;
-    /* 10^6 / (400 * 400) = 6 rows -> blocks of 4: 4, 4, 2 */
+    /* 10^6 / (400 * 400) = 6 rows -> tiles of 8 x 64: rows 8, 2 by
+     * columns 64 (6 times), 16 */
     blocks_equal_one_call(10, 400, 400, 1.0f);
-}
-
-static void column_blocks_give_the_whole_product(void **state)
-{
-    (void)state;
-    /* 10^6 / (1024 * 250) = 3.9 rows -> blocks of 8 rows and of
-     * 10^6 / (8 * 250) = 500 -> 496 columns: 496, 496, 32 by 8, 8, 8, 8, 5 */
+    /* 10^6 / (1024 * 250) = 3.9 rows -> 16 columns of tiles by rows 8, 8,
+     * 8, 8, 5 */
     blocks_equal_one_call(37, 1024, 250, 1.0f);
     blocks_equal_one_call(37, 1024, 250, 0.0f);
     /* an LSTM's step product at H = 256, B = 32: [32, 1024] by K = 256 */
@@ -97,8 +93,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(row_blocks_of_8_give_the_whole_product),
-        cmocka_unit_test(row_blocks_of_4_give_the_whole_product),
-        cmocka_unit_test(column_blocks_give_the_whole_product),
+        cmocka_unit_test(tiles_give_the_whole_product),
         cmocka_unit_test(model_runs_on_row_blocks_match_the_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
