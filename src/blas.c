@@ -36,7 +36,8 @@ void rnn__set_small_gemm_policy(int policy)
  * than 10 or 15) while 8 rows fit; else tiles of 8 rows by 64 columns,
  * which keep the small kernel's full-width register blocks and read B's
  * rows 256 bytes at a time (wider tiles lose when B's row stride is a
- * multiple of 4 KiB), while k <= 1953. cols == 0: one call. */
+ * multiple of 4 KiB), while k <= 1953 and for fewer than 256 rows (the
+ * per-step products). cols == 0: one call. */
 typedef struct small_blocks {
     int rows, cols;
 } small_blocks;
@@ -63,8 +64,11 @@ static small_blocks small_block_shape(bool trans_a, bool trans_b, int m,
         const small_blocks by_rows = {((int)rows / 8) * 8, n};
         return rows >= m ? one_call : by_rows;
     }
+    /* From 256 rows on, one call's packing of B is spread over enough rows
+     * that its kernel, faster than the small one, wins. */
     const small_blocks tiles = {8, 64};
-    return (double)tiles.rows * tiles.cols * k <= limit ? tiles : one_call;
+    return m < 256 && (double)tiles.rows * tiles.cols * k <= limit ? tiles
+                                                                   : one_call;
 }
 
 /* One product as the BLAS is asked for it (in blocks for OpenBLAS's small
