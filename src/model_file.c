@@ -174,7 +174,7 @@ static rnn_status infer_dim(const rnn_st_file *file, const char *name,
 static rnn_status infer_cell(const rnn_st_file *file, rnn_config *cfg,
                              const char *func)
 {
-    int32_t rows, cols;
+    int32_t rows = 0, cols = 0; /* set whenever infer_dim returns RNN_OK */
     rnn_status status;
     if ((status = infer_dim(file, "weight_hh_l0", 2, 0, &rows, func)) ||
         (status = infer_dim(file, "weight_hh_l0", 2, 1, &cols, func)))
