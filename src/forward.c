@@ -268,27 +268,65 @@ static void fill_bias(float *rows, size_t count, int32_t width,
         memcpy(rows + r * width, rows, (size_t)width * sizeof(float));
 }
 
+/* One chunk of steps of a cell's input projection (project_inputs). */
+typedef struct projection {
+    const rnn_t *model;
+    int32_t layer;
+    const rnn_cell_view *w;
+    size_t first; /* the chunk's first row of the T*B */
+    float *out;   /* the cell's [T*B, G*H] projections */
+} projection;
+
+/* Rows first .. first + rows - 1 of the chunk: the bias, then the
+ * product(s) onto it. */
+static void project_rows(void *ctx, int32_t first, int32_t rows)
+{
+    const projection *p = ctx;
+    const rnn_t *model = p->model;
+    const rnn_cell_view *w = p->w;
+    const int32_t dirs = model->dirs, state = rnn__state_size(&model->cfg);
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
+    const size_t row = p->first + (size_t)first;
+    float *out = p->out + row * width;
+    if (w->b_ih != NULL)
+        fill_bias(out, (size_t)rows, width, w->b_ih,
+                  model->cell_ops->separate_projections ? NULL : w->b_hh);
+    const float beta = w->b_ih != NULL ? 1.0f : 0.0f;
+    if (p->layer == 0) {
+        const int32_t in = model->cfg.input_size;
+        rnn__gemm(false, true, rows, width, in, 1.0f,
+                  model->cache.x + row * in, in, w->w_ih, in, beta, out,
+                  width);
+        return;
+    }
+    for (int32_t src = 0; src < dirs; ++src)
+        rnn__gemm(false, true, rows, width, state, 1.0f,
+                  rnn__layer_input(model, p->layer, src) + row * state, state,
+                  w->w_ih + (size_t)src * state, dirs * state,
+                  src == 0 ? beta : 1.0f, out, width);
+}
+
 /* Input projection of all steps: out[T*B, G*H] = bias + input W_ih^T, the
  * bias b_ih + b_hh (b_ih alone when the cell keeps the projections apart).
  * The input of layer l > 0 is the previous layer's output, one [T*B, S]
- * block per direction, so the product is one sgemm per source direction. */
+ * block per direction, so the product is one sgemm per source direction.
+ * Row slices of a chunk run on librnn's threads, bias fill included: with
+ * a narrow input (config b: I = 1) the passes over the output, not the
+ * product, are the work, so each float written counts as 32 flops. */
 static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
 {
     const rnn_cache *cache = &model->cache;
-    const rnn_cell_ops *ops = model->cell_ops;
-    const int32_t hidden = model->cfg.hidden_size, dirs = model->dirs;
-    const int32_t width = ops->gates * hidden, batch = cache->batch;
-    const int32_t cell = layer * dirs + dir, state = rnn__state_size(&model->cfg);
-    rnn_cell_view w = rnn__cell(model, model->params, cell);
+    const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
+    const int32_t in = layer == 0 ? model->cfg.input_size
+                                  : model->dirs * rnn__state_size(&model->cfg);
+    const int32_t cell = layer * model->dirs + dir;
+    const rnn_cell_view w = rnn__cell(model, model->params, cell);
     float *out = rnn__step_buffers(model, cell, dir).proj;
     if (layer == 0 && cache->embed_table) {
         rnn__embedding_project(model, dir, out);
         return;
     }
-    if (w.b_ih != NULL)
-        fill_bias(out, (size_t)cache->seq_len * batch, width, w.b_ih,
-                  ops->separate_projections ? NULL : w.b_hh);
-    const float beta = w.b_ih != NULL ? 1.0f : 0.0f;
+    const double row_cost = 2.0 * width * in + 32.0 * width;
     /* In chunks of the inference forward's steps: a BLAS may round a row
      * differently in products of different heights, and the two passes
      * must give the same bits. */
@@ -296,23 +334,13 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
         const int32_t steps = cache->seq_len - t0 < cache->projection_steps
                                   ? cache->seq_len - t0
                                   : cache->projection_steps;
-        const int32_t rows = steps * batch;
-        const size_t first = (size_t)t0 * batch;
-        float *chunk_out = out + first * width;
-        if (layer == 0) {
-            const int32_t in = model->cfg.input_size;
-            rnn__gemm(false, true, rows, width, in, 1.0f,
-                      cache->x + first * in, in, w.w_ih, in, beta, chunk_out,
-                      width);
-            continue;
-        }
-        for (int32_t src = 0; src < dirs; ++src) {
-            const float *input = rnn__layer_input(model, layer, src);
-            rnn__gemm(false, true, rows, width, state, 1.0f,
-                      input + first * state, state,
-                      w.w_ih + (size_t)src * state, dirs * state,
-                      src == 0 ? beta : 1.0f, chunk_out, width);
-        }
+        const int32_t rows = steps * cache->batch;
+        projection chunk = {model, layer, &w, (size_t)t0 * cache->batch, out};
+        const int slices = rnn__row_slices(rows, row_cost);
+        if (slices > 1)
+            rnn__parallel_rows(rows, slices, project_rows, &chunk);
+        else /* no thread scope: rnn__gemm takes one where it pays */
+            project_rows(&chunk, 0, rows);
     }
 }
 
