@@ -29,8 +29,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Polls before a waiting thread sleeps (some 10-30 microseconds). */
-enum { SPIN = 1000 };
+/* Polls before a waiting thread sleeps (some 0.2 ms): a sleeping worker
+ * takes tens of microseconds to wake on a virtual machine, which config
+ * b's forward (0.4 ms, several regions) paid each time at 1000 polls
+ * (figures in docs/benchmarks.md). */
+enum { SPIN = 8000 };
 
 /* Held by the thread whose region runs on the workers. */
 static pthread_mutex_t owner = PTHREAD_MUTEX_INITIALIZER;
