@@ -338,7 +338,7 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
         projection chunk = {model, layer, &w, (size_t)t0 * cache->batch, out};
         const int slices = rnn__row_slices(rows, row_cost);
         if (slices > 1)
-            rnn__parallel_rows(rows, slices, project_rows, &chunk);
+            rnn__parallel_rows(rows, slices, true, project_rows, &chunk);
         else /* no thread scope: rnn__gemm takes one where it pays */
             project_rows(&chunk, 0, rows);
     }
@@ -509,12 +509,15 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
     const double step_flops =
         2.0 * ((double)width * state +
                (double)model->cfg.proj_size * hidden);
-    rnn__parallel_rows(cache->batch,
+    const int32_t proj = model->cfg.proj_size, batch = cache->batch;
+    const bool blas_scope =
+        r.columns > 1 || rnn__blas_may_thread(batch, width, state) ||
+        (proj > 0 && rnn__blas_may_thread(batch, proj, hidden));
+    rnn__parallel_rows(batch,
                        r.columns > 1 ? 1
-                                     : rnn__row_slices(cache->batch,
-                                                       cache->seq_len *
-                                                           step_flops),
-                       recurrence_rows, &r);
+                                     : rnn__row_slices(batch, cache->seq_len *
+                                                                  step_flops),
+                       blas_scope, recurrence_rows, &r);
 }
 
 /* y(t, b) = [forward | reverse] top-layer output, 0 past each length, for

@@ -57,9 +57,18 @@ int rnn__column_slices(int32_t batch, int32_t n, int32_t k);
 int32_t rnn__slice_start(int32_t rows, int index, int count, int32_t align);
 
 /* Runs fn on `count` slices of `rows` rows: fn(ctx, first, rows_in_slice),
- * with the BLAS kept single-threaded throughout (rnn__blas_single_begin). */
+ * with the BLAS kept single-threaded throughout (rnn__blas_single_begin);
+ * with count 1, only when blas_scope (else the products scope themselves). */
 typedef void (*rnn__rows_fn)(void *ctx, int32_t first, int32_t rows);
-void rnn__parallel_rows(int32_t rows, int count, rnn__rows_fn fn, void *ctx);
+void rnn__parallel_rows(int32_t rows, int count, bool blas_scope,
+                        rnn__rows_fn fn, void *ctx);
+
+/* Whether OpenBLAS may run a product of m x n x k on more than one thread
+ * (it keeps smaller ones on the calling thread by itself). A single slice
+ * takes rnn__parallel_rows's BLAS scope only when one of its per-step
+ * products may thread: at config a the scope's two thread-count calls cost
+ * more than the pass. */
+bool rnn__blas_may_thread(int m, int n, int k);
 
 /* The batch rows [first, first + rows) of a step's buffers, for a slice
  * that runs them; the step stride stays the whole batch's (rnn__step_move
