@@ -988,8 +988,8 @@ RNN_API const char *rnn_blas_info(void);
  * the process may run on). Before any call, the environment variable
  * RNN_NUM_THREADS (read once, at librnn's first computation; values other
  * than 0..256 are ignored) gives it; a call overrides the variable.
- * librnn's threads are its own (started on first use, then asleep between
- * calls). It cuts a pass into slices of the batch rows and large products
+ * librnn's threads are its own (started on first use; between calls they
+ * poll for about 0.2 ms, then sleep). It cuts a pass into slices of the batch rows and large products
  * into row blocks, and uses fewer threads, down to one, when slices would
  * be too small to gain; a given n always cuts a given call the same way,
  * so results are bit-identical from run to run at one n (across different
