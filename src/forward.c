@@ -336,11 +336,10 @@ static void project_inputs(rnn_t *model, int32_t layer, int32_t dir)
                                   : cache->projection_steps;
         const int32_t rows = steps * cache->batch;
         projection chunk = {model, layer, &w, (size_t)t0 * cache->batch, out};
-        const int slices = rnn__row_slices(rows, row_cost);
-        if (slices > 1)
-            rnn__parallel_rows(rows, slices, true, project_rows, &chunk);
-        else /* no thread scope: rnn__gemm takes one where it pays */
-            project_rows(&chunk, 0, rows);
+        /* One slice takes no thread scope: rnn__gemm takes one where it
+         * pays. */
+        rnn__parallel_rows(rows, rnn__row_slices(rows, row_cost), false,
+                           project_rows, &chunk);
     }
 }
 
