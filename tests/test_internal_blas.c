@@ -7,8 +7,9 @@
  * whole product, also with strides and accumulation, and forward, backward
  * and packed steps still match the double reference.
  */
-#include "testutil.h"
+#include "cellcase.h"
 #include "internal.h"
+#include "testutil.h"
 
 #include <stdlib.h>
 
@@ -89,12 +90,43 @@ static void model_runs_on_row_blocks_match_the_reference(void **state)
     assert_true(ok);
 }
 
+/* The gated cells through the tiles: at H = 256 and B = 10 an LSTM's step
+ * product [10, 1024] by K = 256, a GRU's [10, 768], and their backward
+ * products by K = 1024 and 768 are all too wide for 8 whole rows. */
+static int gated_cell_on_tiles_matches_the_reference(int32_t cell)
+{
+    /* name I  H    P  L  bi bias bf O  head           T  B   h0 c0 */
+    const tc_shape shape = {"tiles", 5, 256, 0, 1, 0, 1, 0, 0, RNN_HEAD_LAST,
+                            2, 10, 1, 1, {0}};
+    rnn__set_small_gemm_policy(RNN_SMALL_ALWAYS);
+    tc_case c;
+    tc_out o;
+    tc_case_init(&c, cell, &shape, 5, 1);
+    tc_out_alloc(&c, &o);
+    tc_forward(&c, &o);
+    tc_backward(&c, &o, TC_ALL);
+    const int ok = tc_forward_matches(&c, &o, 1e-5) &&
+                   tc_backward_matches(&c, &o, &c.ref, 1e-4);
+    rnn__set_small_gemm_policy(RNN_SMALL_AUTO);
+    tc_out_free(&o);
+    tc_case_free(&c);
+    return ok;
+}
+
+static void lstm_and_gru_on_tiles_match_the_reference(void **state)
+{
+    (void)state;
+    assert_true(gated_cell_on_tiles_matches_the_reference(RNN_CELL_LSTM));
+    assert_true(gated_cell_on_tiles_matches_the_reference(RNN_CELL_GRU));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(row_blocks_of_8_give_the_whole_product),
         cmocka_unit_test(tiles_give_the_whole_product),
         cmocka_unit_test(model_runs_on_row_blocks_match_the_reference),
+        cmocka_unit_test(lstm_and_gru_on_tiles_match_the_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
