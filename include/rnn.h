@@ -989,11 +989,12 @@ RNN_API const char *rnn_blas_info(void);
  * RNN_NUM_THREADS (read once, at librnn's first computation; values other
  * than 0..256 are ignored) gives it; a call overrides the variable.
  * librnn's threads are its own (started on first use; between calls they
- * poll for about 0.2 ms, then sleep). It cuts a pass into slices of the batch rows and large products
- * into row blocks, and uses fewer threads, down to one, when slices would
- * be too small to gain; a given n always cuts a given call the same way,
- * so results are bit-identical from run to run at one n (across different
- * n they may differ in the last bits, see docs/reliability.md).
+ * poll for about 0.2 ms, then sleep). It cuts a pass into slices of the
+ * batch rows and large products into row blocks, and uses fewer threads,
+ * down to one, when slices would be too small to gain; a given n always
+ * cuts a given call the same way, so results are bit-identical from run
+ * to run at one n (across different n they may differ in the last bits,
+ * see docs/reliability.md).
  * The BLAS: each BLAS call librnn makes is single-threaded. When the BLAS
  * serving cblas_sgemm has a run-time thread setter (OpenBLAS, BLIS), librnn
  * sets its thread count to 1 when a computing call starts and sets the

@@ -109,8 +109,9 @@ static rnn_status case_forward(lstm_case *c, int32_t inference)
 }
 
 /* sum(y * w_y) + sum(h_n * w_h) + sum(c_n * w_c), in double. */
-static double case_loss(lstm_case *c)
+static double case_loss(void *ctx)
 {
+    lstm_case *c = ctx;
     TU_OK(case_forward(c, 0));
     double sum = 0.0;
     for (size_t i = 0; i < c->n_y; ++i)
@@ -120,30 +121,6 @@ static double case_loss(lstm_case *c)
     for (size_t i = 0; i < c->n_c; ++i)
         sum += (double)c->c_n[i] * c->w_c[i];
     return sum;
-}
-
-/* Central differences of the loss along every values[i] against grad[i]:
- * float forward, eps 4e-3, so agreement to about 1e-3 is all float allows. */
-static int differences_match(lstm_case *c, float *values, const float *grad,
-                             size_t n, const char *what)
-{
-    const float eps = 4e-3f;
-    int bad = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const float keep = values[i];
-        values[i] = keep + eps;
-        const double up = case_loss(c);
-        values[i] = keep - eps;
-        const double down = case_loss(c);
-        values[i] = keep;
-        const double want = (up - down) / (2.0 * eps);
-        if (fabs(grad[i] - want) > 2e-3 + 1e-2 * fabs(want)) {
-            if (bad++ < 5)
-                print_error("%s[%zu]: backward %.6f, differences %.6f\n", what,
-                            i, (double)grad[i], want);
-        }
-    }
-    return bad == 0;
 }
 
 static void check_gradients(const spec *s)
@@ -168,10 +145,11 @@ static void check_gradients(const spec *s)
     args.dc0 = dc0;
     TU_OK(rnn_backward_ex(c.model, &args));
     float *dparams = tu_copy(grads, count);
-    int good = differences_match(&c, params, dparams, count, "dparams");
-    good &= differences_match(&c, c.x, dx, c.n_x, "dx");
-    good &= differences_match(&c, c.h0, dh0, c.n_h, "dh0");
-    good &= differences_match(&c, c.c0, dc0, c.n_c, "dc0");
+    int good = tu_differences_match(case_loss, &c, params,
+                                    dparams, count, "dparams");
+    good &= tu_differences_match(case_loss, &c, c.x, dx, c.n_x, "dx");
+    good &= tu_differences_match(case_loss, &c, c.h0, dh0, c.n_h, "dh0");
+    good &= tu_differences_match(case_loss, &c, c.c0, dc0, c.n_c, "dc0");
     free(dparams);
     free(dx);
     free(dh0);

@@ -587,11 +587,11 @@ int tu_fd_matches(tu_case *c, tu_out *o, tu_forward_fn forward,
     return bad == 0;
 }
 
-void tu_check_against_differences(tu_loss_fn loss, void *ctx, float *values,
-                                  const float *grad, size_t n,
-                                  const char *what)
+int tu_differences_match(tu_loss_fn loss, void *ctx, float *values,
+                         const float *grad, size_t n, const char *what)
 {
     const float eps = 4e-3f;
+    int bad = 0;
     for (size_t i = 0; i < n; ++i) {
         const float keep = values[i];
         values[i] = keep + eps;
@@ -600,8 +600,9 @@ void tu_check_against_differences(tu_loss_fn loss, void *ctx, float *values,
         const double down = loss(ctx);
         values[i] = keep;
         const double want = (up - down) / (2.0 * (double)eps);
-        if (fabs(grad[i] - want) > 2e-3 + 1e-2 * fabs(want))
-            fail_msg("%s[%zu]: backward %.6f, differences %.6f", what, i,
-                     (double)grad[i], want);
+        if (fabs(grad[i] - want) > 2e-3 + 1e-2 * fabs(want) && bad++ < 5)
+            print_error("%s[%zu]: backward %.6f, differences %.6f\n", what, i,
+                        (double)grad[i], want);
     }
+    return bad == 0;
 }

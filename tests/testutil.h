@@ -208,13 +208,12 @@ double tu_case_loss(tu_case *c, tu_out *o, tu_forward_fn forward);
  * elements of v against analytic[n] (tolerance 1e-2); prints mismatches. */
 int tu_fd_matches(tu_case *c, tu_out *o, tu_forward_fn forward,
                   const char *what, float *v, const float *analytic, size_t n);
-/* Fails the test unless grad[i] matches the central difference (eps 4e-3)
- * of loss(ctx) along values[i] for every i, within 2e-3 + 1e-2 |difference|
- * (a float forward: coarse, for every element of small models). `what`
- * names the array in the message. */
+/* Whether grad[i] matches the central difference (eps 4e-3) of loss(ctx)
+ * along values[i] for every i, within 2e-3 + 1e-2 |difference| (a float
+ * forward: coarse, for every element of small models); prints the first
+ * five mismatches, naming the array `what`. */
 typedef double (*tu_loss_fn)(void *ctx);
-void tu_check_against_differences(tu_loss_fn loss, void *ctx, float *values,
-                                  const float *grad, size_t n,
-                                  const char *what);
+int tu_differences_match(tu_loss_fn loss, void *ctx, float *values,
+                         const float *grad, size_t n, const char *what);
 
 #endif /* RNN_TEST_UTIL_H */
