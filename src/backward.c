@@ -365,20 +365,10 @@ static void backprop_steps(rnn_t *model, int32_t cell, int32_t dir, float *grad,
     const rnn_cache *cache = &model->cache;
     const int32_t width = model->cell_ops->gates * model->cfg.hidden_size;
     const int32_t state = rnn__state_size(&model->cfg);
-    const double step_flops =
-        2.0 * ((double)width * state +
-               (double)model->cfg.proj_size * model->cfg.hidden_size);
     backprop job = {model, cell, dir, grad, d_proj, ends,
                     rnn__column_slices(cache->batch, state, width)};
-    const int32_t proj = model->cfg.proj_size, batch = cache->batch;
-    const bool blas_scope =
-        job.columns > 1 || rnn__blas_may_thread(batch, state, width) ||
-        (proj > 0 && rnn__blas_may_thread(batch, model->cfg.hidden_size, proj));
-    rnn__parallel_rows(batch,
-                       job.columns > 1
-                           ? 1
-                           : rnn__row_slices(batch, cache->seq_len * step_flops),
-                       blas_scope, backprop_rows, &job);
+    rnn__recurrence_rows(&model->cfg, model->cell_ops->gates, cache->batch,
+                         cache->seq_len, job.columns, backprop_rows, &job);
 }
 
 /* dh0 = dR of the step that read h0, times W_hh (+ what the cell passed

@@ -133,7 +133,7 @@ static void gemm_slice(void *ctx, int index, int count)
  * fewer than 4 * 2304 elements, on the calling thread by itself (its
  * GEMM_MULTITHREAD_THRESHOLD): such a product needs no thread scope, whose
  * two thread-count calls would cost more than the product at config a. */
-bool rnn__blas_may_thread(int m, int n, int k)
+static bool may_thread(int m, int n, int k)
 {
     return m == 1 ? (double)n * k >= 9216.0 : (double)m * n * k > 262144.0;
 }
@@ -155,7 +155,7 @@ void rnn__gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                float *c, int ldc)
 {
     const int slices = rnn__row_slices(m / 16, 32.0 * n * k);
-    const bool scoped = slices > 1 || rnn__blas_may_thread(m, n, k);
+    const bool scoped = slices > 1 || may_thread(m, n, k);
     scope_begin(scoped);
     if (slices > 1) {
         gemm_job job = {trans_a, trans_b, m, n, k, lda, ldb, ldc, alpha,
@@ -180,7 +180,7 @@ void rnn__rows_product(int rows, int n, int k, const float *in,
                        const float *w, int ldw, bool w_is_n_by_k, float beta,
                        float *out)
 {
-    const bool scoped = rnn__blas_may_thread(rows, n, k);
+    const bool scoped = may_thread(rows, n, k);
     scope_begin(scoped);
     if (rows == 1 && w_is_n_by_k)
         gemv(false, n, k, 1.0f, w, ldw, in, beta, out);
@@ -403,6 +403,22 @@ void rnn__parallel_rows(int32_t rows, int count, bool blas_scope,
     rnn__blas_single_begin();
     rnn__pool_run(count, rows_task, &job);
     rnn__blas_single_end();
+}
+
+void rnn__recurrence_rows(const rnn_config *cfg, int32_t gates, int32_t batch,
+                          int32_t seq_len, int columns, rnn__rows_fn fn,
+                          void *ctx)
+{
+    const int32_t hidden = cfg->hidden_size, state = rnn__state_size(cfg);
+    const int32_t width = gates * hidden, proj = cfg->proj_size;
+    const double step_flops =
+        2.0 * ((double)width * state + (double)proj * hidden);
+    const int count = columns > 1
+                          ? 1
+                          : rnn__row_slices(batch, seq_len * step_flops);
+    const bool blas_scope = columns > 1 || may_thread(batch, width, state) ||
+                            (proj > 0 && may_thread(batch, proj, hidden));
+    rnn__parallel_rows(batch, count, blas_scope, fn, ctx);
 }
 
 /* ---- the BLAS's threads -------------------------------------------------- */

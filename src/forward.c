@@ -505,18 +505,8 @@ static void run_recurrence(rnn_t *model, int32_t cell, int32_t dir)
         RNN__PHASE(RNN__PHASE_FWD_TRANSPOSE,
                    rnn__transpose(cache->w_hh_t, cache->w_hh_t_ld, r.w.w_hh,
                                   width, state));
-    const double step_flops =
-        2.0 * ((double)width * state +
-               (double)model->cfg.proj_size * hidden);
-    const int32_t proj = model->cfg.proj_size, batch = cache->batch;
-    const bool blas_scope =
-        r.columns > 1 || rnn__blas_may_thread(batch, width, state) ||
-        (proj > 0 && rnn__blas_may_thread(batch, proj, hidden));
-    rnn__parallel_rows(batch,
-                       r.columns > 1 ? 1
-                                     : rnn__row_slices(batch, cache->seq_len *
-                                                                  step_flops),
-                       blas_scope, recurrence_rows, &r);
+    rnn__recurrence_rows(&model->cfg, model->cell_ops->gates, cache->batch,
+                         cache->seq_len, r.columns, recurrence_rows, &r);
 }
 
 /* y(t, b) = [forward | reverse] top-layer output, 0 past each length, for

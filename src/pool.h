@@ -63,12 +63,16 @@ typedef void (*rnn__rows_fn)(void *ctx, int32_t first, int32_t rows);
 void rnn__parallel_rows(int32_t rows, int count, bool blas_scope,
                         rnn__rows_fn fn, void *ctx);
 
-/* Whether OpenBLAS may run a product of m x n x k on more than one thread
- * (it keeps smaller ones on the calling thread by itself). A single slice
- * takes rnn__parallel_rows's BLAS scope only when one of its per-step
- * products may thread: at config a the scope's two thread-count calls cost
+/* A cell's recurrence over `batch` rows and `seq_len` steps, forward or
+ * backward, through rnn__parallel_rows: in `columns` column blocks of each
+ * step's product (one slice), or in batch slices of 4 MFLOP at least. A
+ * single slice takes the BLAS scope only for column blocks or when one of
+ * its per-step products (W_hh's, an LSTM's W_hr) is one OpenBLAS may run
+ * on several threads: at config a the scope's two thread-count calls cost
  * more than the pass. */
-bool rnn__blas_may_thread(int m, int n, int k);
+void rnn__recurrence_rows(const rnn_config *cfg, int32_t gates, int32_t batch,
+                          int32_t seq_len, int columns, rnn__rows_fn fn,
+                          void *ctx);
 
 /* The batch rows [first, first + rows) of a step's buffers, for a slice
  * that runs them; the step stride stays the whole batch's (rnn__step_move
